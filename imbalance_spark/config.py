@@ -1,0 +1,266 @@
+"""Typed, validated job configuration: one YAML file per dataset.
+
+Parsed with ``yaml.safe_load`` into frozen pydantic models and validated before Spark starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from imbalance_spark.errors import ConfigError
+
+# A class label as written in YAML: 1, "fraud", true.
+Label = Union[StrictBool, StrictInt, StrictStr]
+Factor = Union[StrictInt, StrictFloat]
+Degree = Literal["extreme", "moderate", "mild", "none"]
+
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def label_key(value: Any) -> str:
+    """The canonical string of a class label, used as JSON key and to match config to data."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(_Model):
+    path: StrictStr | None = None
+    table: StrictStr | None = None
+    format: Literal["delta", "parquet", "csv"] = "delta"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputConfig:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("set exactly one of `path` or `table`")
+        return self
+
+
+class DownsamplingConfig(_Model):
+    # keep 1 in F rows of each majority class and weight them xF; or {class: F}
+    factor: Factor | dict[Label, Factor]
+    seed: StrictInt = 42
+    method: Literal["sampleBy"] = "sampleBy"
+
+    @field_validator("factor", mode="before")
+    @classmethod
+    def _factor_at_least_one(cls, value):
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("expected a number >= 1 or a non-empty {class: factor} mapping")
+            for label, f in value.items():
+                if not isinstance(label, (bool, int, str)):
+                    raise ValueError(f"class {label!r} must be an integer, string or boolean")
+                _check_factor(f, f"factor of class {label_key(label)}")
+            return value
+        _check_factor(value, "factor")
+        return value
+
+    def factor_for(self, key: str) -> float | None:
+        """The configured factor of a class (canonical key), or None if the mapping omits it."""
+        if isinstance(self.factor, dict):
+            for label, f in self.factor.items():
+                if label_key(label) == key:
+                    return float(f)
+            return None
+        return float(self.factor)
+
+
+class WeightConfig(_Model):
+    column: StrictStr = "example_weight"
+    source_column: StrictStr | None = None
+
+
+class OutputConfig(_Model):
+    path: StrictStr | None = None
+    table: StrictStr | None = None
+    partition_by: list[StrictStr] = Field(default_factory=list)
+    mode: Literal["overwrite", "error_if_exists"] = "overwrite"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> OutputConfig:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("set exactly one of `path` or `table`")
+        return self
+
+
+class ReportConfig(_Model):
+    path: StrictStr | None = None
+
+
+class JobConfig(_Model):
+    dataset: StrictStr
+    input: InputConfig
+    label_column: StrictStr
+    minority_classes: list[Label] | None = None
+    null_labels: Literal["error", "drop"] = "error"
+    downsampling: DownsamplingConfig
+    weight: WeightConfig = WeightConfig()
+    output: OutputConfig
+    report: ReportConfig = ReportConfig()
+    # Set by load_config: where the config came from and its content hash.
+    source_file: StrictStr | None = None
+    source_sha256: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobConfig:
+        minority = self.minority_keys()
+        if minority is not None and not minority:
+            raise ValueError("minority_classes: the list is empty; omit the key for the default")
+        if isinstance(self.downsampling.factor, dict) and minority:
+            both = sorted({label_key(k) for k in self.downsampling.factor} & minority)
+            if both:
+                raise ValueError(
+                    f"downsampling.factor: class(es) {both} are also listed in minority_classes;"
+                    " minority classes are never downsampled"
+                )
+        if self.weight.column == self.label_column:
+            raise ValueError("weight.column: must differ from label_column")
+        if self.label_column in self.output.partition_by:
+            raise ValueError("output.partition_by: the label column cannot be a partition column")
+        if self.weight.column in self.output.partition_by:
+            raise ValueError("output.partition_by: the weight column cannot be a partition column")
+        if self.input.path and self.output.path and _inside(self.output.path, self.input.path):
+            raise ValueError(
+                f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}"
+            )
+        return self
+
+    def minority_keys(self) -> set[str] | None:
+        """Configured minority classes as canonical keys, or None for the default."""
+        if self.minority_classes is None:
+            return None
+        return {label_key(v) for v in self.minority_classes}
+
+    def summary(self) -> dict[str, Any]:
+        """The config as plain data (for reports and commit metadata)."""
+        return self.model_dump(mode="json", exclude={"source_file", "source_sha256"})
+
+
+def _check_factor(f: Any, what: str) -> None:
+    if isinstance(f, bool) or not isinstance(f, (int, float)):
+        raise ValueError(f"{what} must be a number >= 1, got {f!r}")
+    if not (1 <= f < float("inf")):
+        raise ValueError(f"{what} must be a finite number >= 1 (1 keeps every row), got {f!r}")
+
+
+def _inside(child: str, parent: str) -> bool:
+    c, p = child.rstrip("/"), parent.rstrip("/")
+    return c == p or c.startswith(p + "/")
+
+
+def _expand_env(value: Any, where: str, missing: list[str]) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                missing.append(f"{where} uses ${{{name}}}")
+                return m.group(0)
+            return os.environ[name]
+
+        return _ENV_VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]", missing) for i, v in enumerate(value)]
+    return value
+
+
+def _absolute(path: str | None) -> str | None:
+    if path is None or _URI.match(path):
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-after", "union")))
+    # pydantic reports union members as locations ("int", "float", "dict[...]"); drop them
+    loc = re.sub(r"\.(bool|int|float|str|dict\[.*?\]|list\[.*?\])(?=\.|$)", "", loc)
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif error["type"] == "missing":
+        msg = "required key is missing"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = error.get("input")
+    if error["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
+        got, (dict, list)
+    ):
+        msg += f" (got {got!r})"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_config(data: Any, source: str = "<config>") -> JobConfig:
+    """Validate already-parsed YAML data into a :class:`JobConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a YAML mapping at the top level, got {type(data).__name__}")
+    missing: list[str] = []
+    data = _expand_env(data, "", missing)
+    if missing:
+        raise ConfigError(f"{source}: {missing[0]} but that environment variable is not set")
+    try:
+        cfg = JobConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _format_error(errors[0])
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {first}{more}") from None
+    updates = {
+        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
+        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
+        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
+    }
+    cfg = cfg.model_copy(update=updates)
+    if cfg.input.path and cfg.output.path and _inside(cfg.output.path, cfg.input.path):
+        raise ConfigError(
+            f"{source}: output.path: {cfg.output.path} is equal to or inside input.path"
+            f" {cfg.input.path}"
+        )
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> JobConfig:
+    """Read, parse and validate one dataset YAML file; errors name the file and the key."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: not valid YAML{where}: {problem}") from None
+    cfg = parse_config(data, str(p))
+    return cfg.model_copy(
+        update={"source_file": str(p.resolve()), "source_sha256": hashlib.sha256(raw).hexdigest()}
+    )

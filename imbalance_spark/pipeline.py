@@ -1,0 +1,173 @@
+"""The job: config -> read -> profile -> plan -> transform -> write -> report.
+
+Receives ``spark`` from the entry point; the only place the steps are chained.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any
+
+from pyspark.sql import Observation, SparkSession
+
+from imbalance_spark import __version__
+from imbalance_spark.config import JobConfig
+from imbalance_spark.plan import SamplingPlan, plan_sampling
+from imbalance_spark.profile import ClassProfile, profile_classes
+from imbalance_spark.read import describe_input, read_input
+from imbalance_spark.report import build_report, profile_hint, profile_section, write_report
+from imbalance_spark.transform import (
+    downsample,
+    observe_output,
+    select_output,
+    with_example_weight,
+)
+from imbalance_spark.write import check_output, describe_output, latest_version, write_delta
+
+log = logging.getLogger(__name__)
+
+
+class StageTimer:
+    """Logs each stage as it starts and ends, and keeps the durations for the report."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str, what: str):
+        log.info("%s: %s ...", name, what)
+        t0 = time.perf_counter()
+        yield
+        self.stages[name] = time.perf_counter() - t0
+        log.info("%s: done in %.1f s", name, self.stages[name])
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def profile_job(spark: SparkSession, cfg: JobConfig) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
+    """Read and profile the input; return the profile, the plan and a report-like summary."""
+    timer = StageTimer()
+    with timer.stage("read", f"opening {describe_input(cfg)}"):
+        input_df = read_input(spark, cfg)
+    with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
+        profile = profile_classes(input_df, cfg)
+    plan = plan_sampling(profile, cfg)
+    summary = {
+        "dataset": cfg.dataset,
+        "label_column": cfg.label_column,
+        "degree": plan.degree,
+        "minority_share": plan.minority_share,
+        "minority_classes": plan.minority_keys,
+        "majority_classes": plan.majority_keys,
+        "factors": {c.key: c.factor for c in plan.classes},
+        "input": profile_section(plan, profile.null_labels),
+        "hint": profile_hint(plan),
+        "stages_s": {k: round(v, 3) for k, v in timer.stages.items()},
+        "duration_s": round(timer.elapsed, 3),
+    }
+    return profile, plan, summary
+
+
+def commit_metadata(cfg: JobConfig, plan: SamplingPlan, run_id: str) -> str:
+    """The compact JSON of the run stored in the Delta commit's userMetadata."""
+    return json.dumps(
+        {
+            "tool": f"imbalance-spark {__version__}",
+            "run_id": run_id,
+            "dataset": cfg.dataset,
+            "method": cfg.downsampling.method,
+            "seed": cfg.downsampling.seed,
+            "factors": {c.key: c.factor for c in plan.classes if c.downsampled},
+            "rows_in": plan.rows,
+            "rows_out": plan.predicted_rows,
+            "in": {c.key: c.count for c in plan.classes},
+            "out": {c.key: c.predicted_kept for c in plan.classes},
+            "config_sha256": cfg.source_sha256,
+        },
+        separators=(",", ":"),
+    )
+
+
+def run_job(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
+    """Run the whole job for one dataset config and return the report."""
+    timer = StageTimer()
+    run_id = uuid.uuid4().hex[:12]
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with timer.stage("read", f"opening {describe_input(cfg)}"):
+        input_df = read_input(spark, cfg)
+        check_output(spark, cfg.output)
+    with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
+        profile = profile_classes(input_df, cfg)
+    plan = plan_sampling(profile, cfg)
+    log.info(
+        "plan: %s imbalance, minority %s, factors %s",
+        plan.degree,
+        plan.minority_keys,
+        {c.key: c.factor for c in plan.classes},
+    )
+
+    observation = Observation("imbalance_spark_output")
+    output_df = (
+        input_df.transform(downsample, cfg.label_column, plan.fractions, cfg.downsampling.seed)
+        .transform(
+            with_example_weight,
+            cfg.label_column,
+            plan.multipliers,
+            cfg.weight.column,
+            cfg.weight.source_column,
+        )
+        .transform(select_output, input_df.columns, cfg.weight.column)
+        .transform(observe_output, observation, cfg.label_column, [c.key for c in plan.classes], cfg.weight.column)
+    )
+    with timer.stage("write", f"writing Delta to {describe_output(cfg.output)}"):
+        write_delta(output_df, cfg.output, commit_metadata(cfg, plan, run_id))
+        observed = observation.get
+        version = latest_version(spark, cfg.output)
+
+    notes = []
+    mismatched = [
+        c.key
+        for i, c in enumerate(plan.classes)
+        if int(observed.get(f"count_{i}") or 0) != c.predicted_kept
+    ]
+    if mismatched:
+        notes.append(
+            f"kept counts of class(es) {mismatched} differ from the profiling pass's prediction"
+            " (the input changed or was re-partitioned between passes); the report shows what was"
+            " written"
+        )
+    run = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "package_version": __version__,
+        "config_file": cfg.source_file,
+        "config_sha256": cfg.source_sha256,
+        "input_source": describe_input(cfg),
+        "output_info": {
+            "target": describe_output(cfg.output),
+            "version": version,
+            "partition_by": list(cfg.output.partition_by),
+            "mode": cfg.output.mode,
+        },
+    }
+    report = build_report(
+        cfg,
+        plan,
+        observed=observed,
+        null_labels_dropped=profile.null_labels,
+        run=run,
+        stages=timer.stages,
+        duration_s=timer.elapsed,
+    )
+    report["notes"] = notes
+    if cfg.report.path:
+        write_report(report, cfg.report.path)
+    return report

@@ -1,0 +1,109 @@
+"""Synthetic transaction tables for the demo, the tests and the benchmarks.
+
+Every value is a hash of (row id, seed, stream), so the table is the same whatever the partitioning,
+and generating 100 million rows collects nothing to the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+_2_53 = float(2**53)
+
+# (value, probability, fraud-risk multiplier); each feature's multipliers average to 1, so the
+# product's mean is 1 and the fraud rate of the table is the requested rate.
+COUNTRIES = [("US", 0.40, 0.8), ("GB", 0.15, 0.8), ("DE", 0.12, 0.8), ("FR", 0.10, 0.8),
+             ("BR", 0.08, 3.0), ("IN", 0.08, 0.8), ("NG", 0.04, 3.0), ("RU", 0.03, 3.0)]
+CURRENCY = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "BR": "BRL", "IN": "INR",
+            "NG": "NGN", "RU": "RUB"}
+CHANNELS = [("online", 0.45, 2.0), ("pos", 0.45, 0.4), ("atm", 0.10, 0.8)]
+
+
+def _uniform(seed: int, stream: int) -> Column:
+    """A uniform in [0, 1) from the row id, the seed and a stream number."""
+    h = F.xxhash64(F.col("id"), F.lit(seed), F.lit(stream))
+    return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
+
+
+def _categorical(u: Column, table: list[tuple[str, float, float]]) -> tuple[Column, Column]:
+    mean_risk = sum(p * r for _, p, r in table)
+    value = risk = None
+    edge = 0.0
+    for name, p, r in table[:-1]:
+        edge += p
+        value = F.when(u < edge, name) if value is None else value.when(u < edge, name)
+        risk = F.when(u < edge, r) if risk is None else risk.when(u < edge, r)
+    last = table[-1]
+    return value.otherwise(last[0]), risk.otherwise(last[2]) / F.lit(mean_risk)
+
+
+def generate_transactions(
+    spark: SparkSession,
+    rows: int = 2_000_000,
+    fraud_rate: float = 0.005,
+    days: int = 30,
+    seed: int = 7,
+    start_date: dt.date = dt.date(2026, 1, 1),
+    partitions: int | None = None,
+) -> DataFrame:
+    """A transaction table whose `is_fraud` label depends on channel, country, amount and hour."""
+    if rows <= 0 or days <= 0 or not 0.0 < fraud_rate < 1.0:
+        raise ValueError("rows and days must be positive and fraud_rate in (0, 1)")
+    partitions = partitions or max(2, min(400, rows // 1_000_000))
+    accounts = max(100, rows // 50)
+    merchants = max(20, rows // 500)
+    currency = F.create_map(*[F.lit(x) for kv in CURRENCY.items() for x in kv])
+    country, country_risk = _categorical(_uniform(seed, 1), COUNTRIES)
+    channel, channel_risk = _categorical(_uniform(seed, 2), CHANNELS)
+    # log-normal amounts: Box-Muller normal from two uniforms
+    z = F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, 3))) * F.cos(2 * 3.141592653589793 * _uniform(seed, 4))
+    amount_risk = F.when(z > 1.0, 3.0).otherwise(0.6) / F.lit(0.15866 * 3.0 + 0.84134 * 0.6)
+    # rows are in time order: each id range covers a few days, so a partitioned write
+    # makes few files per task without a shuffle
+    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    second = (_uniform(seed, 5) * 86400).cast("long")
+    night_risk = F.when(second < 6 * 3600, 2.0).otherwise(2.0 / 3.0)
+    start_epoch = int(dt.datetime(start_date.year, start_date.month, start_date.day,
+                                  tzinfo=dt.timezone.utc).timestamp())
+    epoch = F.lit(start_epoch) + day.cast("long") * 86400 + second
+    risk = country_risk * channel_risk * amount_risk * night_risk
+    p_fraud = F.least(F.lit(1.0), F.lit(fraud_rate) * risk)
+    return (
+        spark.range(0, rows, 1, partitions)
+        .withColumn("country", country)
+        .withColumn("channel", channel)
+        .withColumn("__z", z)
+        .withColumn("__p", p_fraud)
+        .withColumn("__epoch", epoch)
+        .select(
+            F.col("id").alias("transaction_id"),
+            (_uniform(seed, 6) * accounts).cast("long").alias("account_id"),
+            (_uniform(seed, 7) * merchants).cast("long").alias("merchant_id"),
+            F.round(F.exp(F.lit(3.5) + F.lit(1.1) * F.col("__z")), 2).alias("amount"),
+            currency[F.col("country")].alias("currency"),
+            F.col("country"),
+            F.col("channel"),
+            F.timestamp_seconds(F.col("__epoch")).alias("event_ts"),
+            F.to_date(F.timestamp_seconds(F.col("__epoch"))).alias("event_date"),
+            (_uniform(seed, 8) < F.col("__p")).cast("int").alias("is_fraud"),
+        )
+    )
+
+
+def write_demo_table(
+    spark: SparkSession,
+    path: str,
+    rows: int = 2_000_000,
+    fraud_rate: float = 0.005,
+    days: int = 30,
+    seed: int = 7,
+    fmt: str = "delta",
+) -> None:
+    """Generate a transaction table and write it partitioned by `event_date`."""
+    df = generate_transactions(spark, rows=rows, fraud_rate=fraud_rate, days=days, seed=seed)
+    df.write.format(fmt).mode("overwrite").option("overwriteSchema", "true").partitionBy(
+        "event_date"
+    ).save(path)

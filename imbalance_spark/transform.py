@@ -1,0 +1,66 @@
+"""Pure DataFrame transforms: downsample the majority classes, add the example weight.
+
+No reads, writes, collects or session look-ups here; chain with ``df.transform(fn, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from imbalance_spark.config import label_key
+
+
+def downsample(df: DataFrame, label_column: str, fractions: Mapping[Any, float], seed: int) -> DataFrame:
+    """Stratified sample: keep each row of class c with probability ``fractions[c]``."""
+    if not fractions:
+        raise ValueError("fractions must name every class; an empty mapping drops every row")
+    # sampleBy drops any class missing from `fractions` (implicit fraction 0): the plan names
+    # every class seen in the data, and null labels, never a key, are dropped on purpose.
+    return df.sampleBy(label_column, dict(fractions), seed)
+
+
+def _by_class(label: Column, values: Mapping[Any, float], default: float) -> Column:
+    label_str = label.cast("string")
+    expr = None
+    for value, x in values.items():
+        cond = label_str == F.lit(label_key(value))
+        expr = F.when(cond, F.lit(float(x))) if expr is None else expr.when(cond, F.lit(float(x)))
+    return F.lit(float(default)) if expr is None else expr.otherwise(F.lit(float(default)))
+
+
+def with_example_weight(
+    df: DataFrame,
+    label_column: str,
+    multipliers: Mapping[Any, float],
+    weight_column: str,
+    source_column: str | None = None,
+) -> DataFrame:
+    """Add ``weight_column`` = source weight (or 1.0) x the class's downsampling factor.
+
+    A kept row of a class downsampled by F stands for F rows of the input, so its weight is
+    multiplied by F: weighted class totals then match the input and the model stays calibrated.
+    """
+    base = F.col(source_column).cast("double") if source_column else F.lit(1.0)
+    weight = (base * _by_class(F.col(label_column), multipliers, 1.0)).cast("double")
+    return df.withColumn(weight_column, weight)
+
+
+def select_output(df: DataFrame, input_columns: Sequence[str], weight_column: str) -> DataFrame:
+    """The output contract: every input column, in order, then the weight column."""
+    columns = [c for c in input_columns if c != weight_column] + [weight_column]
+    return df.select(*[F.col(f"`{c}`") for c in columns])
+
+
+def observe_output(df: DataFrame, observation, label_column: str, keys: Sequence[str], weight_column: str) -> DataFrame:
+    """Gather per-class output counts and weight sums while the write runs (one pass)."""
+    label_str = F.col(label_column).cast("string")
+    metrics = [F.count(F.lit(1)).alias("rows")]
+    for i, key in enumerate(keys):
+        hit = label_str == F.lit(key)
+        metrics.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"count_{i}"))
+        metrics.append(F.sum(F.when(hit, F.col(weight_column)).otherwise(0.0)).alias(f"weight_{i}"))
+    return df.observe(observation, *metrics)

@@ -1,0 +1,76 @@
+"""Write the sample as a partitioned Delta table, in one commit, with the run in userMetadata.
+
+The one place where output is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.utils import AnalysisException
+
+from imbalance_spark.config import OutputConfig
+from imbalance_spark.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+_MODES = {"overwrite": "overwrite", "error_if_exists": "errorifexists"}
+
+
+def describe_output(out: OutputConfig) -> str:
+    """A short human name for the output (path or table)."""
+    return out.path or f"table {out.table}"
+
+
+def output_exists(spark: SparkSession, out: OutputConfig) -> bool:
+    """Whether the output table already exists."""
+    if out.table is not None:
+        return spark.catalog.tableExists(out.table)
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, out.path)
+
+
+def check_output(spark: SparkSession, out: OutputConfig) -> None:
+    """Fail before any work when the configured output cannot be written."""
+    exists = output_exists(spark, out)
+    if out.mode == "error_if_exists" and exists:
+        raise OutputError(f"output: {describe_output(out)} already exists and output.mode is error_if_exists")
+    if out.path and "://" not in out.path and os.path.exists(out.path) and not exists:
+        if os.path.isfile(out.path) or os.listdir(out.path):
+            raise OutputError(
+                f"output.path: {out.path} exists and is not a Delta table; refusing to overwrite it"
+            )
+
+
+def write_delta(df: DataFrame, out: OutputConfig, user_metadata: str) -> None:
+    """Write ``df`` as Delta to the configured path or table in one commit."""
+    writer = (
+        df.write.format("delta")
+        .mode(_MODES[out.mode])
+        .option("userMetadata", user_metadata)
+    )
+    if out.partition_by:
+        writer = writer.partitionBy(*out.partition_by)
+    try:
+        if out.table is not None:
+            writer.saveAsTable(out.table)
+        else:
+            writer.save(out.path)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise OutputError(f"output {describe_output(out)}: {first}") from None
+
+
+def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
+    """The latest Delta version of the output, or None if it does not exist."""
+    if not output_exists(spark, out):
+        return None
+    from delta.tables import DeltaTable
+
+    table = (
+        DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
+    )
+    return int(table.history(1).select("version").collect()[0][0])
