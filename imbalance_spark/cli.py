@@ -103,8 +103,12 @@ def _command(args: argparse.Namespace) -> int:
         return 0
 
     cfg = load_config(args.config) if getattr(args, "config", None) else None
+    from pyspark.sql import SparkSession
+
     from imbalance_spark.session import build_spark_session
 
+    # A session that already runs (a notebook, a test) is used and left running.
+    owned = SparkSession.getActiveSession() is None
     spark = build_spark_session(master=args.master, app_name=f"imbalance-spark {args.command}")
     try:
         if args.command == "generate":
@@ -135,7 +139,8 @@ def _command(args: argparse.Namespace) -> int:
             print(f"report written to {cfg.report.path}")
         return 0
     finally:
-        spark.stop()
+        if owned:
+            spark.stop()
 
 
 def _one_line(text: str) -> str:

@@ -61,6 +61,9 @@ def build_report(
                 "weight_sum": c.predicted_kept_weight * c.factor,
             }
     minority_out = sum(out_classes[k]["count"] for k in plan.minority_keys)
+    run = dict(run)
+    input_source = run.pop("input_source", None)
+    output_info = run.pop("output_info", {})
     return {
         "dataset": cfg.dataset,
         **run,
@@ -75,13 +78,13 @@ def build_report(
         "fractions": {c.key: c.fraction for c in plan.classes},
         "weight_column": cfg.weight.column,
         "weight_source_column": cfg.weight.source_column,
-        "input": profile_section(plan, null_labels_dropped) | {"source": run.get("input_source")},
+        "input": {"source": input_source} | profile_section(plan, null_labels_dropped),
         "output": {
             "rows": out_rows,
             "minority_share": _share(minority_out, out_rows),
             "classes": out_classes,
         }
-        | run.get("output_info", {}),
+        | output_info,
         "classes": keys,
         "stages_s": {k: round(v, 3) for k, v in stages.items()},
         "duration_s": round(duration_s, 3),

@@ -1,0 +1,129 @@
+"""Airflow DAGs for imbalance-spark: one DAG per dataset YAML, each one spark-submit of the job.
+
+Parsing reads only each YAML's ``dataset`` and ``schedule`` keys, without Spark; the job
+validates the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import DAG, Variable
+
+from imbalance_spark.packages import delta_packages_arg
+
+# Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
+# AIRFLOW_VAR_IMBALANCE_SPARK_<NAME> environment variable without editing this file.
+PROJECT_ROOT = Path(
+    Variable.get("imbalance_spark_home", default=None) or Path(__file__).resolve().parents[2]
+)
+DATASETS_DIR = Path(
+    Variable.get("imbalance_spark_datasets_dir", default=None) or PROJECT_ROOT / "conf" / "datasets"
+)
+CONN_ID = Variable.get("imbalance_spark_conn_id", default="spark_default")
+# The imbalance_spark package zipped for --py-files (see README "Scheduling with Airflow");
+# an empty value ships nothing and relies on the package being installed where the job runs.
+PY_FILES = Variable.get(
+    "imbalance_spark_py_files", default=str(PROJECT_ROOT / "dist" / "imbalance_spark.zip")
+)
+
+DAG_ID_PREFIX = "imbalance_downsampling__"
+SCHEDULE_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "cron": "@daily",
+    "start_date": "2026-01-01",
+    # Runs are idempotent per run date, so catchup only costs cluster time: opt in per dataset.
+    "catchup": False,
+    # One run at a time per dataset: runs of the same table overwrite the same Delta output.
+    "max_active_runs": 1,
+    "retries": 2,
+    "retry_delay_minutes": 10,
+    "execution_timeout_minutes": 180,
+}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "enabled": (bool,),
+    "cron": (str, type(None)),
+    "start_date": (str, dt.date),
+    "catchup": (bool,),
+    "max_active_runs": (int,),
+    "retries": (int,),
+    "retry_delay_minutes": (int, float),
+    "execution_timeout_minutes": (int, float),
+}
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def read_dataset_schedule(path: Path) -> tuple[str, dict[str, Any]]:
+    """The dataset name and its schedule (defaults filled in) from one dataset YAML."""
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping at the top level")
+    dataset = data.get("dataset")
+    if not isinstance(dataset, str) or not _DATASET_NAME.match(dataset):
+        raise ValueError(f"{path}: dataset: expected a name of letters, digits, '_', '.' or '-'")
+    schedule = data.get("schedule") or {}
+    if not isinstance(schedule, dict):
+        raise ValueError(f"{path}: schedule: expected a mapping")
+    for key, value in schedule.items():
+        if key not in SCHEDULE_DEFAULTS:
+            raise ValueError(f"{path}: schedule.{key}: unknown key (known: {sorted(_TYPES)})")
+        # bool is an int in Python; `retries: true` is a typo, not 1 retry.
+        is_bool_typo = isinstance(value, bool) and bool not in _TYPES[key]
+        if not isinstance(value, _TYPES[key]) or is_bool_typo:
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in _TYPES[key])
+            raise ValueError(f"{path}: schedule.{key}: expected {expected}, got {value!r}")
+    merged = {**SCHEDULE_DEFAULTS, **schedule}
+    merged["start_date"] = dt.date.fromisoformat(str(merged["start_date"]))
+    return dataset, merged
+
+
+def build_dag(config_path: Path, dataset: str, schedule: dict[str, Any]) -> DAG:
+    """One DAG with one SparkSubmitOperator that runs the job for the DAG run's logical date."""
+    start = schedule["start_date"]
+    with DAG(
+        dag_id=f"{DAG_ID_PREFIX}{dataset}",
+        description=f"Downsample the majority class of {dataset} and upweight the kept rows",
+        schedule=schedule["cron"],
+        start_date=dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc),
+        catchup=schedule["catchup"],
+        max_active_runs=schedule["max_active_runs"],
+        default_args={
+            "retries": schedule["retries"],
+            "retry_delay": dt.timedelta(minutes=schedule["retry_delay_minutes"]),
+            "execution_timeout": dt.timedelta(minutes=schedule["execution_timeout_minutes"]),
+        },
+        tags=["imbalance-spark"],
+    ) as dag:
+        SparkSubmitOperator(
+            task_id="downsample",
+            conn_id=CONN_ID,
+            application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
+            application_args=["--config", str(config_path), "--run-date", "{{ ds }}"],
+            packages=delta_packages_arg(),
+            py_files=PY_FILES or None,
+            name=f"imbalance-spark-{dataset}-{{{{ ds }}}}",
+        )
+    return dag
+
+
+def build_dags(datasets_dir: Path) -> dict[str, DAG]:
+    """A DAG for every enabled dataset YAML in ``datasets_dir``, keyed by dag_id."""
+    dags: dict[str, DAG] = {}
+    seen: dict[str, Path] = {}
+    for path in sorted([*datasets_dir.glob("*.yaml"), *datasets_dir.glob("*.yml")]):
+        dataset, schedule = read_dataset_schedule(path)
+        if dataset in seen:
+            raise ValueError(f"{path}: dataset {dataset!r} is also defined in {seen[dataset]}")
+        seen[dataset] = path
+        if schedule["enabled"]:
+            dag = build_dag(path.resolve(), dataset, schedule)
+            dags[dag.dag_id] = dag
+    return dags
+
+
+globals().update(build_dags(DATASETS_DIR))

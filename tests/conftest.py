@@ -1,0 +1,60 @@
+"""Shared fixtures: one local Spark session with Delta, and small generated tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """A session-scoped local[2] SparkSession with Delta, UTC, small shuffles, no UI."""
+    from imbalance_spark.session import build_spark_session
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = build_spark_session(
+        master="local[2]",
+        app_name="imbalance-spark-tests",
+        conf={
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "4",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.warehouse.dir": str(warehouse),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+            "spark.databricks.delta.snapshotPartitions": "2",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def fraud_table(spark, tmp_path_factory) -> str:
+    """A 300k-row synthetic transaction table (Delta, partitioned by event_date), 2% fraud."""
+    from imbalance_spark.synthetic import write_demo_table
+
+    path = str(tmp_path_factory.mktemp("fraud") / "transactions")
+    write_demo_table(spark, path, rows=300_000, fraud_rate=0.02, days=5, seed=11)
+    return path
+
+
+def write_config(path: Path, text: str) -> Path:
+    """Write a YAML config file and return its path."""
+    path.write_text(text)
+    return path
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: the test's interpreter and repo first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYSPARK_PYTHON"] = PYTHON
+    return env

@@ -1,0 +1,129 @@
+"""Config parsing and validation: every bad value gets a message naming file and key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from imbalance_spark.config import label_key, load_config, parse_config
+from imbalance_spark.errors import ConfigError
+
+BASE = {
+    "dataset": "d",
+    "input": {"path": "/data/in", "format": "delta"},
+    "label_column": "y",
+    "downsampling": {"factor": 20, "seed": 1},
+    "output": {"path": "/data/out", "partition_by": ["event_date"]},
+}
+
+
+def with_(mutate):
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    return data
+
+
+def test_minimal_config_gets_defaults():
+    cfg = parse_config(BASE)
+    assert cfg.weight.column == "example_weight"
+    assert cfg.output.mode == "overwrite"
+    assert cfg.null_labels == "error"
+    assert cfg.minority_keys() is None
+    assert cfg.downsampling.factor_for("0") == 20.0
+
+
+def test_factor_mapping_and_label_keys():
+    cfg = parse_config(with_(lambda d: d["downsampling"].update(factor={0: 20, "b": 5, True: 2})))
+    assert cfg.downsampling.factor_for("0") == 20.0
+    assert cfg.downsampling.factor_for("b") == 5.0
+    assert cfg.downsampling.factor_for("true") == 2.0
+    assert cfg.downsampling.factor_for("zzz") is None
+    assert [label_key(v) for v in (1, "1", True, False)] == ["1", "1", "true", "false"]
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["downsampling"].update(factor=0.5), "downsampling.factor: factor must be a finite number >= 1"),
+        (lambda d: d["downsampling"].update(factor=0), "downsampling.factor: factor must be a finite number >= 1"),
+        (lambda d: d["downsampling"].update(factor=-3), "downsampling.factor"),
+        (lambda d: d["downsampling"].update(factor=float("inf")), "downsampling.factor"),
+        (lambda d: d["downsampling"].update(factor="20"), "factor must be a number >= 1, got '20'"),
+        (lambda d: d["downsampling"].update(factor=True), "factor must be a number"),
+        (lambda d: d["downsampling"].update(factor={}), "non-empty"),
+        (lambda d: d["downsampling"].update(factor={0: 0.9}), "factor of class 0 must be"),
+        (lambda d: d["downsampling"].update(factor={1.5: 3}), "class 1.5 must be an integer, string or boolean"),
+        (lambda d: d["downsampling"].pop("factor"), "downsampling.factor: required key is missing"),
+        (lambda d: d["downsampling"].update(seed="x"), "downsampling.seed"),
+        (lambda d: d["downsampling"].update(sed=1), "downsampling.sed: unknown key"),
+        (lambda d: d.update(extra=1), "extra: unknown key"),
+        (lambda d: d.pop("label_column"), "label_column: required key is missing"),
+        (lambda d: d.pop("dataset"), "dataset: required key is missing"),
+        (lambda d: d.update(label_column=3), "label_column"),
+        (lambda d: d["input"].update(format="orc"), "input.format"),
+        (lambda d: d["input"].update(table="db.t"), "input: set exactly one of `path` or `table`"),
+        (lambda d: d["input"].pop("path"), "input: set exactly one of `path` or `table`"),
+        (lambda d: d["output"].update(mode="append"), "output.mode"),
+        (lambda d: d["output"].update(partition_by="event_date"), "output.partition_by"),
+        (lambda d: d["output"].update(path="/data/in"), "output.path: /data/in is equal to or inside input.path"),
+        (lambda d: d["output"].update(path="/data/in/sub"), "is equal to or inside input.path"),
+        (lambda d: d.update(minority_classes=[]), "minority_classes: the list is empty"),
+        (lambda d: d.update(minority_classes=1), "minority_classes"),
+        (lambda d: d.update(minority_classes=[0], downsampling={"factor": {0: 5}}), "also listed in minority_classes"),
+        (lambda d: d.update(null_labels="keep"), "null_labels"),
+        (lambda d: d.update(weight={"column": "y"}), "weight.column: must differ"),
+        (lambda d: d["output"].update(partition_by=["y"]), "label column cannot be a partition column"),
+    ],
+)
+def test_bad_values_are_named(mutate, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(with_(mutate), "conf/x.yaml")
+    text = str(err.value)
+    assert text.startswith("conf/x.yaml: ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_env_vars_expand_and_missing_ones_are_errors(monkeypatch):
+    monkeypatch.setenv("DATA_ROOT", "/lake")
+    cfg = parse_config(with_(lambda d: d["input"].update(path="${DATA_ROOT}/tx")))
+    assert cfg.input.path == "/lake/tx"
+    monkeypatch.delenv("DATA_ROOT")
+    with pytest.raises(ConfigError, match=r"input.path uses \$\{DATA_ROOT\} but that environment variable is not set"):
+        parse_config(with_(lambda d: d["input"].update(path="${DATA_ROOT}/tx")))
+
+
+def test_relative_paths_become_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = parse_config(with_(lambda d: d.update(input={"path": "in"}, output={"path": "out"})))
+    assert cfg.input.path == str(tmp_path / "in")
+    assert cfg.output.path == str(tmp_path / "out")
+    uri = parse_config(with_(lambda d: d.update(input={"path": "s3a://bucket/in"})))
+    assert uri.input.path == "s3a://bucket/in"
+
+
+def test_load_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML at line \d+"):
+        load_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="expected a YAML mapping"):
+        load_config(scalar)
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text("dataset: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(unsafe)
+
+
+def test_demo_config_is_valid_and_hashed():
+    from tests.conftest import REPO_ROOT
+
+    cfg = load_config(REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml")
+    assert cfg.dataset == "demo_fraud"
+    assert cfg.downsampling.factor == 20
+    assert cfg.source_sha256 and len(cfg.source_sha256) == 64

@@ -1,0 +1,340 @@
+"""The Airflow DAG with a real Airflow: DagBag import, settings and rendered arguments, and an
+``airflow dags test`` run that spark-submits the job for one date and leaves a Delta table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# find_spec rather than pytest.importorskip: importing airflow here would read (or create)
+# ~/airflow/airflow.cfg and install Airflow's logging in the test process. Airflow only ever
+# runs in subprocesses whose AIRFLOW_HOME is a temporary folder.
+if importlib.util.find_spec("airflow") is None or importlib.util.find_spec(
+    "airflow.providers.apache.spark"
+) is None:
+    pytest.skip("Airflow is not installed (pip install -e .[airflow])", allow_module_level=True)
+
+import pyspark  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType  # noqa: E402
+
+from imbalance_spark.packages import delta_packages_arg  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DAGS_DIR = REPO_ROOT / "jobs" / "dags"
+DAG_PREFIX = "imbalance_downsampling__"
+RUN_DATE = "2026-11-01"
+CONN_ID = "spark_local_test"
+SPARK_BIN = Path(pyspark.__file__).resolve().parent / "bin"
+
+# Loads the DagBag in a fresh interpreter and prints what the DAGs hold, arguments rendered
+# for RUN_DATE by the operator's own Jinja environment.
+DAGBAG_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=sys.argv[1])
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        tasks = {}
+        for task in dag.tasks:
+            context = {"ds": sys.argv[2]}
+            tasks[task.task_id] = {
+                "type": type(task).__name__,
+                "conn_id": task._conn_id,
+                "application": task.application,
+                "application_args": task.render_template(task.application_args, context),
+                "name": task.render_template(task.name, context),
+                "packages": task.packages,
+                "py_files": task.py_files,
+                "retries": task.retries,
+                "retry_delay_s": task.retry_delay.total_seconds(),
+                "execution_timeout_s": task.execution_timeout.total_seconds(),
+            }
+        dags[dag_id] = {
+            "schedule": str(dag.schedule) if dag.schedule is not None else None,
+            "start_date": dag.start_date.isoformat(),
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "tasks": tasks,
+        }
+    errors = {path: str(err) for path, err in bag.import_errors.items()}
+    print("DAGBAG=" + json.dumps({"dags": dags, "errors": errors}))
+    """
+)
+
+MINORITY_ROWS = 60
+MAJORITY_ROWS = 5_940
+FACTOR = 10
+
+
+def run_bounded(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None):
+    """Run a command in its own process group; on timeout kill the group (spark-submit, JVMs)."""
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[:4])} ... timed out after {timeout}s:\n{out[-5000:]}")
+    finally:
+        # Whatever the command left behind in its group (a spark-submit JVM) goes with it.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.returncode, out
+
+
+def airflow_env(home: Path, datasets_dir: Path | None = None, py_files: str | None = None) -> dict:
+    """Environment of an Airflow subprocess: home, sqlite DB, variables and connection in `home`."""
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith(("AIRFLOW_", "AIRFLOW__")):
+            del env[key]
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW_VAR_IMBALANCE_SPARK_CONN_ID": CONN_ID,
+            # The provider finds `spark-submit` on PATH (it refuses a `spark-home` extra).
+            f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(
+                {
+                    "conn_type": "spark",
+                    "host": "local[2]",
+                    "extra": {"spark-binary": "spark-submit"},
+                }
+            ),
+            "PATH": os.pathsep.join([str(SPARK_BIN), str(Path(sys.executable).parent), env["PATH"]]),
+            "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
+    )
+    if datasets_dir is not None:
+        env["AIRFLOW_VAR_IMBALANCE_SPARK_DATASETS_DIR"] = str(datasets_dir)
+    if py_files is not None:
+        env["AIRFLOW_VAR_IMBALANCE_SPARK_PY_FILES"] = py_files
+    return env
+
+
+def load_dagbag(env: dict[str, str]) -> dict:
+    """The DAGs and import errors of jobs/dags as parsed by a real DagBag."""
+    rc, out = run_bounded(
+        [sys.executable, "-c", DAGBAG_PROBE, str(DAGS_DIR), RUN_DATE], env, timeout=180
+    )
+    assert rc == 0, out[-5000:]
+    line = next(x for x in out.splitlines() if x.startswith("DAGBAG="))
+    return json.loads(line[len("DAGBAG="):])
+
+
+def write_dataset(path: Path, dataset: str, extra: str = "", input_path: str = "/in",
+                  output_dir: Path | None = None) -> Path:
+    """A dataset YAML with absolute paths (the task's working directory is Airflow's)."""
+    out = output_dir or Path("/nonexistent")
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            dataset: {dataset}
+            input:
+              path: {input_path}
+              format: parquet
+            label_column: is_fraud
+            minority_classes: [1]
+            downsampling:
+              factor: {FACTOR}
+              seed: 42
+            weight:
+              column: example_weight
+            output:
+              path: {out / "output"}
+              mode: overwrite
+            report:
+              path: {out / "report.json"}
+            """
+        )
+        + textwrap.dedent(extra)
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def py_files_zip(tmp_path_factory) -> Path:
+    """The imbalance_spark package zipped for --py-files, built as the README says."""
+    dist = tmp_path_factory.mktemp("dist")
+    zip_path = dist / "imbalance_spark.zip"
+    subprocess.run(
+        [sys.executable, "-m", "zipfile", "-c", str(zip_path), "imbalance_spark/"],
+        cwd=REPO_ROOT, check=True,
+    )
+    return zip_path
+
+
+def test_dagbag_has_one_task_per_dataset_config(tmp_path):
+    configs = sorted(REPO_ROOT.glob("conf/datasets/*.y*ml"))
+    bag = load_dagbag(airflow_env(tmp_path))
+
+    assert bag["errors"] == {}
+    import yaml
+
+    expected = {}
+    for path in configs:
+        data = yaml.safe_load(path.read_text())
+        if (data.get("schedule") or {}).get("enabled", True):
+            expected[DAG_PREFIX + data["dataset"]] = path
+    assert set(bag["dags"]) == set(expected)
+    for dag_id, path in expected.items():
+        dag = bag["dags"][dag_id]
+        assert list(dag["tasks"]) == ["downsample"]
+        task = dag["tasks"]["downsample"]
+        assert task["type"] == "SparkSubmitOperator"
+        assert task["application"] == str(REPO_ROOT / "jobs" / "downsample.py")
+        assert task["application_args"] == ["--config", str(path.resolve()), "--run-date", RUN_DATE]
+        assert task["packages"] == delta_packages_arg()
+        assert task["conn_id"] == CONN_ID
+        assert task["py_files"] == str(REPO_ROOT / "dist" / "imbalance_spark.zip")
+        assert RUN_DATE in task["name"]
+        assert dag["max_active_runs"] == 1
+        assert task["retries"] >= 1
+        assert task["execution_timeout_s"] > 0
+
+
+def test_schedule_opt_out_and_overrides(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    write_dataset(datasets / "a_default.yaml", "plain")
+    write_dataset(datasets / "b_off.yaml", "switched_off", "schedule:\n  enabled: false\n")
+    write_dataset(
+        datasets / "c_own.yml",
+        "nightly",
+        """\
+        schedule:
+          cron: "30 2 * * *"
+          start_date: 2026-10-01
+          catchup: true
+          max_active_runs: 3
+          retries: 0
+          retry_delay_minutes: 1
+          execution_timeout_minutes: 20
+        """,
+    )
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets, py_files=""))
+
+    assert bag["errors"] == {}
+    assert set(bag["dags"]) == {DAG_PREFIX + "plain", DAG_PREFIX + "nightly"}
+    plain, nightly = bag["dags"][DAG_PREFIX + "plain"], bag["dags"][DAG_PREFIX + "nightly"]
+    assert "@daily" in plain["schedule"] and plain["catchup"] is False
+    assert plain["tasks"]["downsample"]["py_files"] is None
+    assert "30 2 * * *" in nightly["schedule"]
+    assert nightly["start_date"].startswith("2026-10-01T00:00:00")
+    assert nightly["catchup"] is True and nightly["max_active_runs"] == 3
+    task = nightly["tasks"]["downsample"]
+    assert (task["retries"], task["retry_delay_s"], task["execution_timeout_s"]) == (0, 60, 1200)
+    assert task["application_args"][1] == str((datasets / "c_own.yml").resolve())
+
+
+def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    bad = write_dataset(datasets / "bad.yaml", "bad", "schedule:\n  every: day\n")
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets))
+
+    assert bag["dags"] == {}
+    (error,) = bag["errors"].values()
+    assert str(bad) in error and "schedule.every" in error
+
+
+@pytest.fixture(scope="module")
+def small_fraud_input(spark, tmp_path_factory) -> str:
+    """6,000 rows with 1% label 1, as parquet."""
+    schema = StructType(
+        [
+            StructField("id", LongType(), False),
+            StructField("amount", DoubleType(), True),
+            StructField("is_fraud", IntegerType(), True),
+        ]
+    )
+    path = str(tmp_path_factory.mktemp("dag_input") / "transactions")
+    total = MINORITY_ROWS + MAJORITY_ROWS
+    (
+        spark.range(total)
+        .select(
+            F.col("id"),
+            (F.col("id") % 97 * 1.5).alias("amount"),
+            (F.col("id") % (total // MINORITY_ROWS) == 0).cast("int").alias("is_fraud"),
+        )
+        .to(schema)
+        .write.parquet(path)
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_runs_spark_submit_for_one_date(
+    spark, small_fraud_input, py_files_zip, tmp_path
+):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    out = tmp_path / "out"
+    write_dataset(
+        datasets / "e2e.yaml", "e2e_fraud", "schedule:\n  retries: 0\n",
+        input_path=small_fraud_input, output_dir=out,
+    )
+    home = tmp_path / "airflow"
+    env = airflow_env(home, datasets_dir=datasets, py_files=str(py_files_zip))
+    rc, log = run_bounded([sys.executable, "-m", "airflow", "db", "migrate"], env, timeout=300)
+    assert rc == 0, log[-5000:]
+
+    rc, log = run_bounded(
+        [sys.executable, "-m", "airflow", "dags", "test", DAG_PREFIX + "e2e_fraud", RUN_DATE],
+        env, timeout=600, cwd=tmp_path,
+    )
+
+    assert rc == 0, log[-8000:]
+    submit = next(x for x in log.splitlines() if "Spark-Submit cmd:" in x)
+    assert "--master local[2]" in submit
+    assert f"--packages {delta_packages_arg()}" in submit
+    assert f"--py-files {py_files_zip}" in submit
+    assert f"--run-date {RUN_DATE}" in submit
+    assert "state=success" in log
+
+    out_df = spark.read.format("delta").load(str(out / "output"))
+    by_class = {
+        r["is_fraud"]: (r["n"], r["w_min"], r["w_max"])
+        for r in out_df.groupBy("is_fraud")
+        .agg(
+            F.count("*").alias("n"),
+            F.min("example_weight").alias("w_min"),
+            F.max("example_weight").alias("w_max"),
+        )
+        .collect()
+    }
+    assert by_class[1] == (MINORITY_ROWS, 1.0, 1.0)
+    kept, w_min, w_max = by_class[0]
+    mean = MAJORITY_ROWS / FACTOR
+    sd = (MAJORITY_ROWS * (1 / FACTOR) * (1 - 1 / FACTOR)) ** 0.5
+    assert abs(kept - mean) < 5 * sd
+    assert (w_min, w_max) == (float(FACTOR), float(FACTOR))
+
+    report_text = (out / "report.json").read_text()
+    report = json.loads(report_text)
+    assert report["dataset"] == "e2e_fraud"
+    assert report["output"]["rows"] == out_df.count()
+    assert RUN_DATE in report_text

@@ -1,0 +1,164 @@
+"""The whole job on generated Delta tables: sampling statistics and the Delta round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from imbalance_spark.config import parse_config
+from imbalance_spark.errors import InputError, OutputError
+from imbalance_spark.pipeline import profile_job, run_job
+
+
+def make_cfg(input_path, output_path, **over):
+    data = {
+        "dataset": "fraud_test",
+        "input": {"path": input_path, "format": "delta"},
+        "label_column": "is_fraud",
+        "minority_classes": [1],
+        "downsampling": {"factor": 10, "seed": 42},
+        "output": {"path": output_path, "partition_by": ["event_date"], "mode": "overwrite"},
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+@pytest.fixture(scope="module")
+def run(spark, fraud_table, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("out") / "sample")
+    report_path = str(tmp_path_factory.mktemp("reports") / "r.json")
+    cfg = make_cfg(fraud_table, out, report={"path": report_path})
+    report = run_job(spark, cfg)
+    return cfg, report, out, report_path
+
+
+def test_every_minority_row_kept_and_majority_binomial(spark, fraud_table, run):
+    cfg, report, out, _ = run
+    input_df = spark.read.format("delta").load(fraud_table)
+    output_df = spark.read.format("delta").load(out)
+    n_in = dict(input_df.groupBy("is_fraud").count().collect())
+    n_out = dict(output_df.groupBy("is_fraud").count().collect())
+    # every minority row kept: same transaction ids
+    fraud_in = input_df.filter("is_fraud = 1").select("transaction_id")
+    fraud_out = output_df.filter("is_fraud = 1").select("transaction_id")
+    assert fraud_in.exceptAll(fraud_out).count() == 0 and n_out[1] == n_in[1]
+    p = 1 / 10
+    assert abs(n_out[0] - n_in[0] * p) <= 5 * math.sqrt(n_in[0] * p * (1 - p))
+    # kept majority rows are rows of the input, unchanged
+    cols = input_df.columns
+    assert output_df.select(*cols).exceptAll(input_df).count() == 0
+
+
+def test_weights_exact_and_totals_back_near_input(spark, fraud_table, run):
+    _, report, out, _ = run
+    output_df = spark.read.format("delta").load(out)
+    weights = {(r.is_fraud, r.example_weight) for r in output_df.select("is_fraud", "example_weight").distinct().collect()}
+    assert weights == {(0, 10.0), (1, 1.0)}
+    n_in = dict(spark.read.format("delta").load(fraud_table).groupBy("is_fraud").count().collect())
+    totals = dict(output_df.groupBy("is_fraud").agg(F.sum("example_weight")).collect())
+    assert totals[1] == n_in[1]
+    sigma_total = 10 * math.sqrt(n_in[0] * 0.1 * 0.9)
+    assert abs(totals[0] - n_in[0]) <= 5 * sigma_total
+    assert report["output"]["classes"]["0"]["weight_sum"] == pytest.approx(totals[0])
+
+
+def test_delta_round_trip(spark, fraud_table, run):
+    cfg, report, out, _ = run
+    input_df = spark.read.format("delta").load(fraud_table)
+    output_df = spark.read.format("delta").load(out)
+    assert output_df.columns == input_df.columns + ["example_weight"]
+    for field in input_df.schema.fields:
+        assert output_df.schema[field.name].dataType == field.dataType
+    detail = DeltaTable.forPath(spark, out).detail().first()
+    assert list(detail.partitionColumns) == ["event_date"]
+    history = DeltaTable.forPath(spark, out).history().collect()
+    assert len(history) == 1 and history[0].version == 0
+    meta = json.loads(history[0].userMetadata)
+    assert meta["dataset"] == "fraud_test" and meta["seed"] == 42
+    assert meta["factors"] == {"0": 10.0}
+    assert meta["rows_in"] == report["input"]["rows"]
+    assert meta["out"] == {k: v["count"] for k, v in report["output"]["classes"].items()}
+    assert meta["rows_out"] == output_df.count() == report["output"]["rows"]
+
+
+def test_report_contract(spark, fraud_table, run):
+    _, report, out, report_path = run
+    on_disk = json.loads(open(report_path).read())
+    assert on_disk["run_id"] == report["run_id"]
+    n_in = dict(spark.read.format("delta").load(fraud_table).groupBy("is_fraud").count().collect())
+    assert report["dataset"] == "fraud_test"
+    assert report["degree"] == "moderate"  # ~2% fraud
+    assert report["minority_classes"] == ["1"] and report["majority_classes"] == ["0"]
+    assert report["input"]["rows"] == sum(n_in.values())
+    assert report["input"]["classes"]["1"]["count"] == n_in[1]
+    assert report["input"]["classes"]["0"]["share"] == pytest.approx(n_in[0] / sum(n_in.values()))
+    assert report["factors"] == {"0": 10.0, "1": 1.0}
+    assert report["seed"] == 42 and report["duration_s"] > 0
+    assert report["output"]["classes"]["1"]["count"] == n_in[1]
+    assert report["output"]["version"] == 0
+    assert report["notes"] == []
+    assert set(report["stages_s"]) == {"read", "profile", "write"}
+
+
+def test_overwrite_is_one_new_commit(spark, fraud_table, tmp_path):
+    out = str(tmp_path / "o")
+    cfg = make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1})
+    run_job(spark, cfg)
+    report = run_job(spark, cfg)
+    assert report["output"]["version"] == 1
+    assert spark.read.format("delta").load(out).count() == report["output"]["rows"]
+
+
+def test_error_if_exists_leaves_table(spark, fraud_table, tmp_path):
+    out = str(tmp_path / "o")
+    run_job(spark, make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1}))
+    cfg = make_cfg(fraud_table, out, output={"path": out, "mode": "error_if_exists"})
+    with pytest.raises(OutputError, match="already exists and output.mode is error_if_exists"):
+        run_job(spark, cfg)
+    assert DeltaTable.forPath(spark, out).history().count() == 1
+
+
+def test_string_labels_multi_class_parquet_input(spark, tmp_path):
+    src = str(tmp_path / "in")
+    df = spark.range(60_000).select(
+        "id",
+        F.when(F.col("id") % 100 == 0, "fraud").when(F.col("id") % 3 == 0, "refund").otherwise("ok").alias("kind"),
+        (F.col("id") % 4).cast("double").alias("w"),
+    )
+    df.write.parquet(src)
+    out = str(tmp_path / "out")
+    cfg = parse_config({
+        "dataset": "multi",
+        "input": {"path": src, "format": "parquet"},
+        "label_column": "kind",
+        "minority_classes": ["fraud"],
+        "downsampling": {"factor": {"ok": 8, "refund": 2}, "seed": 9},
+        "weight": {"column": "ew", "source_column": "w"},
+        "output": {"path": out},
+    })
+    report = run_job(spark, cfg)
+    got = spark.read.format("delta").load(out)
+    assert report["factors"] == {"ok": 8.0, "refund": 2.0, "fraud": 1.0}
+    counts = dict(got.groupBy("kind").count().collect())
+    assert counts["fraud"] == 600
+    ratios = {r.kind: r.ratio for r in got.select("kind", (F.col("ew") / F.col("w")).alias("ratio")).filter("w > 0").distinct().collect()}
+    assert ratios == {"ok": 8.0, "refund": 2.0}  # fraud ids are multiples of 100: w == 0
+    assert got.filter("kind = 'fraud'").agg(F.sum("ew")).first()[0] == 0.0
+    in_w = dict(df.groupBy("kind").agg(F.sum("w")).collect())
+    assert report["input"]["classes"]["ok"]["weight_sum"] == in_w["ok"]
+
+
+def test_profile_job_hint(spark, fraud_table):
+    _, plan, summary = profile_job(spark, make_cfg(fraud_table, "/tmp/unused-out"))
+    assert summary["degree"] == "moderate"
+    assert "brings the minority to about 10%" in summary["hint"]
+
+
+def test_missing_label_column_is_typed_error(spark, fraud_table, tmp_path):
+    cfg = make_cfg(fraud_table, str(tmp_path / "o"), label_column="nope")
+    with pytest.raises(InputError, match="label_column: column 'nope' is not in input"):
+        run_job(spark, cfg)

@@ -1,0 +1,47 @@
+"""The synthetic transaction generator: schema, fraud rate, determinism, learnable label."""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import functions as F
+
+from imbalance_spark.synthetic import generate_transactions
+
+
+def test_schema_and_fraud_rate(spark):
+    df = generate_transactions(spark, rows=200_000, fraud_rate=0.005, days=30, seed=3)
+    assert df.columns == [
+        "transaction_id", "account_id", "merchant_id", "amount", "currency", "country",
+        "channel", "event_ts", "event_date", "is_fraud",
+    ]
+    row = df.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum("is_fraud").alias("fraud"),
+        F.countDistinct("event_date").alias("days"),
+        F.countDistinct("transaction_id").alias("ids"),
+        F.min("amount").alias("min_amount"),
+    ).first()
+    assert row.n == 200_000 and row.ids == 200_000
+    assert row.days == 30
+    assert row.min_amount > 0
+    sigma = math.sqrt(200_000 * 0.005 * 0.995)
+    # the risk multipliers average to 1 (a small loss where the probability is capped at 1)
+    assert abs(row.fraud - 1_000) < 6 * sigma + 20, row.fraud
+
+
+def test_same_seed_same_rows_whatever_the_partitioning(spark):
+    a = generate_transactions(spark, rows=20_000, seed=5, partitions=2)
+    b = generate_transactions(spark, rows=20_000, seed=5, partitions=7)
+    assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0
+    c = generate_transactions(spark, rows=20_000, seed=6, partitions=2)
+    assert a.exceptAll(c).count() > 0
+
+
+def test_label_depends_on_features(spark):
+    df = generate_transactions(spark, rows=200_000, fraud_rate=0.01, seed=9)
+    rates = {
+        r.channel: r.rate
+        for r in df.groupBy("channel").agg(F.avg("is_fraud").alias("rate")).collect()
+    }
+    assert rates["online"] > 3 * rates["pos"]
