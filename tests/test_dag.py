@@ -35,6 +35,7 @@ DAG_PREFIX = "imbalance_downsampling__"
 RUN_DATE = "2026-11-01"
 CONN_ID = "spark_local_test"
 SPARK_BIN = Path(pyspark.__file__).resolve().parent / "bin"
+VENV_BIN = Path(sys.executable).parent
 
 # Loads the DagBag in a fresh interpreter and prints what the DAGs hold, arguments rendered
 # for RUN_DATE by the operator's own Jinja environment.
@@ -121,7 +122,7 @@ def airflow_env(home: Path, datasets_dir: Path | None = None, py_files: str | No
                     "extra": {"spark-binary": "spark-submit"},
                 }
             ),
-            "PATH": os.pathsep.join([str(SPARK_BIN), str(Path(sys.executable).parent), env["PATH"]]),
+            "PATH": os.pathsep.join([str(SPARK_BIN), str(VENV_BIN), env["PATH"]]),
             "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}",
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
