@@ -1,0 +1,133 @@
+"""The CLI: exit codes and one-line messages, in process and as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from delta.tables import DeltaTable
+
+from imbalance_spark.cli import main
+from tests.conftest import REPO_ROOT, cli_env, write_config
+
+CONFIG = """\
+dataset: cli_test
+input:
+  path: {input}
+  format: {fmt}
+label_column: {label}
+minority_classes: [1]
+downsampling:
+  factor: 10
+  seed: 42
+output:
+  path: {output}
+  partition_by: [event_date]
+  mode: overwrite
+report:
+  path: {report}
+"""
+
+
+def config(tmp_path: Path, input: str, output: str | None = None, *, fmt="delta", label="is_fraud", name="c.yaml") -> Path:
+    output = output or str(tmp_path / "out")
+    return write_config(
+        tmp_path / name,
+        CONFIG.format(input=input, output=output, fmt=fmt, label=label, report=tmp_path / "report.json"),
+    )
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_ok_and_bad(tmp_path, capsys):
+    good = config(tmp_path, "/data/in")
+    assert run_main(capsys, "validate", "--config", str(good))[0] == 0
+    bad = write_config(tmp_path / "bad.yaml", good.read_text().replace("factor: 10", "factor: 0.5"))
+    code, _, err = run_main(capsys, "validate", "--config", str(bad))
+    assert code == 2
+    assert err.strip() == (
+        f"imbalance-spark: error: {bad}: downsampling.factor: factor must be a finite number >= 1"
+        " (1 keeps every row), got 0.5"
+    )
+
+
+def test_run_in_process_prints_table_and_writes_report(spark, fraud_table, tmp_path, capsys):
+    cfg = config(tmp_path, fraud_table)
+    code, out, _ = run_main(capsys, "run", "--config", str(cfg))
+    assert code == 0
+    assert "moderate imbalance" in out and "majority" in out and "weight sum" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["dataset"] == "cli_test" and report["output"]["version"] == 0
+    assert spark.active() is spark  # the CLI did not stop a session it did not create
+
+
+def test_profile_writes_nothing(spark, fraud_table, tmp_path, capsys):
+    cfg = config(tmp_path, fraud_table)
+    code, out, _ = run_main(capsys, "profile", "--config", str(cfg))
+    assert code == 0
+    assert "moderate imbalance" in out and "about 10%" in out
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_input", "input.path: {tmp}/nowhere does not exist"),
+        ("not_delta", "is not a Delta table (no _delta_log)"),
+        ("missing_label", "label_column: column 'label_x' is not in input"),
+        ("missing_partition", "output.partition_by: column 'event_date' is not in input"),
+        ("bad_label_type", "label_column: column 'amount' has type double; expected an integer, string or boolean"),
+    ],
+)
+def test_bad_input_one_line_nonzero_table_untouched(spark, fraud_table, tmp_path, capsys, case, message):
+    out = str(tmp_path / "existing")
+    spark.range(5).write.format("delta").save(out)
+    before = DeltaTable.forPath(spark, out).history().count()
+    if case == "missing_input":
+        cfg = config(tmp_path, str(tmp_path / "nowhere"), out)
+    elif case == "not_delta":
+        pq = str(tmp_path / "pq")
+        spark.range(5).write.parquet(pq)
+        cfg = config(tmp_path, pq, out)
+    elif case == "missing_label":
+        cfg = config(tmp_path, fraud_table, out, label="label_x")
+    elif case == "missing_partition":
+        pq = str(tmp_path / "pq2")
+        spark.range(50).selectExpr("id", "cast(id % 2 as int) as is_fraud").write.parquet(pq)
+        cfg = config(tmp_path, pq, out, fmt="parquet")
+    else:
+        cfg = config(tmp_path, fraud_table, out, label="amount")
+    code, stdout, err = run_main(capsys, "run", "--config", str(cfg))
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imbalance-spark: error: ")
+    assert message.format(tmp=tmp_path) in lines[0]
+    assert DeltaTable.forPath(spark, out).history().count() == before
+    assert spark.read.format("delta").load(out).count() == 5
+
+
+def test_console_script_subprocess_bad_config(tmp_path):
+    bad = write_config(tmp_path / "x.yaml", "dataset: x\nunknown_key: 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "imbalance_spark.cli", "run", "--config", str(bad)],
+        capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"imbalance-spark: error: {bad}: input: required key is missing (and 4 more problem(s))"
+    ]
+
+
+def test_packages_prints_delta_coordinates(capsys):
+    from imbalance_spark.packages import delta_packages
+
+    code, out, _ = run_main(capsys, "packages")
+    assert code == 0 and out.strip() == ",".join(delta_packages())
+    assert out.startswith("io.delta:delta-spark_")

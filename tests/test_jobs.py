@@ -1,0 +1,99 @@
+"""Real ``spark-submit jobs/downsample.py`` and console-script subprocesses on a small table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from delta.tables import DeltaTable
+
+from imbalance_spark.packages import delta_packages_arg
+from tests.conftest import REPO_ROOT, cli_env, write_config
+
+
+def spark_submit() -> str:
+    import pyspark
+
+    return str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+
+
+@pytest.fixture(scope="module")
+def small_table(spark, tmp_path_factory) -> str:
+    from imbalance_spark.synthetic import write_demo_table
+
+    path = str(tmp_path_factory.mktemp("small") / "tx")
+    write_demo_table(spark, path, rows=20_000, fraud_rate=0.02, days=3, seed=5)
+    return path
+
+
+def job_config(tmp_path: Path, table: str) -> Path:
+    return write_config(
+        tmp_path / "job.yaml",
+        f"""\
+dataset: submit_test
+input: {{path: {table}, format: delta}}
+label_column: is_fraud
+downsampling: {{factor: 5, seed: 7}}
+output: {{path: {tmp_path / 'out'}, partition_by: [event_date]}}
+report: {{path: {tmp_path / 'report.json'}}}
+""",
+    )
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_job(spark, small_table, tmp_path):
+    cfg = job_config(tmp_path, small_table)
+    proc = subprocess.run(
+        [
+            spark_submit(), "--master", "local[2]", "--packages", delta_packages_arg(),
+            "--conf", "spark.ui.enabled=false",
+            str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg),
+        ],
+        capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "submit_test" in proc.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    out = spark.read.format("delta").load(str(tmp_path / "out"))
+    assert out.count() == report["output"]["rows"]
+    assert report["minority_classes"] == ["1"] and report["factors"]["0"] == 5.0
+    fraud_in = spark.read.format("delta").load(small_table).filter("is_fraud = 1").count()
+    assert out.filter("is_fraud = 1").count() == fraud_in
+    history = DeltaTable.forPath(spark, str(tmp_path / "out")).history().collect()
+    assert json.loads(history[0].userMetadata)["dataset"] == "submit_test"
+
+
+@pytest.mark.slow
+def test_spark_submit_bad_input_exits_nonzero_with_one_line(tmp_path):
+    cfg = job_config(tmp_path, str(tmp_path / "missing"))
+    proc = subprocess.run(
+        [spark_submit(), "--master", "local[1]", "--packages", delta_packages_arg(),
+         "--driver-java-options", f"-Dlog4j2.configurationFile=file:{REPO_ROOT / 'conf' / 'log4j2.properties'}",
+         str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg)],
+        capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
+    )
+    assert proc.returncode == 3
+    # spark-submit's PythonRunner merges the driver's stderr into stdout
+    output = proc.stdout + proc.stderr
+    errors = [line for line in output.splitlines() if line.startswith("imbalance-spark: error:")]
+    assert errors == [f"imbalance-spark: error: input.path: {tmp_path / 'missing'} does not exist"]
+    assert " INFO " not in proc.stderr, "the project's log4j2 config quiets the JVM"
+    assert "Traceback" not in output and "at org.apache" not in output
+
+
+@pytest.mark.slow
+def test_console_script_run(spark, small_table, tmp_path):
+    exe = shutil.which("imbalance-spark", path=str(Path(sys.executable).parent))
+    assert exe, "the console script is installed with the package"
+    cfg = job_config(tmp_path, small_table)
+    proc = subprocess.run(
+        [exe, "run", "--config", str(cfg), "--master", "local[2]", "--json"],
+        capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["output"]["rows"] == spark.read.format("delta").load(str(tmp_path / "out")).count()
