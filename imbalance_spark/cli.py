@@ -136,7 +136,7 @@ def _command(args: argparse.Namespace) -> int:
         report = run_job(spark, cfg)
         _print_report(report, args.json)
         if cfg.report.path:
-            print(f"report written to {cfg.report.path}")
+            log.info("report written to %s", cfg.report.path)
         return 0
     finally:
         if owned:

@@ -61,13 +61,20 @@ class InputConfig(_Model):
 
 class DownsamplingConfig(_Model):
     # keep 1 in F rows of each majority class and weight them xF; or {class: F}
-    factor: Factor | dict[Label, Factor]
+    factor: Factor | dict[Label, Factor] | None = None
+    # alternative to factor: derive F so the expected minority share of the output is this
+    target_minority_share: Factor | None = None
     seed: StrictInt = 42
-    method: Literal["sampleBy"] = "sampleBy"
+    method: Literal["sampleBy", "hash"] = "sampleBy"
+    key_columns: list[StrictStr] = Field(default_factory=list)
+    null_keys: Literal["error", "allow"] = "error"
+    skip_if_degree: list[Degree] = Field(default_factory=list)
 
     @field_validator("factor", mode="before")
     @classmethod
     def _factor_at_least_one(cls, value):
+        if value is None:
+            return value
         if isinstance(value, dict):
             if not value:
                 raise ValueError("expected a number >= 1 or a non-empty {class: factor} mapping")
@@ -79,8 +86,31 @@ class DownsamplingConfig(_Model):
         _check_factor(value, "factor")
         return value
 
+    @field_validator("target_minority_share")
+    @classmethod
+    def _share_in_unit_interval(cls, value):
+        if value is not None and not (0.0 < value < 1.0):
+            raise ValueError(f"must be a share strictly between 0 and 1, e.g. 0.10, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DownsamplingConfig:
+        if self.factor is None and self.target_minority_share is None:
+            raise ValueError("set `factor` (e.g. 20) or `target_minority_share` (e.g. 0.10)")
+        if self.factor is not None and self.target_minority_share is not None:
+            raise ValueError("set either `factor` or `target_minority_share`, not both")
+        if self.method == "hash" and not self.key_columns:
+            raise ValueError(
+                "method hash needs `key_columns` (e.g. [transaction_id]) to decide each row"
+            )
+        if self.method != "hash" and self.key_columns:
+            raise ValueError("`key_columns` only apply to method: hash")
+        return self
+
     def factor_for(self, key: str) -> float | None:
-        """The configured factor of a class (canonical key), or None if the mapping omits it."""
+        """The configured factor of a class (canonical key), or None if not configured."""
+        if self.factor is None:
+            return None
         if isinstance(self.factor, dict):
             for label, f in self.factor.items():
                 if label_key(label) == key:
@@ -92,6 +122,21 @@ class DownsamplingConfig(_Model):
 class WeightConfig(_Model):
     column: StrictStr = "example_weight"
     source_column: StrictStr | None = None
+    # nominal: x F; realized: x (input weight of the class) / (kept weight of the class)
+    mode: Literal["nominal", "realized"] = "nominal"
+
+
+class GuardsConfig(_Model):
+    enabled: StrictBool = True
+    # a downsampled class's kept count must lie within this many binomial sigmas of N/F
+    sigmas: Factor = 6
+
+    @field_validator("sigmas")
+    @classmethod
+    def _positive(cls, value):
+        if not value > 0:
+            raise ValueError(f"must be a positive number of standard deviations, got {value!r}")
+        return value
 
 
 class OutputConfig(_Model):
@@ -121,6 +166,7 @@ class JobConfig(_Model):
     weight: WeightConfig = WeightConfig()
     output: OutputConfig
     report: ReportConfig = ReportConfig()
+    guards: GuardsConfig = GuardsConfig()
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None

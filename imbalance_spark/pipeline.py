@@ -10,15 +10,18 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from pyspark.sql import Observation, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from imbalance_spark import __version__
 from imbalance_spark.config import JobConfig
-from imbalance_spark.plan import SamplingPlan, plan_sampling
-from imbalance_spark.profile import ClassProfile, profile_classes
+from imbalance_spark.errors import GuardError
+from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
+from imbalance_spark.profile import ClassProfile, kept_by_class, profile_classes
 from imbalance_spark.read import describe_input, read_input
 from imbalance_spark.report import build_report, profile_hint, profile_section, write_report
 from imbalance_spark.transform import (
@@ -27,7 +30,13 @@ from imbalance_spark.transform import (
     select_output,
     with_example_weight,
 )
-from imbalance_spark.write import check_output, describe_output, latest_version, write_delta
+from imbalance_spark.write import (
+    check_output,
+    describe_output,
+    latest_version,
+    output_exists,
+    write_delta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +95,7 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, run_id: str) -> str:
             "method": cfg.downsampling.method,
             "seed": cfg.downsampling.seed,
             "factors": {c.key: c.factor for c in plan.classes if c.downsampled},
+            "weight_mode": cfg.weight.mode,
             "rows_in": plan.rows,
             "rows_out": plan.predicted_rows,
             "in": {c.key: c.count for c in plan.classes},
@@ -96,51 +106,104 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, run_id: str) -> str:
     )
 
 
-def run_job(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
-    """Run the whole job for one dataset config and return the report."""
+def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
+    """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
+    if all(c.fraction == 1.0 for c in plan.classes):
+        return input_df.filter(F.col(cfg.label_column).isNotNull())
+    return downsample(
+        input_df,
+        cfg.label_column,
+        plan.fractions,
+        cfg.downsampling.seed,
+        cfg.downsampling.method,
+        cfg.downsampling.key_columns,
+    )
+
+
+def table_properties(cfg: JobConfig, plan: SamplingPlan) -> dict[str, str]:
+    """Delta table properties for consumers that ignore the weight column."""
+    props = {
+        "imbalance_spark.method": cfg.downsampling.method,
+        "imbalance_spark.seed": str(cfg.downsampling.seed),
+        "imbalance_spark.weight_column": cfg.weight.column,
+        "imbalance_spark.weight_mode": cfg.weight.mode,
+    }
+    for c in plan.classes:
+        if c.downsampled:
+            props[f"imbalance_spark.factor.{c.key}"] = repr(c.factor)
+            props[f"imbalance_spark.logit_offset.{c.key}"] = repr(c.logit_offset)
+    return props
+
+
+def run_job(
+    spark: SparkSession,
+    cfg: JobConfig,
+    *,
+    sample_hook: Callable[[DataFrame], DataFrame] | None = None,
+) -> dict[str, Any]:
+    """Run the whole job for one dataset config and return the report.
+
+    ``sample_hook`` transforms the sample before the guards (a test seam to force a failure).
+    """
     timer = StageTimer()
     run_id = uuid.uuid4().hex[:12]
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with timer.stage("read", f"opening {describe_input(cfg)}"):
         input_df = read_input(spark, cfg)
         check_output(spark, cfg.output)
-    with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
+    with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
         profile = profile_classes(input_df, cfg)
     plan = plan_sampling(profile, cfg)
     log.info(
-        "plan: %s imbalance, minority %s, factors %s",
+        "plan: %s imbalance, minority %s, factors %s%s",
         plan.degree,
         plan.minority_keys,
         {c.key: c.factor for c in plan.classes},
+        f" (skipped: {plan.skipped})" if plan.skipped else "",
     )
 
-    observation = Observation("imbalance_spark_output")
-    output_df = (
-        input_df.transform(downsample, cfg.label_column, plan.fractions, cfg.downsampling.seed)
-        .transform(
-            with_example_weight,
-            cfg.label_column,
-            plan.multipliers,
-            cfg.weight.column,
-            cfg.weight.source_column,
-        )
-        .transform(select_output, input_df.columns, cfg.weight.column)
-        .transform(observe_output, observation, cfg.label_column, [c.key for c in plan.classes], cfg.weight.column)
-    )
+    sample_df = sample_input(input_df, cfg, plan)
+    if sample_hook is not None:
+        sample_df = sample_df.transform(sample_hook)
+    if sample_hook is not None or not plan.kept_known:
+        with timer.stage("check", "counting the sample per class (label/key columns only)"):
+            plan = plan.with_kept(kept_by_class(sample_df, cfg))
+    if cfg.guards.enabled:
+        problems = check_guards(plan, cfg.guards.sigmas)
+        if problems:
+            raise GuardError(
+                f"sample guard failed, nothing written to {describe_output(cfg.output)}: "
+                + "; ".join(problems)
+            )
+
+    output_df = sample_df.transform(
+        with_example_weight,
+        cfg.label_column,
+        plan.multipliers,
+        cfg.weight.column,
+        cfg.weight.source_column,
+    ).transform(select_output, input_df.columns, cfg.weight.column)
+    # A new table is created with DataFrameWriterV2 (to carry its properties in the same commit),
+    # which does not deliver observed metrics; the checked counts stand for it there.
+    observation = Observation("imbalance_spark_output") if output_exists(spark, cfg.output) else None
+    if observation is not None:
+        keys = [c.key for c in plan.classes]
+        output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)
     with timer.stage("write", f"writing Delta to {describe_output(cfg.output)}"):
-        write_delta(output_df, cfg.output, commit_metadata(cfg, plan, run_id))
-        observed = observation.get
+        write_delta(output_df, cfg.output, commit_metadata(cfg, plan, run_id), table_properties(cfg, plan))
+        observed = observation.get if observation is not None else None
         version = latest_version(spark, cfg.output)
 
-    notes = []
+    notes = list(plan.notes)
     mismatched = [
         c.key
         for i, c in enumerate(plan.classes)
-        if int(observed.get(f"count_{i}") or 0) != c.predicted_kept
+        if observed is not None and int(observed.get(f"count_{i}") or 0) != c.predicted_kept
     ]
     if mismatched:
+        log.warning("kept counts of %s differ from the checked sample", mismatched)
         notes.append(
-            f"kept counts of class(es) {mismatched} differ from the profiling pass's prediction"
+            f"kept counts of class(es) {mismatched} differ from the pre-write check"
             " (the input changed or was re-partitioned between passes); the report shows what was"
             " written"
         )

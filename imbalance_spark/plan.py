@@ -6,10 +6,10 @@ Plain Python arithmetic, no Spark: every class seen in the data gets an explicit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from imbalance_spark.config import JobConfig
+from imbalance_spark.config import JobConfig, label_key
 from imbalance_spark.profile import ClassProfile
 
 DEGREES = ("extreme", "moderate", "mild", "none")
@@ -38,16 +38,41 @@ class ClassPlan:
     value: Any
     role: str  # "minority" | "majority"
     count: int
-    factor: float  # weight multiplier; 1.0 for classes kept whole
-    fraction: float  # keep probability = 1 / factor
-    expected_kept: float
-    predicted_kept: int  # rows the sampler keeps, from the profiling pass
-    weight_sum: float
-    predicted_kept_weight: float
+    factor: float  # nominal factor F; 1.0 for classes kept whole
+    fraction: float  # keep probability = 1 / F
+    weight_sum: float  # input weight total (rows, or source weights)
+    predicted_kept: int | None = None  # rows the sampler keeps, from a label-only pass
+    predicted_kept_weight: float | None = None
+    weight_mode: str = "nominal"
 
     @property
     def downsampled(self) -> bool:
         return self.factor > 1.0
+
+    @property
+    def expected_kept(self) -> float:
+        return self.count * self.fraction
+
+    @property
+    def realized_factor(self) -> float | None:
+        """Input weight over kept weight: the multiplier that restores the class total exactly."""
+        if self.predicted_kept_weight is None:
+            return None
+        if not self.downsampled:
+            return 1.0
+        return self.weight_sum / self.predicted_kept_weight if self.predicted_kept_weight > 0 else None
+
+    @property
+    def multiplier(self) -> float:
+        """The weight multiplier written: F (nominal) or the realized factor."""
+        if self.weight_mode == "realized" and self.realized_factor is not None:
+            return self.realized_factor
+        return self.factor
+
+    @property
+    def logit_offset(self) -> float:
+        """ln(1/F): the prior correction to add to the logit of a model trained unweighted."""
+        return math.log(1.0 / self.factor)
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,10 @@ class SamplingPlan:
     classes: tuple[ClassPlan, ...]
     minority_share: float
     degree: str
+    derived_factor: float | None = None  # from target_minority_share
+    skipped: str | None = None  # why nothing was downsampled
+    absent_classes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def minority_keys(self) -> list[str]:
@@ -72,20 +101,32 @@ class SamplingPlan:
         return {c.value: c.fraction for c in self.classes}
 
     @property
+    def fractions_by_key(self) -> dict[str, float]:
+        return {c.key: c.fraction for c in self.classes}
+
+    @property
     def multipliers(self) -> dict[Any, float]:
-        return {c.value: c.factor for c in self.classes}
+        return {c.value: c.multiplier for c in self.classes}
 
     @property
     def rows(self) -> int:
         return sum(c.count for c in self.classes)
 
     @property
-    def predicted_rows(self) -> int:
-        return sum(c.predicted_kept for c in self.classes)
+    def kept_known(self) -> bool:
+        return all(c.predicted_kept is not None for c in self.classes)
 
-    def minority_share_after(self) -> float:
-        kept = self.predicted_rows
-        return sum(c.predicted_kept for c in self.classes if c.role == "minority") / kept if kept else 0.0
+    @property
+    def predicted_rows(self) -> int:
+        return sum(c.predicted_kept or 0 for c in self.classes)
+
+    def with_kept(self, kept: dict[str, tuple[int, float]]) -> SamplingPlan:
+        """The plan with kept counts/weights measured on the sample itself."""
+        classes = tuple(
+            replace(c, predicted_kept=kept.get(c.key, (0, 0.0))[0], predicted_kept_weight=kept.get(c.key, (0, 0.0))[1])
+            for c in self.classes
+        )
+        return replace(self, classes=classes)
 
 
 def minority_class_keys(profile: ClassProfile, cfg: JobConfig) -> set[str]:
@@ -97,20 +138,65 @@ def minority_class_keys(profile: ClassProfile, cfg: JobConfig) -> set[str]:
     return {c.key for c in profile.classes if c.key != most_frequent}
 
 
+def _configured_keys(cfg: JobConfig) -> set[str]:
+    keys = set(cfg.minority_keys() or ())
+    if isinstance(cfg.downsampling.factor, dict):
+        keys |= {label_key(k) for k in cfg.downsampling.factor}
+    return keys
+
+
 def plan_sampling(profile: ClassProfile, cfg: JobConfig) -> SamplingPlan:
-    """Turn a class profile and the config into per-class fractions and weight multipliers."""
+    """Turn a class profile and the config into per-class fractions and weight multipliers.
+
+    Roles: configured minority classes (default: all but the most frequent) are kept whole;
+    every other class is majority, downsampled by its factor (a class the factor mapping does
+    not name is kept whole, factor 1).
+    """
+    ds = cfg.downsampling
     minority = minority_class_keys(profile, cfg)
+    total = profile.rows
+    minority_rows = sum(c.count for c in profile.classes if c.key in minority)
+    degree = degree_of_imbalance(minority_rows, total)
+    notes: list[str] = []
+    present = {c.key for c in profile.classes}
+    absent = tuple(sorted(_configured_keys(cfg) - present))
+    if absent:
+        notes.append(f"configured class(es) {list(absent)} do not occur in the input")
+    if minority_rows == 0:
+        notes.append("no minority class occurs in the input")
+
+    skipped = None
+    derived = None
+    if degree in ds.skip_if_degree:
+        skipped = (
+            f"the imbalance is {degree}, listed in downsampling.skip_if_degree: written unsampled"
+            " with the source weights (first try training on the true distribution)"
+        )
+    elif ds.target_minority_share is not None:
+        derived = factor_for_minority_share(minority_rows, total, ds.target_minority_share)
+        if derived <= 1.0:
+            notes.append(
+                f"target_minority_share {ds.target_minority_share:g} is at or below the current"
+                f" minority share {minority_rows / total:.4g}: factor 1, every row kept"
+            )
+
     plans = []
     for c in profile.classes:
         if c.key in minority:
             role, factor = "minority", 1.0
         else:
             role = "majority"
-            configured = cfg.downsampling.factor_for(c.key)
-            # A class the factor mapping does not name is kept whole (factor 1).
-            factor = 1.0 if configured is None else configured
-        fraction = 1.0 / factor
+            configured = derived if derived is not None else ds.factor_for(c.key)
+            factor = 1.0 if configured is None or skipped else configured
         whole = factor == 1.0
+        # Kept counts from the profiling pass hold for the configured factor; a class kept whole
+        # keeps every row; otherwise (a derived factor) they are measured on the sample later.
+        if whole:
+            kept, kept_w = c.count, c.weight_sum
+        elif derived is None:
+            kept, kept_w = c.kept_if_downsampled, c.kept_weight_if_downsampled
+        else:
+            kept, kept_w = None, None
         plans.append(
             ClassPlan(
                 key=c.key,
@@ -118,22 +204,48 @@ def plan_sampling(profile: ClassProfile, cfg: JobConfig) -> SamplingPlan:
                 role=role,
                 count=c.count,
                 factor=factor,
-                fraction=fraction,
-                expected_kept=c.count * fraction,
-                predicted_kept=c.count if whole or role == "minority" else c.kept_if_downsampled,
+                fraction=1.0 / factor,
                 weight_sum=c.weight_sum,
-                predicted_kept_weight=(
-                    c.weight_sum if whole or role == "minority" else c.kept_weight_if_downsampled
-                ),
+                predicted_kept=kept,
+                predicted_kept_weight=kept_w,
+                weight_mode=cfg.weight.mode,
             )
         )
-    total = profile.rows
-    minority_rows = sum(p.count for p in plans if p.role == "minority")
     return SamplingPlan(
         classes=tuple(plans),
         minority_share=minority_rows / total,
-        degree=degree_of_imbalance(minority_rows, total),
+        degree=degree,
+        derived_factor=derived,
+        skipped=skipped,
+        absent_classes=absent,
+        notes=tuple(notes),
     )
+
+
+def check_guards(plan: SamplingPlan, sigmas: float) -> list[str]:
+    """Problems with the planned sample, checked before anything is committed (empty if none)."""
+    problems = []
+    for c in plan.classes:
+        kept = c.predicted_kept
+        if kept is None:
+            problems.append(f"class {c.key}: kept count unknown")
+            continue
+        if not c.downsampled and kept != c.count:
+            what = "minority" if c.role == "minority" else "kept-whole"
+            problems.append(f"{what} class {c.key}: {kept:,} of {c.count:,} rows kept, expected all")
+        elif c.count > 0 and kept == 0:
+            problems.append(
+                f"class {c.key} vanished: 0 of {c.count:,} rows kept (expected {c.expected_kept:,.1f});"
+                " lower its factor"
+            )
+        elif c.downsampled:
+            sd = binomial_sigma(c.count, c.fraction)
+            if abs(kept - c.expected_kept) > sigmas * sd:
+                problems.append(
+                    f"class {c.key}: {kept:,} rows kept, outside {sigmas:g} sigma of the expected"
+                    f" {c.expected_kept:,.1f} (sigma {sd:,.1f})"
+                )
+    return problems
 
 
 def factor_for_minority_share(minority_rows: int, total_rows: int, target_share: float) -> float:

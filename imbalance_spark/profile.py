@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.config import JobConfig, label_key
 from imbalance_spark.errors import InputError
+from imbalance_spark.transform import fraction_by_class, sampling_uniform
 
 _NULL = "__null__"
 
@@ -26,8 +27,8 @@ class ClassStats:
     value: Any
     count: int
     weight_sum: float
-    kept_if_downsampled: int
-    kept_weight_if_downsampled: float
+    kept_if_downsampled: int | None  # None when the factor is derived from the counts
+    kept_weight_if_downsampled: float | None
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ClassProfile:
     classes: tuple[ClassStats, ...]
     null_labels: int
     bad_weights: int = 0
+    null_keys: int = 0
 
     @property
     def rows(self) -> int:
@@ -46,74 +48,101 @@ class ClassProfile:
         return {c.key: c for c in self.classes}
 
 
-def downsample_fraction_if_majority(cfg: JobConfig, label: Column) -> Column:
-    """Keep fraction each class would get as a majority class (1/F; 1.0 when unmapped)."""
+def fractions_if_majority(cfg: JobConfig) -> dict[str, float] | None:
+    """Keep fraction (1/F) per configured class, or None when F is derived from the counts."""
     factor = cfg.downsampling.factor
+    if factor is None:
+        return None
     if not isinstance(factor, dict):
-        return F.lit(1.0 / float(factor))
-    label_str = label.cast("string")
-    expr = None
-    for cls, f in factor.items():
-        cond = label_str == F.lit(label_key(cls))
-        expr = F.when(cond, F.lit(1.0 / float(f))) if expr is None else expr.when(cond, 1.0 / float(f))
-    return expr.otherwise(F.lit(1.0))
-
-
-def sampling_uniform(cfg: JobConfig) -> Column:
-    """The per-row uniform in [0, 1) that decides keeping, identical to ``sampleBy``'s draw."""
-    # sampleBy is filter(rand(seed) < fraction(label)); rand(seed) draws per partition in row
-    # order, so the same read of the same files yields the same draws with fewer columns.
-    return F.rand(cfg.downsampling.seed)
+        return {}
+    return {label_key(cls): 1.0 / float(f) for cls, f in factor.items()}
 
 
 def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
-    """Aggregate per class: count, weight sum, and rows/weight kept if downsampled."""
+    """Aggregate per class: count, weight sum, and rows/weight kept if downsampled.
+
+    Reads only the label, key and source weight columns.
+    """
     label = F.col(cfg.label_column)
     source = cfg.weight.source_column
-    cols = [label] + ([F.col(source).cast("double").alias("__w")] if source else [])
+    keys = list(cfg.downsampling.key_columns)
+    cols = [label] + [F.col(f"`{k}`") for k in keys if k != cfg.label_column]
+    cols += [F.col(source).cast("double").alias("__w")] if source else []
     weight = F.col("__w") if source else F.lit(1.0)
     bad = (
         weight.isNull() | F.isnan(weight) | (weight < 0) | (F.abs(weight) == float("inf"))
         if source
         else F.lit(False)
     )
-    kept = sampling_uniform(cfg) < downsample_fraction_if_majority(cfg, label)
-    return (
-        df.select(*cols)
-        .withColumn("__kept", kept)
-        .groupBy(cfg.label_column)
-        .agg(
-            F.count(F.lit(1)).alias("count"),
-            F.sum(weight).alias("weight_sum"),
+    null_key = F.lit(False)
+    for k in keys:
+        null_key = null_key | F.col(f"`{k}`").isNull()
+    metrics = [
+        F.count(F.lit(1)).alias("count"),
+        F.sum(weight).alias("weight_sum"),
+        F.sum(F.when(bad, 1).otherwise(0)).alias("bad_weights"),
+        F.sum(F.when(null_key, 1).otherwise(0)).alias("null_keys"),
+    ]
+    fractions = fractions_if_majority(cfg)
+    if fractions is not None:
+        default = 1.0 / float(cfg.downsampling.factor) if not isinstance(cfg.downsampling.factor, dict) else 1.0
+        kept = sampling_uniform(cfg.downsampling.method, cfg.downsampling.seed, keys) < fraction_by_class(
+            label, fractions, default
+        )
+        metrics += [
             F.sum(F.when(F.col("__kept"), 1).otherwise(0)).alias("kept"),
             F.sum(F.when(F.col("__kept"), weight).otherwise(0.0)).alias("kept_weight"),
-            F.sum(F.when(bad, 1).otherwise(0)).alias("bad_weights"),
-        )
+        ]
+        df_cols = df.select(*cols).withColumn("__kept", kept)
+    else:
+        df_cols = df.select(*cols)
+    return df_cols.groupBy(cfg.label_column).agg(*metrics)
+
+
+def kept_by_class_df(sample_df: DataFrame, cfg: JobConfig) -> DataFrame:
+    """Per-class kept rows and weight of a sample; Spark prunes the scan to label/key/weight."""
+    source = cfg.weight.source_column
+    weight = F.col(source).cast("double") if source else F.lit(1.0)
+    return sample_df.groupBy(cfg.label_column).agg(
+        F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight")
     )
+
+
+def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, float]]:
+    """Collect the (aggregate) kept counts and weights per class key."""
+    return {
+        label_key(r[cfg.label_column]): (int(r["kept"]), float(r["kept_weight"] or 0.0))
+        for r in kept_by_class_df(sample_df, cfg).collect()
+        if r[cfg.label_column] is not None
+    }
 
 
 def profile_classes(df: DataFrame, cfg: JobConfig) -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect)."""
     rows = class_profile_df(df, cfg).collect()
-    classes, null_labels, bad = [], 0, 0
+    classes, null_labels, bad, null_keys = [], 0, 0, 0
     for row in rows:
         value = row[cfg.label_column]
         if value is None:
             null_labels = int(row["count"])
             continue
         bad += int(row["bad_weights"] or 0)
+        null_keys += int(row["null_keys"] or 0)
+        has_kept = "kept" in row.asDict()
         classes.append(
             ClassStats(
                 key=label_key(value),
                 value=value,
                 count=int(row["count"]),
                 weight_sum=float(row["weight_sum"] or 0.0),
-                kept_if_downsampled=int(row["kept"]),
-                kept_weight_if_downsampled=float(row["kept_weight"] or 0.0),
+                kept_if_downsampled=int(row["kept"]) if has_kept else None,
+                kept_weight_if_downsampled=float(row["kept_weight"] or 0.0) if has_kept else None,
             )
         )
     classes.sort(key=lambda c: (-c.count, c.key))
-    profile = ClassProfile(classes=tuple(classes), null_labels=null_labels, bad_weights=bad)
+    profile = ClassProfile(
+        classes=tuple(classes), null_labels=null_labels, bad_weights=bad, null_keys=null_keys
+    )
     _check_profile(profile, cfg)
     return profile
 
@@ -138,4 +167,9 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig) -> None:
         raise InputError(
             f"weight.source_column: {profile.bad_weights} row(s) have a null, negative, NaN or"
             f" infinite weight in {cfg.weight.source_column!r}"
+        )
+    if profile.null_keys and cfg.downsampling.null_keys == "error":
+        raise InputError(
+            f"downsampling.key_columns: {profile.null_keys} row(s) have a null key in"
+            f" {list(cfg.downsampling.key_columns)}; set `null_keys: allow` to hash them as nulls"
         )

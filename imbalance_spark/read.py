@@ -86,6 +86,8 @@ def check_input_columns(df: DataFrame, cfg: JobConfig) -> None:
             )
     for column in cfg.output.partition_by:
         need(column, "output.partition_by")
+    for column in cfg.downsampling.key_columns:
+        need(column, "downsampling.key_columns")
     if cfg.weight.column in fields and cfg.weight.column != cfg.weight.source_column:
         raise InputError(
             f"weight.column: column {cfg.weight.column!r} already exists in input {where};"

@@ -58,7 +58,7 @@ def build_report(
             out_classes[c.key] = {
                 "count": c.predicted_kept,
                 "expected_count": c.expected_kept,
-                "weight_sum": c.predicted_kept_weight * c.factor,
+                "weight_sum": (c.predicted_kept_weight or 0.0) * c.multiplier,
             }
     minority_out = sum(out_classes[k]["count"] for k in plan.minority_keys)
     run = dict(run)
@@ -76,8 +76,20 @@ def build_report(
         "seed": cfg.downsampling.seed,
         "factors": {c.key: c.factor for c in plan.classes},
         "fractions": {c.key: c.fraction for c in plan.classes},
+        "derived_factor": plan.derived_factor,
+        "target_minority_share": cfg.downsampling.target_minority_share,
+        "skipped": plan.skipped,
+        "realized_factors": {c.key: c.realized_factor for c in plan.classes},
+        "weight_multipliers": {c.key: c.multiplier for c in plan.classes},
+        # King & Zeng (2001) prior correction for consumers that ignore the weights: add
+        # ln(1/F) to the logit of a (minority vs class c) model trained on the sample.
+        "logit_offsets": {c.key: c.logit_offset for c in plan.classes if c.downsampled},
+        "absent_classes": list(plan.absent_classes),
         "weight_column": cfg.weight.column,
+        "weight_mode": cfg.weight.mode,
         "weight_source_column": cfg.weight.source_column,
+        "key_columns": list(cfg.downsampling.key_columns),
+        "guards": {"enabled": cfg.guards.enabled, "sigmas": cfg.guards.sigmas},
         "input": {"source": input_source} | profile_section(plan, null_labels_dropped),
         "output": {
             "rows": out_rows,
@@ -131,7 +143,7 @@ def render_report(report: dict[str, Any]) -> str:
         o = report["output"]["classes"].get(key, {})
         lines.append(
             f"{key:<12}{'minority' if key in minority else 'majority':<10}"
-            f"{report['factors'][key]:>8g}{i['count']:>16,}{i['share']:>10.4%}"
+            f"{report['factors'][key]:>8.4g}{i['count']:>16,}{i['share']:>10.4%}"
             f"{o.get('count', 0):>16,}{o.get('expected_count', 0):>14,.0f}"
             f"{_fmt_num(o.get('weight_sum', 0.0)):>18}"
         )
@@ -148,6 +160,19 @@ def render_report(report: dict[str, Any]) -> str:
         + (f" (Delta version {version})" if version is not None else "")
         + f": minority share {out['minority_share']:.2%}"
     )
+    if report.get("skipped"):
+        lines.append(f"not downsampled: {report['skipped']}")
+    if report.get("derived_factor"):
+        lines.append(
+            f"factor {report['derived_factor']:.3f} derived from target_minority_share"
+            f" {report['target_minority_share']:g}"
+        )
+    if report.get("weight_mode") == "realized":
+        realized = {k: round(v, 4) for k, v in report["realized_factors"].items() if v is not None}
+        lines.append(f"weights: realized factors {realized} (nominal {report['factors']})")
+    if report.get("logit_offsets"):
+        offsets = {k: round(v, 4) for k, v in report["logit_offsets"].items()}
+        lines.append(f"prior correction for unweighted models: add ln(1/F) to the logit {offsets}")
     if report.get("hint"):
         lines.append(report["hint"])
     if report.get("notes"):

@@ -13,11 +13,42 @@ from pyspark.sql import functions as F
 
 from imbalance_spark.config import label_key
 
+_2_53 = float(2**53)
 
-def downsample(df: DataFrame, label_column: str, fractions: Mapping[Any, float], seed: int) -> DataFrame:
+
+def hash_uniform(key_columns: Sequence[str], seed: int) -> Column:
+    """A uniform in [0, 1) from a hash of the row's key and the seed: same row, same draw."""
+    h = F.xxhash64(F.lit(seed), *[F.col(f"`{c}`") for c in key_columns])
+    return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
+
+
+def sampling_uniform(method: str, seed: int, key_columns: Sequence[str] = ()) -> Column:
+    """The per-row draw that decides keeping: ``sampleBy``'s ``rand(seed)`` or the key hash."""
+    # sampleBy is filter(rand(seed) < fraction(label)); rand(seed) draws per partition in row
+    # order, so the same read of the same files yields the same draws with fewer columns.
+    return F.rand(seed) if method == "sampleBy" else hash_uniform(key_columns, seed)
+
+
+def fraction_by_class(label: Column, fractions: Mapping[str, float], default: float) -> Column:
+    """The keep fraction of each row's class, by canonical label key."""
+    return _by_class(label, fractions, default)
+
+
+def downsample(
+    df: DataFrame,
+    label_column: str,
+    fractions: Mapping[Any, float],
+    seed: int,
+    method: str = "sampleBy",
+    key_columns: Sequence[str] = (),
+) -> DataFrame:
     """Stratified sample: keep each row of class c with probability ``fractions[c]``."""
     if not fractions:
         raise ValueError("fractions must name every class; an empty mapping drops every row")
+    if method == "hash":
+        # Unlisted classes and null labels get fraction 0, like sampleBy; the plan lists all.
+        keep = hash_uniform(key_columns, seed) < fraction_by_class(F.col(label_column), fractions, 0.0)
+        return df.filter(keep)
     # sampleBy drops any class missing from `fractions` (implicit fraction 0): the plan names
     # every class seen in the data, and null labels, never a key, are dropped on purpose.
     return df.sampleBy(label_column, dict(fractions), seed)

@@ -45,16 +45,25 @@ def check_output(spark: SparkSession, out: OutputConfig) -> None:
             )
 
 
-def write_delta(df: DataFrame, out: OutputConfig, user_metadata: str) -> None:
-    """Write ``df`` as Delta to the configured path or table in one commit."""
-    writer = (
-        df.write.format("delta")
-        .mode(_MODES[out.mode])
-        .option("userMetadata", user_metadata)
-    )
-    if out.partition_by:
-        writer = writer.partitionBy(*out.partition_by)
+def write_delta(
+    df: DataFrame,
+    out: OutputConfig,
+    user_metadata: str,
+    properties: dict[str, str] | None = None,
+) -> None:
+    """Write ``df`` as Delta to the configured path or table in one commit.
+
+    A new table is created with ``properties`` in that same commit; an existing one is
+    overwritten (one commit) and its properties are altered only when they changed.
+    """
+    spark = df.sparkSession
     try:
+        if properties and not output_exists(spark, out):
+            _create_with_properties(df, out, user_metadata, properties)
+            return
+        writer = df.write.format("delta").mode(_MODES[out.mode]).option("userMetadata", user_metadata)
+        if out.partition_by:
+            writer = writer.partitionBy(*out.partition_by)
         if out.table is not None:
             writer.saveAsTable(out.table)
         else:
@@ -62,6 +71,32 @@ def write_delta(df: DataFrame, out: OutputConfig, user_metadata: str) -> None:
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {first}") from None
+    if properties:
+        set_table_properties(spark, out, properties)
+
+
+_USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _identifier(out: OutputConfig) -> str:
+    return out.table if out.table is not None else "delta.`" + out.path.replace("`", "``") + "`"
+
+
+def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
+    from pyspark.sql import functions as F
+
+    spark = df.sparkSession
+    writer = df.writeTo(_identifier(out)).using("delta")
+    if out.partition_by:
+        writer = writer.partitionedBy(*[F.col(f"`{c}`") for c in out.partition_by])
+    for key, value in properties.items():
+        writer = writer.tableProperty(key, value)
+    # DataFrameWriterV2 has no userMetadata option; Delta reads this conf at commit time.
+    spark.conf.set(_USER_METADATA_CONF, user_metadata)
+    try:
+        writer.create()
+    finally:
+        spark.conf.unset(_USER_METADATA_CONF)
 
 
 def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
@@ -74,3 +109,26 @@ def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
         DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
     )
     return int(table.history(1).select("version").collect()[0][0])
+
+
+def set_table_properties(spark: SparkSession, out: OutputConfig, props: dict[str, str], prefix: str = "imbalance_spark.") -> bool:
+    """Make the table's ``prefix`` properties equal ``props``; commits only when they change."""
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
+    current = {k: v for k, v in (table.detail().first()["properties"] or {}).items() if k.startswith(prefix)}
+    if current == props:
+        return False
+    name = _identifier(out)
+
+    def quote(s: str) -> str:
+        return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    stale = sorted(set(current) - set(props))
+    if stale:
+        spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({', '.join(quote(k) for k in stale)})")
+    changed = {k: v for k, v in props.items() if current.get(k) != v}
+    if changed:
+        pairs = ", ".join(f"{quote(k)} = {quote(v)}" for k, v in sorted(changed.items()))
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
+    return True

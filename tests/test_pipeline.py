@@ -162,3 +162,154 @@ def test_missing_label_column_is_typed_error(spark, fraud_table, tmp_path):
     cfg = make_cfg(fraud_table, str(tmp_path / "o"), label_column="nope")
     with pytest.raises(InputError, match="label_column: column 'nope' is not in input"):
         run_job(spark, cfg)
+
+
+# --- sampling you can trust: hash method, target share, skip, realized weights, guards ---
+
+def hash_cfg(input_path, output_path, fmt="delta", **over):
+    data = {
+        "dataset": "hash_test",
+        "input": {"path": input_path, "format": fmt},
+        "label_column": "is_fraud",
+        "minority_classes": [1],
+        "downsampling": {"factor": 10, "seed": 7, "method": "hash", "key_columns": ["transaction_id"]},
+        "output": {"path": output_path, "partition_by": ["event_date"]},
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+def kept_ids(spark, path):
+    return {r[0] for r in spark.read.format("delta").load(path).select("transaction_id").collect()}
+
+
+def test_hash_keeps_same_rows_whatever_the_layout(spark, fraud_table, tmp_path):
+    src = spark.read.format("delta").load(fraud_table)
+    one_file = str(tmp_path / "one")
+    many_files = str(tmp_path / "many")
+    src.coalesce(1).write.parquet(one_file)
+    src.repartition(13).write.parquet(many_files)
+    run_job(spark, hash_cfg(one_file, str(tmp_path / "o1"), fmt="parquet"))
+    previous = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "17")
+    try:
+        run_job(spark, hash_cfg(many_files, str(tmp_path / "o2"), fmt="parquet"))
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", previous)
+    run_job(spark, hash_cfg(fraud_table, str(tmp_path / "o3")))
+    a, b, c = (kept_ids(spark, str(tmp_path / o)) for o in ("o1", "o2", "o3"))
+    assert a == b == c
+    n_major = src.filter("is_fraud = 0").count()
+    kept_major = len(a) - src.filter("is_fraud = 1").count()
+    assert abs(kept_major - n_major / 10) <= 5 * math.sqrt(n_major * 0.1 * 0.9)
+    other_seed = hash_cfg(fraud_table, str(tmp_path / "o4"), downsampling={
+        "factor": 10, "seed": 8, "method": "hash", "key_columns": ["transaction_id"]})
+    run_job(spark, other_seed)
+    assert kept_ids(spark, str(tmp_path / "o4")) != a
+
+
+def test_hash_null_keys_are_an_error_unless_allowed(spark, tmp_path):
+    src = str(tmp_path / "in")
+    spark.range(1_000).selectExpr(
+        "case when id % 100 = 5 then null else id end as transaction_id",
+        "cast(id % 50 = 0 as int) as is_fraud",
+        "date'2026-01-01' as event_date",
+    ).write.format("delta").save(src)
+    with pytest.raises(InputError, match=r"downsampling.key_columns: 10 row\(s\) have a null key"):
+        run_job(spark, hash_cfg(src, str(tmp_path / "o")))
+    allowed = hash_cfg(src, str(tmp_path / "o"), downsampling={
+        "factor": 2, "seed": 1, "method": "hash", "key_columns": ["transaction_id"], "null_keys": "allow"})
+    assert run_job(spark, allowed)["output"]["rows"] > 0
+
+
+def test_target_share_hits_target_within_binomial_bound(spark, fraud_table, tmp_path):
+    cfg = make_cfg(fraud_table, str(tmp_path / "o"), downsampling={"target_minority_share": 0.25, "seed": 3})
+    report = run_job(spark, cfg)
+    out = spark.read.format("delta").load(str(tmp_path / "o"))
+    n_min = out.filter("is_fraud = 1").count()
+    n = out.count()
+    assert report["derived_factor"] > 1 and report["factors"]["0"] == report["derived_factor"]
+    assert report["output"]["rows"] == n
+    # the majority kept count is Binomial(M, 1/F): bound the share through it
+    m_in = report["input"]["classes"]["0"]["count"]
+    p = 1 / report["derived_factor"]
+    sd = math.sqrt(m_in * p * (1 - p))
+    lo, hi = n_min / (n_min + m_in * p + 5 * sd), n_min / (n_min + m_in * p - 5 * sd)
+    assert lo <= 0.25 <= hi
+    assert lo <= n_min / n <= hi
+    assert set(report["stages_s"]) == {"read", "profile", "check", "write"}
+
+
+def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):
+    src = str(tmp_path / "in")
+    spark.range(2_000).selectExpr(
+        "id as transaction_id", "cast(id % 3 = 0 as int) as is_fraud", "cast(1 + id % 2 as double) as w",
+        "date'2026-01-01' as event_date",
+    ).write.format("delta").save(src)
+    cfg = make_cfg(src, str(tmp_path / "o"), downsampling={"factor": 20, "skip_if_degree": ["mild", "none"]},
+                   weight={"source_column": "w"})
+    report = run_job(spark, cfg)
+    assert report["degree"] == "mild" and "skip_if_degree" in report["skipped"]
+    out = spark.read.format("delta").load(str(tmp_path / "o"))
+    assert out.count() == 2_000
+    assert out.filter("example_weight != w").count() == 0
+
+
+def test_realized_weights_restore_totals_exactly(spark, fraud_table, tmp_path):
+    src = str(tmp_path / "in")
+    spark.read.format("delta").load(fraud_table).withColumn(
+        "w", (F.col("amount") % 7 + 0.5).cast("double")).write.format("delta").save(src)
+    cfg = make_cfg(src, str(tmp_path / "o"), downsampling={"factor": 20, "seed": 5},
+                   weight={"source_column": "w", "mode": "realized"})
+    report = run_job(spark, cfg)
+    in_totals = dict(spark.read.format("delta").load(src).groupBy("is_fraud").agg(F.sum("w")).collect())
+    out_totals = dict(spark.read.format("delta").load(str(tmp_path / "o")).groupBy("is_fraud").agg(
+        F.sum("example_weight")).collect())
+    for cls in (0, 1):
+        assert out_totals[cls] == pytest.approx(in_totals[cls], rel=1e-9)
+    assert report["factors"]["0"] == 20.0
+    assert report["realized_factors"]["0"] != 20.0 and report["realized_factors"]["0"] == pytest.approx(20.0, rel=0.1)
+    assert report["output"]["classes"]["0"]["weight_sum"] == pytest.approx(in_totals[0], rel=1e-9)
+
+
+def test_failed_guard_leaves_existing_table_untouched(spark, fraud_table, tmp_path):
+    out = str(tmp_path / "o")
+    cfg = make_cfg(fraud_table, out)
+    run_job(spark, cfg)
+    before = DeltaTable.forPath(spark, out).history().collect()
+    content = spark.read.format("delta").load(out).count()
+
+    def drop_some_fraud(df):
+        return df.filter("not (is_fraud = 1 and transaction_id % 7 = 0)")
+
+    from imbalance_spark.errors import GuardError
+
+    with pytest.raises(GuardError, match=r"sample guard failed, nothing written .* minority class 1: [\d,]+ of [\d,]+ rows kept"):
+        run_job(spark, cfg, sample_hook=drop_some_fraud)
+    after = DeltaTable.forPath(spark, out).history().collect()
+    assert [h.version for h in after] == [h.version for h in before]
+    assert spark.read.format("delta").load(out).count() == content
+
+
+def test_boolean_labels_and_prior_correction_properties(spark, tmp_path):
+    src = str(tmp_path / "in")
+    spark.range(50_000).selectExpr("id as transaction_id", "id % 40 = 0 as fraud").write.format("delta").save(src)
+    out = str(tmp_path / "o")
+    cfg = parse_config({
+        "dataset": "bools",
+        "input": {"path": src},
+        "label_column": "fraud",
+        "downsampling": {"factor": 8, "seed": 2, "method": "hash", "key_columns": ["transaction_id"]},
+        "output": {"path": out},
+    })
+    report = run_job(spark, cfg)
+    assert report["minority_classes"] == ["true"] and report["majority_classes"] == ["false"]
+    assert report["logit_offsets"] == {"false": pytest.approx(math.log(1 / 8))}
+    props = DeltaTable.forPath(spark, out).detail().first().properties
+    assert props["imbalance_spark.factor.false"] == "8.0"
+    assert float(props["imbalance_spark.logit_offset.false"]) == pytest.approx(math.log(1 / 8))
+    assert props["imbalance_spark.method"] == "hash" and props["imbalance_spark.seed"] == "2"
+    assert props["imbalance_spark.weight_column"] == "example_weight"
+    assert DeltaTable.forPath(spark, out).history().count() == 1  # created with its properties in one commit
+    got = spark.read.format("delta").load(out)
+    assert got.filter("fraud").count() == 1_250

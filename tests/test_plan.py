@@ -143,3 +143,90 @@ def test_factor_for_minority_share_hits_target(m, n, t):
 
 def test_factor_for_minority_share_never_below_one():
     assert factor_for_minority_share(400, 1_000, 0.10) == 1.0
+
+
+def test_target_share_derives_factor_and_leaves_kept_unknown():
+    profile = ClassProfile(
+        classes=(
+            ClassStats("0", 0, 99_500, 99_500.0, None, None),
+            ClassStats("1", 1, 500, 500.0, None, None),
+        ),
+        null_labels=0,
+    )
+    plan = plan_sampling(profile, cfg(minority_classes=[1], downsampling={"target_minority_share": 0.10}))
+    assert plan.derived_factor == pytest.approx(0.1 * 99_500 / (500 * 0.9))
+    by = {c.key: c for c in plan.classes}
+    assert by["0"].factor == pytest.approx(plan.derived_factor)
+    assert by["0"].predicted_kept is None and not plan.kept_known
+    assert by["1"].predicted_kept == 500
+    measured = plan.with_kept({"0": (4_480, 4_480.0), "1": (500, 500.0)})
+    assert measured.kept_known and measured.predicted_rows == 4_980
+
+
+def test_target_at_or_below_current_share_is_factor_one_with_note():
+    profile = ClassProfile(
+        classes=(ClassStats("0", 0, 700, 700.0, None, None), ClassStats("1", 1, 300, 300.0, None, None)), null_labels=0
+    )
+    plan = plan_sampling(profile, cfg(minority_classes=[1], downsampling={"target_minority_share": 0.2}))
+    assert all(c.factor == 1.0 for c in plan.classes) and plan.kept_known
+    assert any("at or below the current minority share" in n for n in plan.notes)
+
+
+def test_skip_if_degree_keeps_everything_and_says_why():
+    profile = ClassProfile(classes=(stats("0", 0, 700, kept=35), stats("1", 1, 300)), null_labels=0)
+    plan = plan_sampling(profile, cfg(minority_classes=[1], downsampling={"factor": 20, "skip_if_degree": ["mild", "none"]}))
+    assert plan.degree == "mild"
+    assert plan.skipped and "skip_if_degree" in plan.skipped and "true distribution" in plan.skipped
+    assert all(c.fraction == 1.0 and c.multiplier == 1.0 for c in plan.classes)
+    assert plan.predicted_rows == 1_000
+    not_skipped = plan_sampling(profile, cfg(minority_classes=[1], downsampling={"factor": 20, "skip_if_degree": ["none"]}))
+    assert not not_skipped.skipped and not_skipped.classes[0].factor == 20.0
+
+
+def test_realized_weights_restore_class_totals():
+    profile = ClassProfile(
+        classes=(stats("0", 0, 1_000, weight_sum=2_000.0, kept=52, kept_weight=98.0), stats("1", 1, 10, weight_sum=10.0)),
+        null_labels=0,
+    )
+    plan = plan_sampling(profile, cfg(weight={"mode": "realized"}))
+    by = {c.key: c for c in plan.classes}
+    assert by["0"].factor == 20.0
+    assert by["0"].realized_factor == pytest.approx(2_000.0 / 98.0)
+    assert by["0"].multiplier == by["0"].realized_factor
+    assert by["0"].predicted_kept_weight * by["0"].multiplier == pytest.approx(2_000.0, rel=1e-12)
+    assert by["1"].realized_factor == 1.0 and by["1"].multiplier == 1.0
+    nominal = plan_sampling(profile, cfg())
+    assert nominal.classes[0].multiplier == 20.0
+
+
+def test_logit_offset_is_log_of_one_over_factor():
+    profile = ClassProfile(classes=(stats("0", 0, 1_000, kept=50), stats("1", 1, 10)), null_labels=0)
+    by = {c.key: c for c in plan_sampling(profile, cfg()).classes}
+    assert by["0"].logit_offset == pytest.approx(math.log(1 / 20))
+    assert by["1"].logit_offset == 0.0
+
+
+def test_absent_configured_classes_are_reported():
+    profile = ClassProfile(classes=(stats("a", "a", 1_000, kept=100), stats("b", "b", 10)), null_labels=0)
+    plan = plan_sampling(profile, cfg(minority_classes=["b", "z"], downsampling={"factor": {"a": 10, "q": 3}}))
+    assert plan.absent_classes == ("q", "z")
+    assert any("do not occur" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize(
+    "kept, problem",
+    [
+        ({"0": (500, 500.0), "1": (9, 9.0)}, "minority class 1: 9 of 10 rows kept, expected all"),
+        ({"0": (0, 0.0), "1": (10, 10.0)}, "class 0 vanished: 0 of 10,000 rows kept"),
+        ({"0": (700, 700.0), "1": (10, 10.0)}, "class 0: 700 rows kept, outside 6 sigma of the expected 500.0"),
+    ],
+)
+def test_guards_catch_bad_samples(kept, problem):
+    from imbalance_spark.plan import check_guards
+
+    profile = ClassProfile(classes=(stats("0", 0, 10_000, kept=500), stats("1", 1, 10)), null_labels=0)
+    plan = plan_sampling(profile, cfg())
+    assert check_guards(plan, 6) == []
+    bad = plan.with_kept(kept)
+    problems = check_guards(bad, 6)
+    assert any(problem in p for p in problems), problems
