@@ -57,6 +57,7 @@ DAGBAG_PROBE = textwrap.dedent(
                 "application_args": task.render_template(task.application_args, context),
                 "name": task.render_template(task.name, context),
                 "packages": task.packages,
+                "conf": task.conf,
                 "py_files": task.py_files,
                 "retries": task.retries,
                 "retry_delay_s": task.retry_delay.total_seconds(),
@@ -74,6 +75,12 @@ DAGBAG_PROBE = textwrap.dedent(
     """
 )
 
+# Small shuffles and no UI: the table is tiny and the machine has two cores.
+SMALL_JOB_CONF = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "2",
+}
 MINORITY_ROWS = 60
 MAJORITY_ROWS = 5_940
 FACTOR = 10
@@ -100,7 +107,12 @@ def run_bounded(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path |
     return proc.returncode, out
 
 
-def airflow_env(home: Path, datasets_dir: Path | None = None, py_files: str | None = None) -> dict:
+def airflow_env(
+    home: Path,
+    datasets_dir: Path | None = None,
+    py_files: str | None = None,
+    spark_conf: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Environment of an Airflow subprocess: home, sqlite DB, variables and connection in `home`."""
     env = dict(os.environ)
     for key in list(env):
@@ -133,6 +145,8 @@ def airflow_env(home: Path, datasets_dir: Path | None = None, py_files: str | No
         env["AIRFLOW_VAR_IMBALANCE_SPARK_DATASETS_DIR"] = str(datasets_dir)
     if py_files is not None:
         env["AIRFLOW_VAR_IMBALANCE_SPARK_PY_FILES"] = py_files
+    if spark_conf is not None:
+        env["AIRFLOW_VAR_IMBALANCE_SPARK_CONF"] = json.dumps(spark_conf)
     return env
 
 
@@ -210,6 +224,7 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
         assert task["application_args"] == ["--config", str(path.resolve()), "--run-date", RUN_DATE]
         assert task["packages"] == delta_packages_arg()
         assert task["conn_id"] == CONN_ID
+        assert task["conf"] is None
         assert task["py_files"] == str(REPO_ROOT / "dist" / "imbalance_spark.zip")
         assert RUN_DATE in task["name"]
         assert dag["max_active_runs"] == 1
@@ -299,7 +314,7 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
         input_path=small_fraud_input, output_dir=out,
     )
     home = tmp_path / "airflow"
-    env = airflow_env(home, datasets_dir=datasets, py_files=str(py_files_zip))
+    env = airflow_env(home, datasets_dir=datasets, py_files=str(py_files_zip), spark_conf=SMALL_JOB_CONF)
     rc, log = run_bounded([sys.executable, "-m", "airflow", "db", "migrate"], env, timeout=300)
     assert rc == 0, log[-5000:]
 
@@ -314,6 +329,7 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     assert f"--packages {delta_packages_arg()}" in submit
     assert f"--py-files {py_files_zip}" in submit
     assert f"--run-date {RUN_DATE}" in submit
+    assert "--conf spark.sql.shuffle.partitions=4" in submit
     assert "state=success" in log
 
     out_df = spark.read.format("delta").load(str(out / "output"))

@@ -31,6 +31,9 @@ CONN_ID = Variable.get("imbalance_spark_conn_id", default="spark_default")
 PY_FILES = Variable.get(
     "imbalance_spark_py_files", default=str(PROJECT_ROOT / "dist" / "imbalance_spark.zip")
 )
+# Extra spark-submit --conf pairs as a JSON object, e.g. the memory settings of the cluster:
+# {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}.
+SPARK_CONF = Variable.get("imbalance_spark_conf", default={}, deserialize_json=True)
 
 DAG_ID_PREFIX = "imbalance_downsampling__"
 SCHEDULE_DEFAULTS: dict[str, Any] = {
@@ -105,6 +108,7 @@ def build_dag(config_path: Path, dataset: str, schedule: dict[str, Any]) -> DAG:
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
             application_args=["--config", str(config_path), "--run-date", "{{ ds }}"],
             packages=delta_packages_arg(),
+            conf=dict(SPARK_CONF) or None,
             py_files=PY_FILES or None,
             name=f"imbalance-spark-{dataset}-{{{{ ds }}}}",
         )
