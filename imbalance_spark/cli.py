@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from imbalance_spark import __version__
-from imbalance_spark.errors import ImbalanceSparkError
+from imbalance_spark.errors import ConfigError, ImbalanceSparkError
 
 log = logging.getLogger("imbalance_spark")
 
@@ -35,8 +35,17 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
         sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 
-    common(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
-    common(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing"))
+    def dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--run-date", help="process only this day (YYYY-MM-DD) of input.date_column")
+        sp.add_argument("--start-date", help="backfill: first day (YYYY-MM-DD), with --end-date")
+        sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
+        return sp
+
+    common(dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
+    common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
+    h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
+    common(h)
+    h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
     v = sub.add_parser("validate", help="check a config file without starting Spark")
     v.add_argument("--config", required=True)
     d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
@@ -81,6 +90,32 @@ def _render_profile(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
+    from pyspark.sql import functions as F
+
+    from imbalance_spark.write import read_history
+
+    df = read_history(spark, cfg.history)
+    if df is None:
+        print(f"no history yet for {cfg.dataset}")
+        return 0
+    rows = (
+        df.filter(F.col("dataset") == cfg.dataset)
+        .orderBy(F.col("recorded_at").desc(), F.col("class"))
+        .limit(limit)
+        .collect()
+    )
+    if as_json:
+        print(json.dumps([r.asDict() for r in rows], indent=2, default=str))
+        return 0
+    print(f"{'recorded_at':<21}{'run_date':<12}{'class':<10}{'input':>12}{'share':>10}{'degree':>10}"
+          f"{'output':>12}{'weight_sum':>14}{'factor':>8}")
+    for r in rows:
+        print(f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
+              f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}")
+    return 0
+
+
 def _demo_table_rows(spark, path: str) -> int | None:
     from delta.tables import DeltaTable
 
@@ -103,6 +138,12 @@ def _command(args: argparse.Namespace) -> int:
         return 0
 
     cfg = load_config(args.config) if getattr(args, "config", None) else None
+    from imbalance_spark.config import parse_run_dates
+
+    dates = parse_run_dates(getattr(args, "run_date", None), getattr(args, "start_date", None),
+                            getattr(args, "end_date", None))
+    if args.command == "history" and not cfg.history.enabled:
+        raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
 
     from imbalance_spark.session import build_spark_session
@@ -121,7 +162,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "profile":
             from imbalance_spark.pipeline import profile_job
 
-            _, _, summary = profile_job(spark, cfg)
+            _, _, summary = profile_job(spark, cfg, dates)
             print(json.dumps(summary, indent=2) if args.json else _render_profile(summary))
             return 0
         if args.command == "demo":
@@ -131,9 +172,11 @@ def _command(args: argparse.Namespace) -> int:
             if args.regenerate or _demo_table_rows(spark, path) != args.rows:
                 log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
                 write_demo_table(spark, path, rows=args.rows)
+        if args.command == "history":
+            return _print_history(spark, cfg, args.limit, args.json)
         from imbalance_spark.pipeline import run_job
 
-        report = run_job(spark, cfg)
+        report = run_job(spark, cfg, dates)
         _print_report(report, args.json)
         if cfg.report.path:
             log.info("report written to %s", cfg.report.path)

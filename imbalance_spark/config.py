@@ -5,9 +5,11 @@ Parsed with ``yaml.safe_load`` into frozen pydantic models and validated before 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -36,6 +38,58 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|ACCESS_KEY|PRIVATE|API_KEY", re.I)
+_URI_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
+
+
+@dataclass(frozen=True)
+class RunDates:
+    """The slice of event dates one run processes (inclusive); a single day for --run-date."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def __str__(self) -> str:
+        return self.start.isoformat() if self.start == self.end else f"{self.start}..{self.end}"
+
+
+def _parse_date(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_run_dates(run_date: str | None, start_date: str | None, end_date: str | None) -> RunDates | None:
+    """The run's date slice from --run-date or --start-date/--end-date, or None for the whole table."""
+    if run_date is not None and (start_date is not None or end_date is not None):
+        raise ConfigError("--run-date: use either --run-date or --start-date/--end-date, not both")
+    if run_date is not None:
+        day = _parse_date(run_date, "--run-date")
+        return RunDates(day, day)
+    if (start_date is None) != (end_date is None):
+        raise ConfigError("--start-date/--end-date: a backfill needs both")
+    if start_date is None:
+        return None
+    start, end = _parse_date(start_date, "--start-date"), _parse_date(end_date, "--end-date")
+    if end < start:
+        raise ConfigError(f"--end-date: {end} is before --start-date {start}")
+    return RunDates(start, end)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask URI passwords and values that came from secret-named environment variables."""
+    text = _URI_PASSWORD.sub(r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def label_key(value: Any) -> str:
     """The canonical string of a class label, used as JSON key and to match config to data."""
     if isinstance(value, bool):
@@ -51,11 +105,24 @@ class InputConfig(_Model):
     path: StrictStr | None = None
     table: StrictStr | None = None
     format: Literal["delta", "parquet", "csv"] = "delta"
+    # the event date column that --run-date / --start-date/--end-date slice on
+    date_column: StrictStr | None = None
+    # pin a Delta input (default: the latest version, resolved once at start)
+    version: StrictInt | None = None
+    timestamp: StrictStr | None = None
+    # extra Spark reader options (credentials via ${VAR}; never printed)
+    options: dict[StrictStr, StrictStr] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self) -> InputConfig:
         if (self.path is None) == (self.table is None):
             raise ValueError("set exactly one of `path` or `table`")
+        if self.version is not None and self.timestamp is not None:
+            raise ValueError("set either `version` or `timestamp` to pin the input, not both")
+        if (self.version is not None or self.timestamp is not None) and self.format != "delta":
+            raise ValueError("`version`/`timestamp` pin only a Delta input (format: delta)")
+        if self.version is not None and self.version < 0:
+            raise ValueError(f"version must be >= 0, got {self.version}")
         return self
 
 
@@ -143,7 +210,10 @@ class OutputConfig(_Model):
     path: StrictStr | None = None
     table: StrictStr | None = None
     partition_by: list[StrictStr] = Field(default_factory=list)
-    mode: Literal["overwrite", "error_if_exists"] = "overwrite"
+    # default: replace_slice when the run has dates, else overwrite
+    mode: Literal["overwrite", "replace_slice", "error_if_exists"] | None = None
+    # an existing table whose schema differs: error (default) or merge the new columns in
+    schema_evolution: Literal["error", "merge"] = "error"
 
     @model_validator(mode="after")
     def _one_target(self) -> OutputConfig:
@@ -154,6 +224,23 @@ class OutputConfig(_Model):
 
 class ReportConfig(_Model):
     path: StrictStr | None = None
+
+
+class HistoryConfig(_Model):
+    """A Delta table that every run appends its per-class proportions to."""
+
+    path: StrictStr | None = None
+    table: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HistoryConfig:
+        if self.path is not None and self.table is not None:
+            raise ValueError("set at most one of `path` or `table`")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None or self.table is not None
 
 
 class JobConfig(_Model):
@@ -167,9 +254,16 @@ class JobConfig(_Model):
     output: OutputConfig
     report: ReportConfig = ReportConfig()
     guards: GuardsConfig = GuardsConfig()
+    history: HistoryConfig = HistoryConfig()
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
+    # Values expanded from secret-named ${VAR}s, masked wherever the job prints text.
+    secrets: tuple[StrictStr, ...] = Field(default=(), repr=False, exclude=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with secrets masked."""
+        return redact(text, self.secrets)
 
     @model_validator(mode="after")
     def _consistent(self) -> JobConfig:
@@ -189,6 +283,8 @@ class JobConfig(_Model):
             raise ValueError("output.partition_by: the label column cannot be a partition column")
         if self.weight.column in self.output.partition_by:
             raise ValueError("output.partition_by: the weight column cannot be a partition column")
+        if self.input.date_column and self.input.date_column == self.label_column:
+            raise ValueError("input.date_column: must differ from label_column")
         if self.input.path and self.output.path and _inside(self.output.path, self.input.path):
             raise ValueError(
                 f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}"
@@ -218,7 +314,7 @@ def _inside(child: str, parent: str) -> bool:
     return c == p or c.startswith(p + "/")
 
 
-def _expand_env(value: Any, where: str, missing: list[str]) -> Any:
+def _expand_env(value: Any, where: str, missing: list[str], secrets: list[str]) -> Any:
     if isinstance(value, str):
 
         def sub(m: re.Match) -> str:
@@ -226,13 +322,17 @@ def _expand_env(value: Any, where: str, missing: list[str]) -> Any:
             if name not in os.environ:
                 missing.append(f"{where} uses ${{{name}}}")
                 return m.group(0)
+            if _SECRET_NAME.search(name):
+                secrets.append(os.environ[name])
             return os.environ[name]
 
         return _ENV_VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()}
+        return {
+            k: _expand_env(v, f"{where}.{k}" if where else str(k), missing, secrets) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]", missing) for i, v in enumerate(value)]
+        return [_expand_env(v, f"{where}[{i}]", missing, secrets) for i, v in enumerate(value)]
     return value
 
 
@@ -266,7 +366,8 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a YAML mapping at the top level, got {type(data).__name__}")
     missing: list[str] = []
-    data = _expand_env(data, "", missing)
+    secrets: list[str] = []
+    data = _expand_env(data, "", missing, secrets)
     if missing:
         raise ConfigError(f"{source}: {missing[0]} but that environment variable is not set")
     try:
@@ -280,8 +381,12 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
         "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
         "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
         "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
+        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
+        "secrets": tuple(secrets),
     }
     cfg = cfg.model_copy(update=updates)
+    if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
+        raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
     if cfg.input.path and cfg.output.path and _inside(cfg.output.path, cfg.input.path):
         raise ConfigError(
             f"{source}: output.path: {cfg.output.path} is equal to or inside input.path"

@@ -18,23 +18,22 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from imbalance_spark import __version__
-from imbalance_spark.config import JobConfig
+from imbalance_spark.config import JobConfig, RunDates
 from imbalance_spark.errors import GuardError
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
 from imbalance_spark.profile import ClassProfile, kept_by_class, profile_classes
-from imbalance_spark.read import describe_input, read_input
-from imbalance_spark.report import build_report, profile_hint, profile_section, write_report
-from imbalance_spark.transform import (
-    downsample,
-    observe_output,
-    select_output,
-    with_example_weight,
-)
+from imbalance_spark.read import InputTable, describe_input, read_input
+from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
+from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
+    append_history,
     check_output,
+    check_output_schema,
     describe_output,
     latest_version,
     output_exists,
+    replace_where,
+    resolve_output_mode,
     write_delta,
 )
 
@@ -61,17 +60,25 @@ class StageTimer:
         return time.perf_counter() - self.started
 
 
-def profile_job(spark: SparkSession, cfg: JobConfig) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
+def _slice_text(dates: RunDates | None) -> str:
+    return f" for run date(s) {dates}" if dates is not None else ""
+
+
+def profile_job(
+    spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None
+) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
     """Read and profile the input; return the profile, the plan and a report-like summary."""
     timer = StageTimer()
-    with timer.stage("read", f"opening {describe_input(cfg)}"):
-        input_df = read_input(spark, cfg)
+    with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
+        source = read_input(spark, cfg, dates)
     with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
-        profile = profile_classes(input_df, cfg)
+        profile = profile_classes(source.df, cfg, _slice_text(dates))
     plan = plan_sampling(profile, cfg)
     summary = {
         "dataset": cfg.dataset,
         "label_column": cfg.label_column,
+        "run_dates": str(dates) if dates else None,
+        "input_version": source.version,
         "degree": plan.degree,
         "minority_share": plan.minority_share,
         "minority_classes": plan.minority_keys,
@@ -85,13 +92,34 @@ def profile_job(spark: SparkSession, cfg: JobConfig) -> tuple[ClassProfile, Samp
     return profile, plan, summary
 
 
-def commit_metadata(cfg: JobConfig, plan: SamplingPlan, run_id: str) -> str:
+def run_info(cfg: JobConfig, source: InputTable, run_id: str, run_date: dt.date) -> dict[str, Any]:
+    """Lineage of a run: what it read (pinned version), with which config, for which dates."""
+    return {
+        "run_id": run_id,
+        "package_version": __version__,
+        "config_file": cfg.source_file,
+        "config_sha256": cfg.source_sha256,
+        "input_source": describe_input(cfg),
+        "input_version": source.version,
+        "run_dates": {
+            "start": (source.dates.start if source.dates else run_date).isoformat(),
+            "end": (source.dates.end if source.dates else run_date).isoformat(),
+            "sliced": source.dates is not None,
+        },
+    }
+
+
+def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: dict[str, Any]) -> str:
     """The compact JSON of the run stored in the Delta commit's userMetadata."""
     return json.dumps(
         {
-            "tool": f"imbalance-spark {__version__}",
-            "run_id": run_id,
+            "tool": f"imbalance-spark {lineage['package_version']}",
+            "run_id": lineage["run_id"],
             "dataset": cfg.dataset,
+            "input": lineage["input_source"],
+            "input_version": lineage["input_version"],
+            "run_dates": lineage["run_dates"],
+            "config_sha256": lineage["config_sha256"],
             "method": cfg.downsampling.method,
             "seed": cfg.downsampling.seed,
             "factors": {c.key: c.factor for c in plan.classes if c.downsampled},
@@ -100,7 +128,6 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, run_id: str) -> str:
             "rows_out": plan.predicted_rows,
             "in": {c.key: c.count for c in plan.classes},
             "out": {c.key: c.predicted_kept for c in plan.classes},
-            "config_sha256": cfg.source_sha256,
         },
         separators=(",", ":"),
     )
@@ -138,21 +165,25 @@ def table_properties(cfg: JobConfig, plan: SamplingPlan) -> dict[str, str]:
 def run_job(
     spark: SparkSession,
     cfg: JobConfig,
+    dates: RunDates | None = None,
     *,
     sample_hook: Callable[[DataFrame], DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole job for one dataset config and return the report.
+    """Run the whole job for one dataset config (and optionally one date slice); return the report.
 
     ``sample_hook`` transforms the sample before the guards (a test seam to force a failure).
     """
     timer = StageTimer()
     run_id = uuid.uuid4().hex[:12]
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    with timer.stage("read", f"opening {describe_input(cfg)}"):
-        input_df = read_input(spark, cfg)
-        check_output(spark, cfg.output)
+    now = dt.datetime.now(dt.timezone.utc)
+    mode = resolve_output_mode(cfg.output, dates)
+    with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
+        source = read_input(spark, cfg, dates)
+        check_output(spark, cfg.output, mode)
+    input_df = source.df
+    lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
-        profile = profile_classes(input_df, cfg)
+        profile = profile_classes(input_df, cfg, _slice_text(dates))
     plan = plan_sampling(profile, cfg)
     log.info(
         "plan: %s imbalance, minority %s, factors %s%s",
@@ -172,8 +203,7 @@ def run_job(
         problems = check_guards(plan, cfg.guards.sigmas)
         if problems:
             raise GuardError(
-                f"sample guard failed, nothing written to {describe_output(cfg.output)}: "
-                + "; ".join(problems)
+                f"sample guard failed, nothing written to {describe_output(cfg.output)}: " + "; ".join(problems)
             )
 
     output_df = sample_df.transform(
@@ -183,14 +213,24 @@ def run_job(
         cfg.weight.column,
         cfg.weight.source_column,
     ).transform(select_output, input_df.columns, cfg.weight.column)
+    write_options = check_output_schema(spark, cfg.output, output_df, mode)
+    where = replace_where(output_df, cfg.input.date_column, dates) if mode == "replace_slice" else None
     # A new table is created with DataFrameWriterV2 (to carry its properties in the same commit),
     # which does not deliver observed metrics; the checked counts stand for it there.
-    observation = Observation("imbalance_spark_output") if output_exists(spark, cfg.output) else None
+    observation = Observation(f"imbalance_spark_{run_id}") if output_exists(spark, cfg.output) else None
     if observation is not None:
         keys = [c.key for c in plan.classes]
         output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)
-    with timer.stage("write", f"writing Delta to {describe_output(cfg.output)}"):
-        write_delta(output_df, cfg.output, commit_metadata(cfg, plan, run_id), table_properties(cfg, plan))
+    with timer.stage("write", f"writing Delta ({mode}) to {describe_output(cfg.output)}{_slice_text(dates)}"):
+        write_delta(
+            output_df,
+            cfg.output,
+            commit_metadata(cfg, plan, lineage),
+            table_properties(cfg, plan),
+            mode=mode,
+            where=where,
+            options=write_options,
+        )
         observed = observation.get if observation is not None else None
         version = latest_version(spark, cfg.output)
 
@@ -204,21 +244,17 @@ def run_job(
         log.warning("kept counts of %s differ from the checked sample", mismatched)
         notes.append(
             f"kept counts of class(es) {mismatched} differ from the pre-write check"
-            " (the input changed or was re-partitioned between passes); the report shows what was"
-            " written"
+            " (the input changed or was re-partitioned between passes); the report shows what was written"
         )
     run = {
-        "run_id": run_id,
-        "started_at": started_at,
-        "package_version": __version__,
-        "config_file": cfg.source_file,
-        "config_sha256": cfg.source_sha256,
-        "input_source": describe_input(cfg),
+        **lineage,
+        "started_at": now.isoformat(timespec="seconds"),
         "output_info": {
             "target": describe_output(cfg.output),
             "version": version,
             "partition_by": list(cfg.output.partition_by),
-            "mode": cfg.output.mode,
+            "mode": mode,
+            "replace_where": where,
         },
     }
     report = build_report(
@@ -231,6 +267,9 @@ def run_job(
         duration_s=timer.elapsed,
     )
     report["notes"] = notes
+    if cfg.history.enabled:
+        with timer.stage("history", "appending class proportions to the history table"):
+            append_history(spark, cfg.history, history_rows(report, now))
     if cfg.report.path:
         write_report(report, cfg.report.path)
     return report

@@ -117,7 +117,7 @@ def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, 
     }
 
 
-def profile_classes(df: DataFrame, cfg: JobConfig) -> ClassProfile:
+def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect)."""
     rows = class_profile_df(df, cfg).collect()
     classes, null_labels, bad, null_keys = [], 0, 0, 0
@@ -143,11 +143,11 @@ def profile_classes(df: DataFrame, cfg: JobConfig) -> ClassProfile:
     profile = ClassProfile(
         classes=tuple(classes), null_labels=null_labels, bad_weights=bad, null_keys=null_keys
     )
-    _check_profile(profile, cfg)
+    _check_profile(profile, cfg, where)
     return profile
 
 
-def _check_profile(profile: ClassProfile, cfg: JobConfig) -> None:
+def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> None:
     label = cfg.label_column
     if profile.null_labels and cfg.null_labels == "error":
         if not profile.classes:
@@ -157,7 +157,7 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig) -> None:
             " set `null_labels: drop` to drop them"
         )
     if profile.rows == 0:
-        raise InputError(f"input has no rows with a {label!r} label")
+        raise InputError(f"input has no rows{where} with a {label!r} label")
     if len(profile.classes) < 2:
         raise InputError(
             f"label_column: only one class ({profile.classes[0].key}) in {label!r};"

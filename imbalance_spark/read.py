@@ -5,15 +5,19 @@ The one place where input is read; errors are typed (:class:`InputError`) and na
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
 
-from imbalance_spark.config import JobConfig
+from imbalance_spark.config import JobConfig, RunDates
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
+from imbalance_spark.transform import filter_dates
 
 log = logging.getLogger(__name__)
 
@@ -22,44 +26,89 @@ NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType
 
 
 def describe_input(cfg: JobConfig) -> str:
-    """A short human name for the input (path or table)."""
-    return cfg.input.path or f"table {cfg.input.table}"
+    """A short human name for the input (path or table), secrets masked."""
+    return cfg.redact(cfg.input.path or f"table {cfg.input.table}")
 
 
-def read_input(spark: SparkSession, cfg: JobConfig) -> DataFrame:
-    """Load the configured input as a DataFrame and validate its columns against the config."""
+@dataclass(frozen=True)
+class InputTable:
+    """The input as read: the DataFrame (sliced to the run's dates) and its pinned Delta version."""
+
+    df: DataFrame
+    version: int | None
+    dates: RunDates | None
+
+
+def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None) -> InputTable:
+    """Load the configured input, pinned to one Delta version and sliced to the run's dates."""
     src = cfg.input
+    version = None
     try:
         if src.table is not None:
             if not spark.catalog.tableExists(src.table):
                 raise InputError(f"input.table: table {src.table} does not exist")
-            df = spark.table(src.table)
+            if src.format == "delta":
+                version = resolve_input_version(spark, cfg)
+            reader = spark.read.options(**src.options)
+            if version is not None:
+                reader = reader.option("versionAsOf", version)
+            df = reader.table(src.table)
         else:
-            _check_path(spark, src.path, src.format)
-            reader = spark.read.format(src.format)
+            _check_path(spark, cfg)
+            reader = spark.read.format(src.format).options(**src.options)
             if src.format == "csv":
                 reader = reader.option("header", "true").option("inferSchema", "true")
+            if src.format == "delta":
+                version = resolve_input_version(spark, cfg)
+                reader = reader.option("versionAsOf", version)
             df = reader.load(src.path)
     except AnalysisException as exc:
-        raise InputError(f"input {describe_input(cfg)}: cannot be read: {_first_line(exc)}") from None
-    check_input_columns(df, cfg)
-    return df
+        raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
+    check_input_columns(df, cfg, dates)
+    if dates is not None:
+        df = df.transform(filter_dates, src.date_column, dates.start, dates.end)
+    return InputTable(df=df, version=version, dates=dates)
 
 
-def _check_path(spark: SparkSession, path: str, fmt: str) -> None:
+def resolve_input_version(spark: SparkSession, cfg: JobConfig) -> int:
+    """The Delta version this run reads: the pinned one, or the latest, resolved once at start."""
+    from delta.tables import DeltaTable
+
+    src = cfg.input
+    table = DeltaTable.forName(spark, src.table) if src.table else DeltaTable.forPath(spark, src.path)
+    history = table.history().select("version", "timestamp")
+    latest = history.agg(F.max("version")).first()[0]
+    if src.version is not None:
+        if src.version > latest:
+            raise InputError(f"input.version: {src.version} does not exist (latest is {latest})")
+        return src.version
+    if src.timestamp is not None:
+        try:
+            ts = dt.datetime.fromisoformat(src.timestamp)
+        except ValueError:
+            raise InputError(f"input.timestamp: {src.timestamp!r} is not an ISO timestamp") from None
+        row = history.filter(F.col("timestamp") <= F.lit(ts)).agg(F.max("version")).first()
+        if row[0] is None:
+            raise InputError(f"input.timestamp: {src.timestamp} is before the table's first version")
+        return int(row[0])
+    return int(latest)
+
+
+def _check_path(spark: SparkSession, cfg: JobConfig) -> None:
+    path, fmt = cfg.input.path, cfg.input.format
     if "://" not in path and not os.path.exists(path):
-        raise InputError(f"input.path: {path} does not exist")
+        raise InputError(f"input.path: {cfg.redact(path)} does not exist")
     if fmt == "delta":
         from delta.tables import DeltaTable
 
         if not DeltaTable.isDeltaTable(spark, path):
             raise InputError(
-                f"input.path: {path} is not a Delta table (no _delta_log); "
+                f"input.path: {cfg.redact(path)} is not a Delta table (no _delta_log); "
                 "set input.format to parquet or csv if that is what it holds"
             )
 
 
-def check_input_columns(df: DataFrame, cfg: JobConfig) -> None:
+def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = None) -> None:
     """Raise a typed error when a configured column is missing or of the wrong type."""
     fields = {f.name: f for f in df.schema.fields}
     where = describe_input(cfg)
@@ -88,6 +137,15 @@ def check_input_columns(df: DataFrame, cfg: JobConfig) -> None:
         need(column, "output.partition_by")
     for column in cfg.downsampling.key_columns:
         need(column, "downsampling.key_columns")
+    if dates is not None and cfg.input.date_column is None:
+        raise InputError("input.date_column: a run date needs the input's date column in the config")
+    if cfg.input.date_column is not None:
+        date_field = need(cfg.input.date_column, "input.date_column")
+        if not isinstance(date_field.dataType, (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType)):
+            raise InputError(
+                f"input.date_column: column {date_field.name!r} has type {date_field.dataType.simpleString()};"
+                " expected a date, timestamp or YYYY-MM-DD string"
+            )
     if cfg.weight.column in fields and cfg.weight.column != cfg.weight.source_column:
         raise InputError(
             f"weight.column: column {cfg.weight.column!r} already exists in input {where};"

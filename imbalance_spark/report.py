@@ -5,6 +5,7 @@ Labels are JSON object keys, so classes are keyed by their canonical strings ("0
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -194,3 +195,26 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
         return None
     return str(obj)
+
+
+def history_rows(report: dict[str, Any], recorded_at: dt.datetime) -> list[dict[str, Any]]:
+    """One class-proportion history row per class of a run's report."""
+    dates = report["run_dates"]
+    return [
+        {
+            "dataset": report["dataset"],
+            "run_id": report["run_id"],
+            "run_date": dt.date.fromisoformat(dates["start"]),
+            "run_end_date": dt.date.fromisoformat(dates["end"]),
+            "class": key,
+            "input_count": report["input"]["classes"][key]["count"],
+            "share": report["input"]["classes"][key]["share"],
+            "degree": report["degree"],
+            "output_count": report["output"]["classes"][key]["count"],
+            "weight_sum": report["output"]["classes"][key]["weight_sum"],
+            "factor": report["factors"][key],
+            "input_version": report.get("input_version"),
+            "recorded_at": recorded_at.replace(tzinfo=None),
+        }
+        for key in report["classes"]
+    ]

@@ -5,15 +5,29 @@ No reads, writes, collects or session look-ups here; chain with ``df.transform(f
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from imbalance_spark.config import label_key
 
 _2_53 = float(2**53)
+
+
+def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) -> DataFrame:
+    """Rows whose date column falls in [start, end]; prunes partitions when partitioned by it."""
+    column = F.col(f"`{date_column}`")
+    dtype = df.schema[date_column].dataType
+    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+        after = end + dt.timedelta(days=1)
+        return df.filter((column >= F.lit(start.isoformat()).cast(dtype)) & (column < F.lit(after.isoformat()).cast(dtype)))
+    # date columns compare to date literals; strings compare as ISO text
+    lo, hi = (F.lit(start), F.lit(end)) if isinstance(dtype, T.DateType) else (F.lit(start.isoformat()), F.lit(end.isoformat()))
+    return df.filter((column >= lo) & (column <= hi))
 
 
 def hash_uniform(key_columns: Sequence[str], seed: int) -> Column:

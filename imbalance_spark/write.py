@@ -5,23 +5,39 @@ The one place where output is written.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
 
-from imbalance_spark.config import OutputConfig
-from imbalance_spark.errors import OutputError
+from imbalance_spark.config import HistoryConfig, OutputConfig, RunDates, redact
+from imbalance_spark.errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
 
-_MODES = {"overwrite": "overwrite", "error_if_exists": "errorifexists"}
+_MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exists": "errorifexists"}
+
+
+def resolve_output_mode(out: OutputConfig, dates: RunDates | None) -> str:
+    """The effective write mode: replace_slice when the run has dates, else overwrite."""
+    if out.mode is None:
+        return "replace_slice" if dates is not None else "overwrite"
+    if out.mode == "replace_slice" and dates is None:
+        raise ConfigError("output.mode: replace_slice needs a run date (--run-date or --start-date/--end-date)")
+    if out.mode == "overwrite" and dates is not None:
+        raise ConfigError(
+            f"output.mode: overwrite with run date(s) {dates} would replace the whole table with one slice;"
+            " use replace_slice (the default with a run date)"
+        )
+    return out.mode
 
 
 def describe_output(out: OutputConfig) -> str:
     """A short human name for the output (path or table)."""
-    return out.path or f"table {out.table}"
+    return redact(out.path or f"table {out.table}")
 
 
 def output_exists(spark: SparkSession, out: OutputConfig) -> bool:
@@ -33,16 +49,71 @@ def output_exists(spark: SparkSession, out: OutputConfig) -> bool:
     return DeltaTable.isDeltaTable(spark, out.path)
 
 
-def check_output(spark: SparkSession, out: OutputConfig) -> None:
+def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> None:
     """Fail before any work when the configured output cannot be written."""
     exists = output_exists(spark, out)
-    if out.mode == "error_if_exists" and exists:
+    if mode == "error_if_exists" and exists:
         raise OutputError(f"output: {describe_output(out)} already exists and output.mode is error_if_exists")
     if out.path and "://" not in out.path and os.path.exists(out.path) and not exists:
         if os.path.isfile(out.path) or os.listdir(out.path):
             raise OutputError(
-                f"output.path: {out.path} exists and is not a Delta table; refusing to overwrite it"
+                f"output.path: {describe_output(out)} exists and is not a Delta table; refusing to overwrite it"
             )
+
+
+def check_output_schema(spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str) -> dict[str, str]:
+    """Compare an existing table's schema and partitioning with ``df``; return the write options.
+
+    A mismatch is an error unless ``output.schema_evolution: merge``.
+    """
+    if not output_exists(spark, out):
+        return {}
+    table = _delta_table(spark, out)
+    existing = table.toDF().schema
+    partitions = list(table.detail().first()["partitionColumns"])
+    theirs = {f.name: f.dataType.simpleString() for f in existing.fields}
+    ours = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    problems = []
+    if partitions != list(out.partition_by):
+        problems.append(f"it is partitioned by {partitions or 'nothing'}, the config says {list(out.partition_by)}")
+    missing = [c for c in theirs if c not in ours]
+    added = [c for c in ours if c not in theirs]
+    retyped = [f"{c} ({theirs[c]} -> {ours[c]})" for c in ours if c in theirs and theirs[c] != ours[c]]
+    if added:
+        problems.append(f"new column(s) {added}")
+    if missing:
+        problems.append(f"column(s) {missing} no longer produced")
+    if retyped:
+        problems.append(f"changed type(s) {retyped}")
+    if not problems:
+        return {}
+    if out.schema_evolution == "merge":
+        if mode == "overwrite":
+            return {"overwriteSchema": "true"}
+        if partitions == list(out.partition_by) and not retyped:
+            return {"mergeSchema": "true"}
+    raise OutputError(
+        f"output {describe_output(out)}: the existing table does not match: {'; '.join(problems)}"
+        + ("" if out.schema_evolution == "merge" else "; set output.schema_evolution: merge to evolve it")
+    )
+
+
+def replace_where(df: DataFrame, date_column: str, dates: RunDates) -> str:
+    """The Delta replaceWhere predicate selecting the run's dates in the output."""
+    dtype = df.schema[date_column].dataType
+    col = "`" + date_column.replace("`", "``") + "`"
+    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+        after = dates.end + dt.timedelta(days=1)
+        return f"{col} >= '{dates.start} 00:00:00' AND {col} < '{after} 00:00:00'"
+    if isinstance(dtype, T.DateType):
+        return f"{col} >= DATE'{dates.start}' AND {col} <= DATE'{dates.end}'"
+    return f"{col} >= '{dates.start}' AND {col} <= '{dates.end}'"
+
+
+def _delta_table(spark: SparkSession, out: OutputConfig):
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
 
 
 def write_delta(
@@ -50,6 +121,10 @@ def write_delta(
     out: OutputConfig,
     user_metadata: str,
     properties: dict[str, str] | None = None,
+    *,
+    mode: str = "overwrite",
+    where: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> None:
     """Write ``df`` as Delta to the configured path or table in one commit.
 
@@ -61,7 +136,10 @@ def write_delta(
         if properties and not output_exists(spark, out):
             _create_with_properties(df, out, user_metadata, properties)
             return
-        writer = df.write.format("delta").mode(_MODES[out.mode]).option("userMetadata", user_metadata)
+        writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
+        writer = writer.options(**(options or {}))
+        if mode == "replace_slice":
+            writer = writer.option("replaceWhere", where)
         if out.partition_by:
             writer = writer.partitionBy(*out.partition_by)
         if out.table is not None:
@@ -70,7 +148,7 @@ def write_delta(
             writer.save(out.path)
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
-        raise OutputError(f"output {describe_output(out)}: {first}") from None
+        raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
     if properties:
         set_table_properties(spark, out, properties)
 
@@ -105,17 +183,12 @@ def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
         return None
     from delta.tables import DeltaTable
 
-    table = (
-        DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
-    )
-    return int(table.history(1).select("version").collect()[0][0])
+    return int(_delta_table(spark, out).history(1).select("version").collect()[0][0])
 
 
 def set_table_properties(spark: SparkSession, out: OutputConfig, props: dict[str, str], prefix: str = "imbalance_spark.") -> bool:
     """Make the table's ``prefix`` properties equal ``props``; commits only when they change."""
-    from delta.tables import DeltaTable
-
-    table = DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
+    table = _delta_table(spark, out)
     current = {k: v for k, v in (table.detail().first()["properties"] or {}).items() if k.startswith(prefix)}
     if current == props:
         return False
@@ -132,3 +205,29 @@ def set_table_properties(spark: SparkSession, out: OutputConfig, props: dict[str
         pairs = ", ".join(f"{quote(k)} = {quote(v)}" for k, v in sorted(changed.items()))
         spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
     return True
+
+
+HISTORY_SCHEMA = (
+    "dataset string, run_id string, run_date date, run_end_date date, class string, input_count long,"
+    " share double, degree string, output_count long, weight_sum double, factor double,"
+    " input_version long, recorded_at timestamp"
+)
+
+
+def append_history(spark: SparkSession, history: HistoryConfig, rows: list[dict]) -> None:
+    """Append one row per class to the class-proportion history table (created on first use)."""
+    df = spark.createDataFrame(rows, HISTORY_SCHEMA)
+    writer = df.write.format("delta").mode("append")
+    if history.table is not None:
+        writer.saveAsTable(history.table)
+    else:
+        writer.save(history.path)
+
+
+def read_history(spark: SparkSession, history: HistoryConfig) -> DataFrame | None:
+    """The history table, or None when no run has written it yet."""
+    from delta.tables import DeltaTable
+
+    if history.table is not None:
+        return spark.table(history.table) if spark.catalog.tableExists(history.table) else None
+    return spark.read.format("delta").load(history.path) if DeltaTable.isDeltaTable(spark, history.path) else None

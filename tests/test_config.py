@@ -27,7 +27,7 @@ def with_(mutate):
 def test_minimal_config_gets_defaults():
     cfg = parse_config(BASE)
     assert cfg.weight.column == "example_weight"
-    assert cfg.output.mode == "overwrite"
+    assert cfg.output.mode is None  # resolved per run: replace_slice with a run date, else overwrite
     assert cfg.null_labels == "error"
     assert cfg.minority_keys() is None
     assert cfg.downsampling.factor_for("0") == 20.0

@@ -1,0 +1,167 @@
+"""Writing: daily slices with replaceWhere, idempotent reruns, backfills, concurrency, schema checks, history."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.errors import ConfigError, InputError, OutputError
+from imbalance_spark.pipeline import run_job
+
+
+@pytest.fixture(scope="module")
+def daily_table(spark, tmp_path_factory) -> str:
+    """30k transactions over 3 days (2026-01-01..03), 5% fraud, partitioned by event_date."""
+    from imbalance_spark.synthetic import write_demo_table
+
+    path = str(tmp_path_factory.mktemp("daily") / "tx")
+    write_demo_table(spark, path, rows=30_000, fraud_rate=0.05, days=3, seed=21)
+    return path
+
+
+def cfg(input_path, output_path, **over):
+    data = {
+        "dataset": "daily",
+        "input": {"path": input_path, "date_column": "event_date"},
+        "label_column": "is_fraud",
+        "minority_classes": [1],
+        "downsampling": {"factor": 4, "seed": 3, "method": "hash", "key_columns": ["transaction_id"]},
+        "output": {"path": output_path, "partition_by": ["event_date"]},
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+def day(d: str) -> RunDates:
+    return RunDates(*(2 * [__import__("datetime").date.fromisoformat(d)]))
+
+
+def table_rows(spark, path):
+    return sorted(tuple(r) for r in spark.read.format("delta").load(path).collect())
+
+
+def versions(spark, path):
+    return DeltaTable.forPath(spark, path).history().count()
+
+
+def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    c = cfg(daily_table, out)
+    r1 = run_job(spark, c, day("2026-01-01"))
+    run_job(spark, c, day("2026-01-02"))
+    first = table_rows(spark, out)
+    v_before = versions(spark, out)
+    r1b = run_job(spark, c, day("2026-01-01"))
+    assert versions(spark, out) == v_before + 1  # one new version per run
+    assert table_rows(spark, out) == first  # same rows, no duplicates
+    assert r1b["output"]["rows"] == r1["output"]["rows"]
+    dates = {r[0] for r in spark.read.format("delta").load(out).select("event_date").distinct().collect()}
+    assert {d.isoformat() for d in dates} == {"2026-01-01", "2026-01-02"}
+    assert r1["output"]["mode"] == "replace_slice"
+    assert "event_date" in r1b["output"]["replace_where"]
+    meta = json.loads(DeltaTable.forPath(spark, out).history(1).first().userMetadata)
+    assert meta["run_dates"] == {"start": "2026-01-01", "end": "2026-01-01", "sliced": True}
+    assert meta["input_version"] == 0 and meta["config_sha256"] is None and meta["tool"].startswith("imbalance-spark")
+    # only the slice was read: input counts are that day's
+    n_day = spark.read.format("delta").load(daily_table).filter("event_date = '2026-01-01'").count()
+    assert r1["input"]["rows"] == n_day
+
+
+def test_backfill_covers_every_date_in_one_commit(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    c = cfg(daily_table, out)
+    run_job(spark, c, day("2026-01-02"))
+    report = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
+    assert versions(spark, out) == 2
+    whole = str(tmp_path / "whole")
+    run_job(spark, cfg(daily_table, whole))  # no run date: the whole table, mode overwrite
+    assert table_rows(spark, out) == table_rows(spark, whole)
+    assert report["run_dates"]["start"] == "2026-01-01" and report["run_dates"]["end"] == "2026-01-03"
+
+
+def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    c = cfg(daily_table, out)
+    run_job(spark, c, day("2026-01-03"))  # create the table first
+    errors = []
+
+    def go(d):
+        try:
+            run_job(spark, c, day(d))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(d,)) for d in ("2026-01-01", "2026-01-02")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert versions(spark, out) == 3
+    whole = str(tmp_path / "whole")
+    run_job(spark, cfg(daily_table, whole))
+    assert table_rows(spark, out) == table_rows(spark, whole)
+
+
+def test_output_modes(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    with pytest.raises(ConfigError, match="replace_slice needs a run date"):
+        run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "replace_slice"}))
+    with pytest.raises(ConfigError, match="would replace the whole table with one slice"):
+        run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "overwrite"}), day("2026-01-01"))
+    run_job(spark, cfg(daily_table, out, output={"path": out, "partition_by": ["event_date"], "mode": "error_if_exists"}))
+    with pytest.raises(OutputError, match="already exists"):
+        run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "error_if_exists"}))
+
+
+def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    run_job(spark, cfg(daily_table, out))
+    before = versions(spark, out)
+    with pytest.raises(OutputError, match=r"partitioned by \['event_date'\], the config says \[\]"):
+        run_job(spark, cfg(daily_table, out, output={"path": out, "partition_by": []}))
+    with pytest.raises(OutputError, match=r"new column\(s\) \['w2'\]; column\(s\) \['example_weight'\] no longer produced; set"):
+        run_job(spark, cfg(daily_table, out, weight={"column": "w2"}), day("2026-01-01"))
+    assert versions(spark, out) == before
+    src2 = str(tmp_path / "in2")
+    spark.read.format("delta").load(daily_table).withColumn("extra", F.lit("x")).write.format("delta").partitionBy(
+        "event_date").save(src2)
+    merged = cfg(src2, out, output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
+    run_job(spark, merged, day("2026-01-01"))
+    cols = spark.read.format("delta").load(out).columns
+    assert "extra" in cols
+
+
+def test_empty_slice_and_missing_date_column(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    with pytest.raises(InputError, match="input has no rows for run date\\(s\\) 2030-01-01"):
+        run_job(spark, cfg(daily_table, out), day("2030-01-01"))
+    nodate = cfg(daily_table, out, input={"path": daily_table})
+    with pytest.raises(InputError, match="a run date needs the input's date column"):
+        run_job(spark, nodate, day("2026-01-01"))
+    wrong = cfg(daily_table, out, input={"path": daily_table, "date_column": "nope"})
+    with pytest.raises(InputError, match="input.date_column: column 'nope' is not in input"):
+        run_job(spark, wrong, day("2026-01-01"))
+
+
+def test_history_after_three_runs(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    hist = str(tmp_path / "history")
+    c = cfg(daily_table, out, history={"path": hist})
+    reports = [run_job(spark, c, day(d)) for d in ("2026-01-01", "2026-01-02", "2026-01-03")]
+    rows = spark.read.format("delta").load(hist).orderBy("run_date", "class").collect()
+    assert len(rows) == 6
+    assert [(str(r.run_date), r["class"]) for r in rows] == [
+        ("2026-01-01", "0"), ("2026-01-01", "1"), ("2026-01-02", "0"), ("2026-01-02", "1"),
+        ("2026-01-03", "0"), ("2026-01-03", "1"),
+    ]
+    for r, rep in zip(rows[1::2], reports):
+        assert r.input_count == rep["input"]["classes"]["1"]["count"]
+        assert r.output_count == rep["output"]["classes"]["1"]["count"]
+        assert r.run_id == rep["run_id"] and r.dataset == "daily" and r.degree == rep["degree"]
+    assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
