@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,8 +39,7 @@ CONN_ID = "spark_local_test"
 SPARK_BIN = Path(pyspark.__file__).resolve().parent / "bin"
 VENV_BIN = Path(sys.executable).parent
 
-# Loads the DagBag in a fresh interpreter and prints what the DAGs hold, arguments rendered
-# for RUN_DATE by the operator's own Jinja environment.
+# Loads the DagBag in a fresh interpreter and prints what the DAGs hold.
 DAGBAG_PROBE = textwrap.dedent(
     """
     import json, sys
@@ -49,13 +50,12 @@ DAGBAG_PROBE = textwrap.dedent(
     for dag_id, dag in bag.dags.items():
         tasks = {}
         for task in dag.tasks:
-            context = {"ds": sys.argv[2]}
             tasks[task.task_id] = {
                 "type": type(task).__name__,
                 "conn_id": task._conn_id,
                 "application": task.application,
-                "application_args": task.render_template(task.application_args, context),
-                "name": task.render_template(task.name, context),
+                "application_args": task.application_args,
+                "name": task.name,
                 "packages": task.packages,
                 "conf": task.conf,
                 "py_files": task.py_files,
@@ -74,6 +74,7 @@ DAGBAG_PROBE = textwrap.dedent(
     print("DAGBAG=" + json.dumps({"dags": dags, "errors": errors}))
     """
 )
+RUN_DATE_ARG = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 
 # Small shuffles and no UI: the table is tiny and the machine has two cores.
 SMALL_JOB_CONF = {
@@ -152,9 +153,7 @@ def airflow_env(
 
 def load_dagbag(env: dict[str, str]) -> dict:
     """The DAGs and import errors of jobs/dags as parsed by a real DagBag."""
-    rc, out = run_bounded(
-        [sys.executable, "-c", DAGBAG_PROBE, str(DAGS_DIR), RUN_DATE], env, timeout=180
-    )
+    rc, out = run_bounded([sys.executable, "-c", DAGBAG_PROBE, str(DAGS_DIR)], env, timeout=180)
     assert rc == 0, out[-5000:]
     line = next(x for x in out.splitlines() if x.startswith("DAGBAG="))
     return json.loads(line[len("DAGBAG="):])
@@ -190,6 +189,21 @@ def write_dataset(path: Path, dataset: str, extra: str = "", input_path: str = "
     return path
 
 
+def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300, cwd: Path | None = None):
+    """Run `airflow ARGS` in a subprocess; fail the test with the output's tail if it fails."""
+    rc, out = run_bounded([sys.executable, "-m", "airflow", *args], env, timeout=timeout, cwd=cwd)
+    assert rc == 0, f"airflow {' '.join(args)} failed:\n{out[-8000:]}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory) -> Path:
+    """An AIRFLOW_HOME with a migrated sqlite database, shared by the tests of this module."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    airflow_cli(airflow_env(home), "db", "migrate")
+    return home
+
+
 @pytest.fixture(scope="module")
 def py_files_zip(tmp_path_factory) -> Path:
     """The imbalance_spark package zipped for --py-files, built as the README says."""
@@ -221,12 +235,14 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
         task = dag["tasks"]["downsample"]
         assert task["type"] == "SparkSubmitOperator"
         assert task["application"] == str(REPO_ROOT / "jobs" / "downsample.py")
-        assert task["application_args"] == ["--config", str(path.resolve()), "--run-date", RUN_DATE]
+        assert task["application_args"] == [
+            "--config", str(path.resolve()), "--run-date", RUN_DATE_ARG
+        ]
         assert task["packages"] == delta_packages_arg()
         assert task["conn_id"] == CONN_ID
         assert task["conf"] is None
         assert task["py_files"] == str(REPO_ROOT / "dist" / "imbalance_spark.zip")
-        assert RUN_DATE in task["name"]
+        assert task["name"] == f"imbalance-spark-{dag_id[len(DAG_PREFIX):]}-{RUN_DATE_ARG}"
         assert dag["max_active_runs"] == 1
         assert task["retries"] >= 1
         assert task["execution_timeout_s"] > 0
@@ -277,6 +293,28 @@ def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path):
     assert str(bad) in error and "schedule.every" in error
 
 
+@pytest.mark.slow
+def test_run_date_renders_for_dated_runs_and_runs_without_logical_date(airflow_home, tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    config = write_dataset(datasets / "render.yaml", "render_check")
+    env = airflow_env(airflow_home, datasets_dir=datasets)
+    dag_id = DAG_PREFIX + "render_check"
+
+    dated = airflow_cli(env, "tasks", "render", dag_id, "downsample", RUN_DATE)
+    airflow_cli(env, "dags", "reserialize")
+    # Airflow 3 creates a triggered run without a logical date unless one is given.
+    airflow_cli(env, "dags", "trigger", dag_id, "--run-id", "manual_without_date")
+    triggered_on = dt.datetime.now(dt.timezone.utc).date()
+    undated = airflow_cli(env, "tasks", "render", dag_id, "downsample", "manual_without_date")
+
+    assert f"['--config', '{config.resolve()}', '--run-date', '{RUN_DATE}']" in dated
+    dates = re.findall(r"'--run-date', '([0-9-]+)'", undated)
+    assert dates and dt.date.fromisoformat(dates[0]) in (
+        triggered_on, triggered_on - dt.timedelta(days=1)
+    )
+
+
 @pytest.fixture(scope="module")
 def small_fraud_input(spark, tmp_path_factory) -> str:
     """6,000 rows with 1% label 1, as parquet."""
@@ -304,7 +342,7 @@ def small_fraud_input(spark, tmp_path_factory) -> str:
 
 @pytest.mark.slow
 def test_airflow_dags_test_runs_spark_submit_for_one_date(
-    spark, small_fraud_input, py_files_zip, tmp_path
+    spark, airflow_home, small_fraud_input, py_files_zip, tmp_path
 ):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
@@ -313,17 +351,13 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
         datasets / "e2e.yaml", "e2e_fraud", "schedule:\n  retries: 0\n",
         input_path=small_fraud_input, output_dir=out,
     )
-    home = tmp_path / "airflow"
-    env = airflow_env(home, datasets_dir=datasets, py_files=str(py_files_zip), spark_conf=SMALL_JOB_CONF)
-    rc, log = run_bounded([sys.executable, "-m", "airflow", "db", "migrate"], env, timeout=300)
-    assert rc == 0, log[-5000:]
-
-    rc, log = run_bounded(
-        [sys.executable, "-m", "airflow", "dags", "test", DAG_PREFIX + "e2e_fraud", RUN_DATE],
-        env, timeout=600, cwd=tmp_path,
+    env = airflow_env(
+        airflow_home, datasets_dir=datasets, py_files=str(py_files_zip), spark_conf=SMALL_JOB_CONF
     )
 
-    assert rc == 0, log[-8000:]
+    log = airflow_cli(env, "dags", "test", DAG_PREFIX + "e2e_fraud", RUN_DATE, timeout=600,
+                      cwd=tmp_path)
+
     submit = next(x for x in log.splitlines() if "Spark-Submit cmd:" in x)
     assert "--master local[2]" in submit
     assert f"--packages {delta_packages_arg()}" in submit

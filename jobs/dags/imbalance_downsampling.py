@@ -36,6 +36,9 @@ PY_FILES = Variable.get(
 SPARK_CONF = Variable.get("imbalance_spark_conf", default={}, deserialize_json=True)
 
 DAG_ID_PREFIX = "imbalance_downsampling__"
+# The run's logical date as YYYY-MM-DD, like {{ ds }}; but Airflow 3 leaves `ds` undefined for a
+# run triggered without a logical date, which then runs for the day it was triggered.
+RUN_DATE_TEMPLATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "enabled": True,
     "cron": "@daily",
@@ -106,11 +109,11 @@ def build_dag(config_path: Path, dataset: str, schedule: dict[str, Any]) -> DAG:
             task_id="downsample",
             conn_id=CONN_ID,
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
-            application_args=["--config", str(config_path), "--run-date", "{{ ds }}"],
+            application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE],
             packages=delta_packages_arg(),
             conf=dict(SPARK_CONF) or None,
             py_files=PY_FILES or None,
-            name=f"imbalance-spark-{dataset}-{{{{ ds }}}}",
+            name=f"imbalance-spark-{dataset}-{RUN_DATE_TEMPLATE}",
         )
     return dag
 
