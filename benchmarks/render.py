@@ -1,0 +1,241 @@
+"""Render benchmark results as a markdown snippet (for the README) and a PNG chart.
+
+    .venv/bin/python benchmarks/render.py benchmarks/results/a.json [b.json ...] --name latest
+
+Several result files are merged by size (a later file wins for a size in both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+LABELS = {
+    "floor_noop_scan": "(a) floor: scan all columns → noop",
+    "job_library": "(b) **the job**, library call",
+    "job_spark_submit": "(b) **the job**, spark-submit",
+    "naive_spark": "(c) naive Spark: count, filter/union/sample",
+    "pandas_imblearn": "(d) pandas + imbalanced-learn",
+    "polars_eager": "(e) Polars eager",
+    "polars_streaming": "(e) Polars lazy, streaming (hash sample)",
+    "job_repartition": "candidate: job + repartition(event_date)",
+    "job_optimize_write": "candidate: job + Delta optimizeWrite",
+    "label_count": "diagnostic: label-only count",
+    "sample_noop": "diagnostic: sampleBy + weight → noop",
+}
+SHORT = {
+    "floor_noop_scan": "floor (noop scan)",
+    "job_library": "job (library)",
+    "job_spark_submit": "job (spark-submit)",
+    "naive_spark": "naive Spark",
+    "pandas_imblearn": "pandas+imblearn",
+    "polars_eager": "Polars eager",
+    "polars_streaming": "Polars streaming",
+    "job_repartition": "job+repartition",
+    "job_optimize_write": "job+optimizeWrite",
+    "label_count": "label count",
+    "sample_noop": "sample→noop",
+}
+
+
+def _size(rows: int) -> str:
+    if rows >= 1_000_000 and rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}M"
+    if rows >= 1_000 and rows % 1_000 == 0:
+        return f"{rows // 1_000}k"
+    return f"{rows:,}"
+
+
+def _cell_time(r: dict) -> str:
+    if r.get("status") == "skipped":
+        return "skipped¹"
+    if r.get("status") != "ok":
+        return "failed"
+    ratio = r.get("ratio_to_floor")
+    return f"{ratio:.2f}× ({r['seconds_median']:.1f} s)" if ratio is not None else f"{r['seconds_median']:.1f} s"
+
+
+def _cell_mem(r: dict) -> str:
+    if r.get("status") != "ok":
+        return "–"
+    return f"{r['peak_rss_bytes'] / 2**30:.2f}"
+
+
+def _cell_rate(r: dict) -> str:
+    if r.get("status") != "ok":
+        return "–"
+    return f"{r['rows_per_s'] / 1e6:.2g}"
+
+
+def merge(results: list[dict]) -> dict:
+    """Combine result files: sizes merged by row count, machine and settings from the last file."""
+    merged = dict(results[-1])
+    by_rows: dict[int, dict] = {}
+    for res in results:
+        for s in res["sizes"]:
+            by_rows[s["rows"]] = s
+    merged["sizes"] = [by_rows[k] for k in sorted(by_rows)]
+    variants: list[str] = []
+    for res in results:
+        variants += [v for v in res["variants"] if v not in variants]
+    merged["variants"] = variants
+    merged["commands"] = [r.get("command") for r in results]
+    from run import scaling
+
+    merged["scaling"] = scaling(merged["sizes"])
+    return merged
+
+
+def markdown(results: dict) -> str:
+    """The README snippet: time as a ratio to the floor, memory, rows/s, job stages, machine."""
+    sizes = results["sizes"]
+    variants = [v for v in results["variants"] if any(v in s["variants"] for s in sizes)]
+    head = "| variant | " + " | ".join(_size(s["rows"]) for s in sizes) + " |"
+    sep = "|---|" + "---:|" * len(sizes)
+
+    def table(cell) -> list[str]:
+        lines = [head, sep]
+        for v in variants:
+            cells = [cell(s["variants"].get(v, {"status": "not run"})) for s in sizes]
+            lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(cells) + " |")
+        return lines
+
+    m = results["machine"]
+    vers = m["versions"]
+    out = [
+        f"Factor {results['factor']}, input Parquet partitioned by `event_date` (0.5% positives, 30 days), "
+        f"output partitioned by `event_date`; median of {results['repeat']} interleaved repetitions, "
+        "each variant in its own process. Time is the variant's own work (Spark session or interpreter "
+        "already up; spark-submit: the job's reported duration); **×** is that time over the floor's, "
+        "paired repetition by repetition.",
+        "",
+        "**Time (× floor, median seconds)**",
+        "",
+        *table(_cell_time),
+        "",
+        "**Peak memory of the process tree (GiB RSS: Python + JVM + children)**",
+        "",
+        *table(_cell_mem),
+        "",
+        "**Throughput (million input rows/s)**",
+        "",
+        *table(_cell_rate),
+        "",
+    ]
+    skipped = {
+        s["variants"][v]["note"]
+        for s in sizes
+        for v in s["variants"]
+        if s["variants"][v].get("status") == "skipped"
+    }
+    if skipped:
+        out += [f"¹ {'; '.join(sorted(skipped))}.", ""]
+    stage_rows = []
+    for s in sizes:
+        job = s["variants"].get("job_library", {})
+        floor = s["variants"].get("floor_noop_scan", {})
+        if job.get("status") == "ok" and "stages_s" in job:
+            st = job["stages_s"]
+            stages = ", ".join(f"{k} {x:.1f} s" for k, x in st.items())
+            files = job.get("files")
+            stage_rows.append(
+                f"| {_size(s['rows'])} | {stages} | {job['seconds_median']:.1f} s | "
+                f"{floor.get('seconds_median', float('nan')):.1f} s | {files if files is not None else '–'} |"
+            )
+    if stage_rows:
+        out += ["**The job's stages (library call, median)**", "",
+                "| rows | stages (`report[\"stages_s\"]`) | job | floor | files written |",
+                "|---|---|---:|---:|---:|", *stage_rows, ""]
+    sc = results.get("scaling", {}).get("job_library")
+    if sc and len(sc["ns_per_row"]) > 1:
+        per_row = ", ".join(f"{_size(int(k))}: {x:.0f} ns" for k, x in sc["ns_per_row"].items())
+        change = [v for k, v in sc.items() if k.startswith("change_from")]
+        extra = f" (change from 10M up: {change[0]:+.0%})" if change else ""
+        out += [f"Job per-row cost: {per_row}{extra}.", ""]
+    out += [
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_bytes'] / 2**30:.0f} GiB RAM, {m['os']}; "
+        f"Spark on `local[2]` with default driver memory. "
+        f"pyspark {vers.get('pyspark')}, delta-spark {vers.get('delta-spark')}, {vers.get('java')}, "
+        f"Python {vers.get('python')}, pandas {vers.get('pandas')}, imbalanced-learn "
+        f"{vers.get('imbalanced-learn')}, Polars {vers.get('polars')}, pyarrow {vers.get('pyarrow')}. "
+        f"Run {results['started_at']}; library: "
+        + (f"commit {results['library']}" if results.get("library", "worktree") != "worktree"
+           else f"work tree at {m.get('git_commit')}"
+           + (" with uncommitted changes" if m.get("library_modified") else ""))
+        + ".",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def chart(results: dict, path: Path) -> None:
+    """Three panels: time over the floor, peak memory, and per-row cost against rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = results["sizes"]
+    variants = [v for v in results["variants"] if any(v in s["variants"] for s in sizes)]
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+    width = 0.8 / max(1, len(sizes))
+    xs = range(len(variants))
+    for i, s in enumerate(sizes):
+        ratios = [s["variants"].get(v, {}).get("ratio_to_floor") or 0 for v in variants]
+        mems = [s["variants"].get(v, {}).get("peak_rss_bytes", 0) / 2**30 for v in variants]
+        off = [x + (i - (len(sizes) - 1) / 2) * width for x in xs]
+        axes[0].bar(off, ratios, width, label=f"{_size(s['rows'])} rows")
+        axes[1].bar(off, mems, width, label=f"{_size(s['rows'])} rows")
+    axes[0].axhline(1.0, color="k", lw=0.8)
+    axes[0].axhline(1.3, color="r", lw=0.8, ls="--", label="target for the job: 1.3× floor")
+    axes[0].set_title(f"time / noop full scan (factor {results['factor']}; 0 = skipped)")
+    axes[1].set_title("peak RSS of the process tree (GiB)")
+    for ax in axes[:2]:
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([SHORT.get(v, v) for v in variants], rotation=35, ha="right")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    for v in variants:
+        pts = [(s["rows"], s["variants"][v]["ns_per_row"]) for s in sizes
+               if s["variants"].get(v, {}).get("status") == "ok"]
+        if pts:
+            axes[2].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=SHORT.get(v, v))
+    axes[2].set_xscale("log")
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("input rows")
+    axes[2].set_title("cost per input row (ns, median)")
+    axes[2].legend(fontsize=8)
+    axes[2].grid(alpha=0.3, which="both")
+    m = results["machine"]
+    fig.suptitle(f"imbalance-spark benchmark: {m['cores']} cores, {m['ram_bytes'] / 2**30:.0f} GiB, "
+                 f"Spark local[2], {results['started_at']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def render(results: dict, out_dir: Path, name: str) -> None:
+    """Write ``<name>.md`` and ``<name>.png`` next to ``<name>.json``."""
+    (out_dir / f"{name}.md").write_text(markdown(results))
+    chart(results, out_dir / f"{name}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", help="result JSON files to merge")
+    p.add_argument("--out", default=None, help="directory (default: the first file's)")
+    p.add_argument("--name", default="latest")
+    args = p.parse_args(argv)
+    merged = merge([json.loads(Path(f).read_text()) for f in args.results])
+    out_dir = Path(args.out or Path(args.results[0]).parent)
+    (out_dir / f"{args.name}.json").write_text(json.dumps(merged, indent=1, default=str))
+    render(merged, out_dir, args.name)
+    print((out_dir / f"{args.name}.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Benchmark: the job against the noop-scan floor, naive Spark, pandas + imbalanced-learn and Polars.
+
+    .venv/bin/python benchmarks/run.py                                  # quick: 2M rows, 3 repetitions
+    .venv/bin/python benchmarks/run.py --rows 10M,30M,100M --repeat 2   # scaling
+
+Generates the input once per size (Parquet partitioned by event_date, 0.5% positives, 30 days),
+then runs every variant in its own process, interleaved repetition by repetition so that a noisy
+machine slows them alike. Each process tree's peak RSS (Python, JVM and any children) is polled
+from here. Writes ``<out>/<name>.json``, ``<name>.md`` (README table) and ``<name>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from render import LABELS, render  # noqa: E402
+
+log = logging.getLogger("benchmarks")
+
+GROUPS = {
+    # the issue's variants: (a) floor, (b) the job two ways, (c) naive Spark, (d) pandas, (e) Polars
+    "core": ["floor_noop_scan", "job_library", "job_spark_submit", "naive_spark",
+             "pandas_imblearn", "polars_eager", "polars_streaming"],
+    # possible library changes, measured as pure DataFrame code around the unchanged library
+    "candidates": ["job_repartition", "job_optimize_write"],
+    # where the job's time goes: the label-only pass and the full pass without its write
+    "diagnostics": ["label_count", "sample_noop"],
+}
+DEFAULT_GROUPS = "core,candidates"
+FLOOR = "floor_noop_scan"
+# Variants that hold the whole input in memory; skipped when the estimate exceeds free memory.
+IN_MEMORY = {"pandas_imblearn", "polars_eager"}
+# Peak bytes per input row before any run calibrates it (measured on this table: pandas builds
+# an object array of every feature in RandomUnderSampler's input check).
+DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 900, "polars_eager": 130}
+
+
+def parse_rows(text: str) -> list[int]:
+    """'2M,10M,100000' -> [2000000, 10000000, 100000]."""
+    mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        if not part:
+            continue
+        factor = mult.get(part[-1], 1)
+        sizes.append(int(float(part[:-1] if factor > 1 else part) * factor))
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"--rows: expected positive sizes like 2M,10M; got {text!r}")
+    return sizes
+
+
+def parse_variants(text: str) -> list[str]:
+    """Group names and/or variant names, comma separated, in the order given."""
+    from variants import VARIANTS
+
+    chosen: list[str] = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        names = GROUPS.get(part) or ([part] if part in VARIANTS and part != "generate" else None)
+        if names is None:
+            raise argparse.ArgumentTypeError(
+                f"--variants: unknown {part!r}; groups {sorted(GROUPS)}, variants {sorted(LABELS)}"
+            )
+        chosen += [n for n in names if n not in chosen]
+    if FLOOR not in chosen:
+        chosen.insert(0, FLOOR)  # every ratio is to the floor
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring one process tree
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total
+
+
+def measure(cmd: list[str], log_path: Path, env: dict[str, str], timeout: float, interval: float = 0.1) -> dict:
+    """Run ``cmd``; return its exit code, wall seconds and the peak RSS of its process tree."""
+    peak = 0
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log_file:
+        proc = psutil.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+        timed_out = False
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc))
+            if time.perf_counter() - t0 > timeout:
+                timed_out = True
+                for child in proc.children(recursive=True):
+                    child.kill()
+                proc.kill()
+                proc.wait()
+                break
+            time.sleep(interval)
+    return {
+        "returncode": proc.returncode,
+        "timed_out": timed_out,
+        "wall_s": time.perf_counter() - t0,
+        "peak_rss_bytes": peak,
+    }
+
+
+def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespace, tag: str) -> dict:
+    """One variant, one repetition, in its own process; its own timing plus the outside view."""
+    result_path = size_dir / f"{variant}-{tag}.json"
+    log_path = size_dir / f"{variant}-{tag}.log"
+    result_path.unlink(missing_ok=True)
+    cmd = [
+        sys.executable, str(HERE / "variants.py"), variant,
+        "--input", str(size_dir / "input"), "--rows", str(rows), "--factor", str(args.factor),
+        "--result", str(result_path),
+    ]
+    if variant != "generate":
+        cmd += ["--output", str(size_dir / "output" / variant)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(args.library_root) + os.pathsep + env.get("PYTHONPATH", "")
+    env["BENCH_LIBRARY_ROOT"] = str(args.library_root)
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    timeout = args.timeout or max(600.0, rows / 100_000)
+    outside = measure(cmd, log_path, env, timeout)
+    if outside["returncode"] != 0 or not result_path.exists():
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        why = "timed out" if outside["timed_out"] else f"exit {outside['returncode']}"
+        log.warning("%s (%s rows) failed: %s: %s", variant, f"{rows:,}", why, " | ".join(tail))
+        return {**outside, "error": f"{why}: {' | '.join(tail)}"[:1000], "log": str(log_path)}
+    inside = json.loads(result_path.read_text())
+    out = {**outside, **inside}
+    out["rows_per_s"] = out["rows_in"] / out["seconds"] if out.get("seconds") else None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries
+
+
+def summarize(variant: str, runs: list[dict], floor_runs: list[dict]) -> dict:
+    """Median time and paired ratio to the floor over repetitions; peak memory over all of them."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"status": "failed", "error": runs[-1].get("error") if runs else "not run", "runs": runs}
+    secs = [r["seconds"] for r in ok]
+    # pair each repetition with the floor measured in the same round
+    ratios = [
+        r["seconds"] / f["seconds"]
+        for r, f in zip(runs, floor_runs)
+        if "error" not in r and "error" not in f and f.get("seconds")
+    ]
+    rows_in = ok[0]["rows_in"]
+    median = statistics.median(secs)
+    out = {
+        "status": "ok",
+        "repeats": len(ok),
+        "seconds_median": median,
+        "seconds_min": min(secs),
+        "seconds_max": max(secs),
+        "process_wall_s_median": statistics.median(r["wall_s"] for r in ok),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in ok),
+        "rows_in": rows_in,
+        "rows_out": ok[0]["rows_out"],
+        "rows_per_s": rows_in / median,
+        "ns_per_row": median / rows_in * 1e9,
+        "ratio_to_floor": statistics.median(ratios) if ratios else None,
+        "runs": runs,
+    }
+    if "files" in ok[0]:
+        out["files"] = ok[0]["files"]
+    stage_names = [k for k in ok[0].get("stages_s", {})]
+    if stage_names:
+        out["stages_s"] = {
+            k: statistics.median(float(r["stages_s"].get(k, 0.0)) for r in ok) for k in stage_names
+        }
+    return out
+
+
+def bytes_per_row(variant: str, sizes: list[dict]) -> float:
+    """Peak bytes per input row of an in-memory variant, from the largest run so far."""
+    measured = [
+        s["variants"][variant]["peak_rss_bytes"] / s["rows"]
+        for s in sizes
+        if s["variants"].get(variant, {}).get("status") == "ok" and s["rows"] >= 1_000_000
+    ]
+    return measured[-1] if measured else DEFAULT_BYTES_PER_ROW[variant]
+
+
+def export_library(ref: str, data_dir: Path) -> tuple[Path, str]:
+    """Export the library, jobs and conf of git ``ref`` to a folder; return it and the commit."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True,
+                         text=True, cwd=REPO_ROOT, check=True).stdout.strip()
+    root = data_dir / f"library-{sha[:12]}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", sha, "imbalance_spark", "jobs", "conf"],
+                             capture_output=True, cwd=REPO_ROOT, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root, sha
+
+
+def machine_info() -> dict:
+    """Cores, memory, CPU model, OS and the versions the numbers were measured with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ["pyspark", "delta-spark", "pandas", "imbalanced-learn", "polars", "pyarrow", "numpy"]:
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True)
+    versions["java"] = (java.stderr.splitlines() or ["?"])[0]
+    versions["python"] = platform.python_version()
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "imbalance_spark"], capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    return {
+        "cores": os.cpu_count(),
+        "ram_bytes": psutil.virtual_memory().total,
+        "cpu": cpu,
+        "os": f"{platform.system()} {platform.release()}",
+        "versions": versions,
+        "git_commit": git.stdout.strip() or None,
+        "library_modified": bool(dirty.stdout.strip()),
+        "load_avg_at_start": os.getloadavg(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: list[dict]) -> dict:
+    """Generate one input size, run every variant ``--repeat`` times, and summarize."""
+    size_dir = Path(args.data_dir) / f"rows-{rows}"
+    shutil.rmtree(size_dir, ignore_errors=True)
+    size_dir.mkdir(parents=True)
+    need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
+    free = shutil.disk_usage(size_dir).free
+    if free < need:
+        raise SystemExit(f"not enough disk under {size_dir}: {free / 1e9:.1f} GB free, ~{need / 1e9:.1f} GB needed")
+
+    log.info("%s rows: generating the input ...", f"{rows:,}")
+    gen = run_variant("generate", size_dir, rows, args, "gen")
+    if "error" in gen:
+        raise SystemExit(f"generating {rows:,} rows failed: {gen['error']} (log {gen.get('log')})")
+    log.info(
+        "%s rows: input %.2f GB in %d files, generated in %.0f s",
+        f"{rows:,}", gen["bytes"] / 1e9, gen["files"], gen["wall_s"],
+    )
+
+    skipped: dict[str, str] = {}
+    available = psutil.virtual_memory().available
+    for v in variants:
+        if v in IN_MEMORY:
+            estimate = rows * bytes_per_row(v, done)
+            if estimate > args.memory_fraction * available:
+                skipped[v] = (
+                    f"skipped: needs ~{estimate / 2**30:.1f} GiB (estimated from rows), "
+                    f"{available / 2**30:.1f} GiB available"
+                )
+                log.info("%s rows: %s %s", f"{rows:,}", v, skipped[v])
+    to_run = [v for v in variants if v not in skipped]
+
+    runs: dict[str, list[dict]] = {v: [] for v in to_run}
+    for rep in range(args.repeat):
+        # rotate the order each round so no variant always runs first (cold) or last
+        order = to_run[rep % len(to_run):] + to_run[: rep % len(to_run)]
+        for v in order:
+            r = run_variant(v, size_dir, rows, args, f"r{rep}")
+            runs[v].append(r)
+            if "error" not in r:
+                log.info(
+                    "%s rows, rep %d/%d: %-20s %7.2f s  (process %6.1f s, peak %5.2f GiB)",
+                    f"{rows:,}", rep + 1, args.repeat, v, r["seconds"], r["wall_s"], r["peak_rss_bytes"] / 2**30,
+                )
+            shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
+
+    floor_runs = runs[FLOOR]
+    summary = {v: summarize(v, runs[v], floor_runs) for v in to_run}
+    for v, why in skipped.items():
+        summary[v] = {"status": "skipped", "note": why}
+    if not args.keep_data:
+        shutil.rmtree(size_dir, ignore_errors=True)
+    return {
+        "rows": rows,
+        "input": {k: gen[k] for k in ("bytes", "files", "classes", "seconds", "wall_s", "peak_rss_bytes")},
+        "variants": {v: summary[v] for v in variants},
+    }
+
+
+def scaling(sizes: list[dict]) -> dict:
+    """Per-row cost (ns/row) of each variant at each size, and its change from 10M rows up."""
+    out: dict[str, dict] = {}
+    for s in sizes:
+        for v, r in s["variants"].items():
+            if r.get("status") == "ok":
+                out.setdefault(v, {"ns_per_row": {}})["ns_per_row"][str(s["rows"])] = r["ns_per_row"]
+    for v, d in out.items():
+        big = {int(k): x for k, x in d["ns_per_row"].items() if int(k) >= 10_000_000}
+        if len(big) >= 2:
+            lo, hi = min(big), max(big)
+            d["change_from_%d_to_%d" % (lo, hi)] = big[hi] / big[lo] - 1.0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--rows", type=parse_rows, default=[2_000_000],
+                   help="input size(s), comma separated, e.g. 2M or 10M,30M,100M (default 2M)")
+    p.add_argument("--factor", type=int, default=20, help="downsampling factor F (default 20)")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions of each variant (default 3)")
+    p.add_argument("--variants", type=parse_variants, default=parse_variants(DEFAULT_GROUPS),
+                   help=f"groups ({', '.join(GROUPS)}) and/or variant names (default {DEFAULT_GROUPS})")
+    p.add_argument("--out", default=str(HERE / "results"), help="results directory (default benchmarks/results)")
+    p.add_argument("--name", default="latest", help="results file stem (default latest)")
+    p.add_argument("--data-dir", default=None, help="generated inputs/outputs (default <out>/tmp)")
+    p.add_argument("--keep-data", action="store_true", help="keep the generated input after the run")
+    p.add_argument("--memory-fraction", type=float, default=0.8,
+                   help="skip an in-memory variant whose estimated peak exceeds this share of free RAM")
+    p.add_argument("--library", default="worktree",
+                   help="'worktree' (default: the library as it is on disk) or a git ref (e.g. HEAD) "
+                        "whose committed library, jobs and conf are exported and benchmarked")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per variant run (default max(600, rows/1e5))")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    out_dir = Path(args.out)
+    args.data_dir = args.data_dir or str(out_dir / "tmp")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.library == "worktree":
+        args.library_root, library = REPO_ROOT, "worktree"
+    else:
+        args.library_root, sha = export_library(args.library, Path(args.data_dir))
+        library = f"{args.library} = {sha[:12]}"
+
+    started = dt.datetime.now(dt.timezone.utc)
+    results = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "factor": args.factor,
+        "repeat": args.repeat,
+        "variants": args.variants,
+        "library": library,
+        "machine": machine_info(),
+        "sizes": [],
+    }
+    for rows in args.rows:
+        results["sizes"].append(run_size(rows, args.variants, args, results["sizes"]))
+        results["scaling"] = scaling(results["sizes"])
+        results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+        # write after every size so a long run that is stopped keeps what it measured
+        (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
+        render(results, out_dir, args.name)
+    print((out_dir / f"{args.name}.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,390 @@
+"""One benchmark variant per process: ``python benchmarks/variants.py VARIANT --input ... --result X.json``.
+
+Run by ``benchmarks/run.py``, which measures the process tree's wall time and peak memory from outside;
+each variant times its own work (after the session or interpreter is up) and writes it to ``--result``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# run.py --library REF points this at an exported snapshot of a commit; default: the work tree
+LIBRARY_ROOT = Path(os.environ.get("BENCH_LIBRARY_ROOT") or REPO_ROOT)
+sys.path.insert(0, str(LIBRARY_ROOT))
+
+LABEL = "is_fraud"
+MINORITY = 1
+PARTITION = "event_date"
+WEIGHT = "example_weight"
+SEED = 42
+LOG4J = LIBRARY_ROOT / "conf" / "log4j2.properties"
+
+# Every in-process Spark variant gets the same session as the job's CLI on local[2]: the library's
+# session factory (Delta, AQE on, UTC), default driver memory, UI off so runs cannot race for ports.
+SPARK_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _spark(name: str, extra: dict[str, str] | None = None):
+    from imbalance_spark.session import build_spark_session
+
+    return build_spark_session(master="local[2]", app_name=f"bench-{name}", conf={**SPARK_CONF, **(extra or {})})
+
+
+def job_config_dict(args: argparse.Namespace) -> dict:
+    """The dataset config the job runs with in every job variant."""
+    return {
+        "dataset": "bench_fraud",
+        "input": {"path": args.input, "format": "parquet"},
+        "label_column": LABEL,
+        "minority_classes": [MINORITY],
+        "downsampling": {"factor": args.factor, "seed": SEED},
+        "weight": {"column": WEIGHT},
+        "output": {"path": args.output, "partition_by": [PARTITION], "mode": "overwrite"},
+        "report": {"path": str(Path(args.output).parent / (Path(args.output).name + "-report.json"))},
+    }
+
+
+def count_data_files(path: str) -> int:
+    """Number of data files (parquet) written under ``path``."""
+    return sum(1 for p in Path(path).rglob("*.parquet") if "_delta_log" not in p.parts)
+
+
+def delta_output_rows(spark, path: str) -> int:
+    """Rows written by the last commit of a Delta table, from its log (no scan)."""
+    from delta.tables import DeltaTable
+
+    metrics = DeltaTable.forPath(spark, path).history(1).collect()[0]["operationMetrics"]
+    return int(metrics["numOutputRows"])
+
+
+def timed(fn: Callable[[], dict]) -> dict:
+    t0 = time.perf_counter()
+    out = fn()
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# input
+
+
+def generate(args: argparse.Namespace) -> dict:
+    """Write the synthetic input (Parquet, partitioned by event_date) with the library's generator."""
+    from imbalance_spark.synthetic import write_demo_table
+
+    spark = _spark("generate")
+    result = timed(
+        lambda: write_demo_table(
+            spark, args.input, rows=args.rows, fraud_rate=0.005, days=30, seed=7, fmt="parquet"
+        )
+        or {}
+    )
+    df = spark.read.parquet(args.input)
+    counts = {str(r[LABEL]): int(r["count"]) for r in df.groupBy(LABEL).count().collect()}
+    spark.stop()
+    size = sum(p.stat().st_size for p in Path(args.input).rglob("*.parquet"))
+    result.update(rows_in=sum(counts.values()), rows_out=sum(counts.values()), classes=counts,
+                  bytes=size, files=count_data_files(args.input))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Spark variants
+
+
+def floor_noop_scan(args: argparse.Namespace) -> dict:
+    """(a) The floor: read every column of every row once, to the noop sink."""
+    spark = _spark("floor")
+
+    def run() -> dict:
+        df = spark.read.parquet(args.input)
+        df.write.format("noop").mode("overwrite").save()
+        return {}
+
+    out = timed(run)
+    out.update(rows_in=args.rows, rows_out=args.rows)
+    return out
+
+
+def label_count(args: argparse.Namespace) -> dict:
+    """Reference: the label-only class count (what the profiling pass costs at least)."""
+    spark = _spark("label-count")
+
+    def run() -> dict:
+        rows = spark.read.parquet(args.input).groupBy(LABEL).count().collect()
+        return {"rows_in": sum(int(r["count"]) for r in rows), "rows_out": len(rows)}
+
+    return timed(run)
+
+
+def sample_noop(args: argparse.Namespace) -> dict:
+    """Reference: sampleBy + weight to the noop sink (the full pass without the write)."""
+    from pyspark.sql import functions as F
+
+    spark = _spark("sample-noop")
+
+    def run() -> dict:
+        df = spark.read.parquet(args.input)
+        out = df.sampleBy(LABEL, {MINORITY: 1.0, 0: 1.0 / args.factor}, SEED).withColumn(
+            WEIGHT, F.when(F.col(LABEL) == MINORITY, 1.0).otherwise(float(args.factor))
+        )
+        out.write.format("noop").mode("overwrite").save()
+        return {}
+
+    out = timed(run)
+    out.update(rows_in=args.rows, rows_out=0)
+    return out
+
+
+def job_library(args: argparse.Namespace, extra_conf: dict[str, str] | None = None) -> dict:
+    """(b) The job through the library: ``run_job(spark, parse_config(...))``."""
+    from imbalance_spark.config import parse_config
+    from imbalance_spark.pipeline import run_job
+
+    spark = _spark("job", extra_conf)
+    cfg = parse_config(job_config_dict(args))
+    out = timed(lambda: {"report": run_job(spark, cfg)})
+    report = out.pop("report")
+    out.update(
+        rows_in=report["input"]["rows"],
+        rows_out=report["output"]["rows"],
+        stages_s=report["stages_s"],
+        job_duration_s=report["duration_s"],
+        files=count_data_files(args.output),
+    )
+    return out
+
+
+def job_optimize_write(args: argparse.Namespace) -> dict:
+    """Candidate: the job unchanged, with Delta's optimized write (one shuffle to ~1 file/partition)."""
+    return job_library(args, {"spark.databricks.delta.optimizeWrite.enabled": "true"})
+
+
+def job_repartition(args: argparse.Namespace) -> dict:
+    """Candidate: ``run_job`` unchanged, but the sample is repartitioned by the partition column
+    right before the Delta write (each date then goes to one task: one file per date).
+
+    Done by wrapping the pipeline's ``write_delta`` in this process only, so every other step is
+    the library's own; the wrapper counts its calls so a renamed seam cannot go unnoticed.
+    """
+    from pyspark.sql import functions as F
+
+    import imbalance_spark.pipeline as pipeline
+
+    original = pipeline.write_delta
+    calls = []
+
+    def write_repartitioned(df, out, *rest, **kw):
+        calls.append(1)
+        return original(df.repartition(*[F.col(f"`{c}`") for c in out.partition_by]), out, *rest, **kw)
+
+    pipeline.write_delta = write_repartitioned
+    result = job_library(args)
+    if not calls:
+        raise RuntimeError("imbalance_spark.pipeline no longer calls write_delta; update job_repartition")
+    return result
+
+
+def job_spark_submit(args: argparse.Namespace) -> dict:
+    """(b) The job through ``spark-submit jobs/downsample.py``; its own time comes from its report."""
+    import pyspark
+    import yaml
+
+    from imbalance_spark.packages import delta_packages_arg
+
+    cfg = job_config_dict(args)
+    cfg_path = Path(args.output).parent / (Path(args.output).name + ".yaml")
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(LIBRARY_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    cmd = [
+        str(submit), "--master", "local[2]", "--packages", delta_packages_arg(),
+        "--conf", "spark.ui.enabled=false",
+        "--driver-java-options", f"-Dlog4j2.configurationFile=file:{LOG4J}",
+        str(LIBRARY_ROOT / "jobs" / "downsample.py"), "--config", str(cfg_path),
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    log = Path(args.result).with_suffix(".submit.log")
+    log.write_text(proc.stdout + "\n---- stderr ----\n" + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"spark-submit exited {proc.returncode}; its output is in {log}")
+    report = json.loads(Path(cfg["report"]["path"]).read_text())
+    return {
+        "seconds": report["duration_s"],
+        "submit_wall_s": wall,
+        "rows_in": report["input"]["rows"],
+        "rows_out": report["output"]["rows"],
+        "stages_s": report["stages_s"],
+        "files": count_data_files(args.output),
+    }
+
+
+def naive_spark(args: argparse.Namespace) -> dict:
+    """(c) What users write first: count per class, then filter/union/sample, weight, write."""
+    from pyspark.sql import functions as F
+
+    spark = _spark("naive")
+
+    def run() -> dict:
+        df = spark.read.parquet(args.input)
+        counts = {r[LABEL]: int(r["count"]) for r in df.groupBy(LABEL).count().collect()}
+        minority = min(counts, key=counts.get)
+        minority_df = df.filter(F.col(LABEL) == minority).withColumn(WEIGHT, F.lit(1.0))
+        majority_df = (
+            df.filter(F.col(LABEL) != minority)
+            .sample(fraction=1.0 / args.factor, seed=SEED)
+            .withColumn(WEIGHT, F.lit(float(args.factor)))
+        )
+        (
+            minority_df.unionByName(majority_df)
+            .write.format("delta").mode("overwrite").partitionBy(PARTITION).save(args.output)
+        )
+        return {"rows_in": sum(counts.values())}
+
+    out = timed(run)
+    out.update(rows_out=delta_output_rows(spark, args.output), files=count_data_files(args.output))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# single-machine libraries
+
+
+def pandas_imblearn(args: argparse.Namespace) -> dict:
+    """(d) pandas + imbalanced-learn's RandomUnderSampler, as its docs show: fit_resample(X, y)."""
+    import pandas as pd
+    from imblearn.under_sampling import RandomUnderSampler
+
+    def run() -> dict:
+        df = pd.read_parquet(args.input)
+        counts = df[LABEL].value_counts().to_dict()
+        minority = min(counts, key=counts.get)
+        # a dict strategy gives the exact count per class: all minority rows, 1/F of the others
+        strategy = {c: (n if c == minority else n // args.factor) for c, n in counts.items()}
+        X, y = df.drop(columns=[LABEL]), df[LABEL]
+        del df
+        X_res, y_res = RandomUnderSampler(sampling_strategy=strategy, random_state=SEED).fit_resample(X, y)
+        out = X_res.assign(**{LABEL: y_res.to_numpy()})
+        out[WEIGHT] = (out[LABEL] != minority).map({True: float(args.factor), False: 1.0})
+        out.to_parquet(args.output, partition_cols=[PARTITION], index=False)
+        return {"rows_in": int(sum(counts.values())), "rows_out": len(out)}
+
+    out = timed(run)
+    out["files"] = count_data_files(args.output)
+    return out
+
+
+def _polars_input(args: argparse.Namespace) -> str:
+    return str(Path(args.input) / "**" / "*.parquet")
+
+
+def polars_eager(args: argparse.Namespace) -> dict:
+    """(e) Polars, eager: read all, count per class, sample the majority, weight, partitioned write."""
+    import polars as pl
+
+    def run() -> dict:
+        df = pl.read_parquet(_polars_input(args), hive_partitioning=True)
+        counts = dict(df.group_by(LABEL).len().iter_rows())
+        minority = min(counts, key=counts.get)
+        out = pl.concat(
+            [
+                df.filter(pl.col(LABEL) == minority).with_columns(pl.lit(1.0).alias(WEIGHT)),
+                df.filter(pl.col(LABEL) != minority)
+                .sample(fraction=1.0 / args.factor, seed=SEED)
+                .with_columns(pl.lit(float(args.factor)).alias(WEIGHT)),
+            ]
+        )
+        del df
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        out.write_parquet(args.output, partition_by=PARTITION)
+        return {"rows_in": int(sum(counts.values())), "rows_out": out.height}
+
+    out = timed(run)
+    out["files"] = count_data_files(args.output)
+    return out
+
+
+def polars_streaming(args: argparse.Namespace) -> dict:
+    """(e) Polars lazy on the streaming engine: a label-only count, then one streaming pass.
+
+    ``DataFrame.sample`` has no lazy form, so the majority is Bernoulli-sampled by a seeded hash of
+    the transaction id (keep when hash < 2^64 / F), the same keep-probability as sampleBy.
+    """
+    import polars as pl
+
+    def run() -> dict:
+        scan = pl.scan_parquet(_polars_input(args), hive_partitioning=True)
+        counts = dict(scan.group_by(LABEL).len().collect(engine="streaming").iter_rows())
+        minority = min(counts, key=counts.get)
+        threshold = (2**64) // args.factor
+        is_minority = pl.col(LABEL) == minority
+        kept = is_minority | (pl.col("transaction_id").hash(SEED) < pl.lit(threshold, dtype=pl.UInt64))
+        (
+            scan.filter(kept)
+            .with_columns(pl.when(is_minority).then(1.0).otherwise(float(args.factor)).alias(WEIGHT))
+            .sink_parquet(pl.PartitionBy(args.output, key=PARTITION), mkdir=True, engine="streaming")
+        )
+        rows_out = pl.scan_parquet(str(Path(args.output) / "**" / "*.parquet")).select(pl.len()).collect().item()
+        return {"rows_in": int(sum(counts.values())), "rows_out": int(rows_out)}
+
+    out = timed(run)
+    out["files"] = count_data_files(args.output)
+    return out
+
+
+VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "generate": generate,
+    "floor_noop_scan": floor_noop_scan,
+    "label_count": label_count,
+    "sample_noop": sample_noop,
+    "job_library": job_library,
+    "job_spark_submit": job_spark_submit,
+    "job_repartition": job_repartition,
+    "job_optimize_write": job_optimize_write,
+    "naive_spark": naive_spark,
+    "pandas_imblearn": pandas_imblearn,
+    "polars_eager": polars_eager,
+    "polars_streaming": polars_streaming,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("variant", choices=sorted(VARIANTS))
+    p.add_argument("--input", required=True, help="input Parquet directory (partitioned by event_date)")
+    p.add_argument("--output", default=None, help="output directory (removed first)")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--factor", type=int, default=20)
+    p.add_argument("--result", required=True, help="JSON file for this variant's measurements")
+    args = p.parse_args(argv)
+    if args.output:
+        shutil.rmtree(args.output, ignore_errors=True)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    result = VARIANTS[args.variant](args)
+    import imbalance_spark
+
+    result["library"] = str(Path(imbalance_spark.__file__).parent)
+    Path(args.result).write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
