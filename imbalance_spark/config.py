@@ -298,8 +298,12 @@ class JobConfig(_Model):
         return {label_key(v) for v in self.minority_classes}
 
     def summary(self) -> dict[str, Any]:
-        """The config as plain data (for reports and commit metadata)."""
-        return self.model_dump(mode="json", exclude={"source_file", "source_sha256"})
+        """The config as plain data, secrets masked and reader options left out."""
+        import json
+
+        data = self.model_dump(mode="json", exclude={"source_file", "source_sha256", "secrets"})
+        data["input"].pop("options", None)
+        return json.loads(self.redact(json.dumps(data)))
 
 
 def _check_factor(f: Any, what: str) -> None:

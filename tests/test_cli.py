@@ -131,3 +131,81 @@ def test_packages_prints_delta_coordinates(capsys):
     code, out, _ = run_main(capsys, "packages")
     assert code == 0 and out.strip() == ",".join(delta_packages())
     assert out.startswith("io.delta:delta-spark_")
+
+
+PROD = """\
+dataset: prod
+input: {{path: {input}, date_column: event_date}}
+label_column: {label}
+minority_classes: [1]
+downsampling: {{factor: 4, seed: 1, method: hash, key_columns: [transaction_id]}}
+output: {{path: {output}, partition_by: [event_date]}}
+history: {{path: {history}}}
+"""
+
+
+@pytest.fixture()
+def prod(spark, fraud_table, tmp_path):
+    """A config over the shared fraud table whose output already exists (one run done)."""
+    out = str(tmp_path / "out")
+    path = write_config(tmp_path / "prod.yaml", PROD.format(input=fraud_table, output=out, label="is_fraud",
+                                                            history=tmp_path / "hist"))
+    assert main(["run", "--config", str(path), "--run-date", "2026-01-02", "-q"]) == 0
+    return path, out
+
+
+def _bad_cases(tmp_path, spark, fraud_table, out):
+    """(argv suffix, config text, expected exit code, message) for each bad input."""
+    def conf(**kw):
+        values = {"input": fraud_table, "output": out, "label": "is_fraud", "history": tmp_path / "hist"} | kw
+        return PROD.format(**values)
+
+    one_class = str(tmp_path / "one_class")
+    spark.range(10).selectExpr("id as transaction_id", "0 as is_fraud", "date'2026-01-01' as event_date").write.format(
+        "delta").save(one_class)
+    nulls = str(tmp_path / "nulls")
+    spark.range(10).selectExpr("id as transaction_id", "cast(null as int) as is_fraud",
+                               "date'2026-01-01' as event_date").write.format("delta").save(nulls)
+    return [
+        (["--run-date", "2026-13-01"], conf(), 2, "--run-date: '2026-13-01' is not a date (expected YYYY-MM-DD)"),
+        (["--start-date", "2026-01-01"], conf(), 2, "--start-date/--end-date: a backfill needs both"),
+        (["--start-date", "2026-01-03", "--end-date", "2026-01-01"], conf(), 2, "--end-date: 2026-01-01 is before"),
+        (["--run-date", "2031-01-01"], conf(), 3, "input has no rows for run date(s) 2031-01-01"),
+        ([], conf(input=one_class), 3, "only one class (0) in 'is_fraud'; nothing to rebalance"),
+        ([], conf(input=nulls), 3, "every one of the 10 rows has a null 'is_fraud'"),
+        ([], conf(output=fraud_table + "/sub"), 2, "is equal to or inside input.path"),
+        ([], conf().replace("factor: 4", "factor: four"), 2, "downsampling.factor: factor must be a number >= 1"),
+        ([], conf().replace("dataset: prod", "dataset: [prod"), 2, "not valid YAML at line"),
+        ([], conf() + "surprise: 1\n", 2, "surprise: unknown key"),
+        ([], conf().replace("label_column: is_fraud\n", ""), 2, "label_column: required key is missing"),
+        ([], conf().replace("date_column: event_date", "date_column: [event_date]"), 2, "input.date_column"),
+    ]
+
+
+def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, fraud_table, tmp_path, capsys, prod):
+    _, out = prod
+    capsys.readouterr()
+    history = DeltaTable.forPath(spark, out).history().collect()
+    content = spark.read.format("delta").load(out).count()
+    for i, (extra, text, code, message) in enumerate(_bad_cases(tmp_path, spark, fraud_table, out)):
+        path = write_config(tmp_path / f"bad{i}.yaml", text)
+        got, _, err = run_main(capsys, "run", "--config", str(path), "-q", *extra)
+        lines = err.strip().splitlines()
+        assert got == code, (message, err)
+        assert len(lines) == 1 and lines[0].startswith("imbalance-spark: error: "), err
+        assert message in lines[0], (message, lines[0])
+    assert [h.version for h in DeltaTable.forPath(spark, out).history().collect()] == [h.version for h in history]
+    assert spark.read.format("delta").load(out).count() == content
+
+
+def test_history_command_prints_recent_rows(prod, capsys):
+    path, _ = prod
+    assert main(["run", "--config", str(path), "--run-date", "2026-01-03", "-q"]) == 0
+    capsys.readouterr()
+    code, out, _ = run_main(capsys, "history", "--config", str(path), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["run_date"], r["class"]) for r in rows] == [
+        ("2026-01-03", "0"), ("2026-01-03", "1"), ("2026-01-02", "0"), ("2026-01-02", "1")]
+    code, table, _ = run_main(capsys, "history", "--config", str(path))
+    assert code == 0 and "2026-01-03" in table and "share" in table

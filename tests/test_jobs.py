@@ -97,3 +97,59 @@ def test_console_script_run(spark, small_table, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["output"]["rows"] == spark.read.format("delta").load(str(tmp_path / "out")).count()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_write_leaves_previous_version_and_next_run_succeeds(spark, tmp_path):
+    import os
+    import signal
+    import time
+
+    from imbalance_spark.config import load_config
+    from imbalance_spark.pipeline import run_job
+    from imbalance_spark.synthetic import write_demo_table
+
+    table = str(tmp_path / "tx")
+    write_demo_table(spark, table, rows=300_000, fraud_rate=0.02, days=4, seed=5)
+    out = tmp_path / "out"
+    cfg_path = write_config(
+        tmp_path / "kill.yaml",
+        f"""\
+dataset: kill_test
+input: {{path: {table}}}
+label_column: is_fraud
+downsampling: {{factor: 1, seed: 7}}
+output: {{path: {out}, partition_by: [event_date]}}
+""",
+    )
+    first = run_job(spark, load_config(cfg_path))
+    before_files = {p for p in out.rglob("*.parquet")}
+    proc = subprocess.Popen(
+        [spark_submit(), "--master", "local[2]", "--packages", delta_packages_arg(),
+         "--conf", "spark.ui.enabled=false",
+         str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(), cwd=tmp_path,
+        start_new_session=True,
+    )
+    killed_mid_write = False
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if {p for p in out.rglob("*.parquet")} - before_files:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_mid_write = True
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert killed_mid_write, "the job never started writing"
+    history = DeltaTable.forPath(spark, str(out)).history().collect()
+    assert [h.version for h in history] == [0], "the killed run committed nothing"
+    assert spark.read.format("delta").load(str(out)).count() == first["output"]["rows"]
+    again = run_job(spark, load_config(cfg_path))
+    assert again["output"]["version"] == 1
+    result = spark.read.format("delta").load(str(out))
+    assert result.count() == again["output"]["rows"] == 300_000
+    assert result.select("transaction_id").distinct().count() == 300_000  # no duplicates

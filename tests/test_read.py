@@ -1,0 +1,108 @@
+"""Reading: pinned Delta versions, date slices, reader errors, secrets never printed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.errors import InputError
+from imbalance_spark.pipeline import run_job
+from imbalance_spark.read import describe_input, read_input
+
+
+def cfg(path, **over):
+    data = {
+        "dataset": "r",
+        "input": {"path": path},
+        "label_column": "y",
+        "downsampling": {"factor": 2},
+        "output": {"path": path + "_out"},
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+@pytest.fixture()
+def versioned(spark, tmp_path) -> str:
+    path = str(tmp_path / "t")
+    base = spark.range(1_000).selectExpr("id", "cast(id % 10 = 0 as int) as y", "date'2026-01-01' as d")
+    base.write.format("delta").save(path)  # version 0: 1,000 rows
+    base.write.format("delta").mode("append").save(path)  # version 1: 2,000 rows
+    return path
+
+
+def test_latest_version_resolved_once_and_pinned_against_concurrent_appends(spark, versioned):
+    source = read_input(spark, cfg(versioned))
+    assert source.version == 1
+    # another writer appends after the job resolved its input
+    spark.range(500).selectExpr("id", "1 as y", "date'2026-01-01' as d").write.format("delta").mode("append").save(versioned)
+    assert source.df.count() == 2_000
+    assert spark.read.format("delta").load(versioned).count() == 2_500
+
+
+def test_run_reads_pinned_version_while_another_writer_appends(spark, versioned, tmp_path):
+    out = str(tmp_path / "out")
+    c = cfg(versioned, output={"path": out}, downsampling={"factor": 1})
+
+    def append_meanwhile(df):
+        spark.range(300).selectExpr("id", "1 as y", "date'2026-01-01' as d").write.format("delta").mode(
+            "append").save(versioned)
+        return df
+
+    report = run_job(spark, c, sample_hook=append_meanwhile)
+    assert report["input_version"] == 1
+    assert report["input"]["rows"] == 2_000
+    assert spark.read.format("delta").load(out).count() == 2_000
+
+
+def test_config_pins_version_or_timestamp(spark, versioned):
+    assert read_input(spark, cfg(versioned, input={"path": versioned, "version": 0})).df.count() == 1_000
+    with pytest.raises(InputError, match=r"input.version: 7 does not exist \(latest is 1\)"):
+        read_input(spark, cfg(versioned, input={"path": versioned, "version": 7}))
+    with pytest.raises(InputError, match="is before the table's first version"):
+        read_input(spark, cfg(versioned, input={"path": versioned, "timestamp": "2000-01-01T00:00:00"}))
+    future = read_input(spark, cfg(versioned, input={"path": versioned, "timestamp": "2100-01-01T00:00:00"}))
+    assert future.version == 1
+
+
+def test_date_slice_by_date_timestamp_and_string_columns(spark, tmp_path):
+    path = str(tmp_path / "p")
+    spark.range(4 * 24).selectExpr(
+        "id",
+        "cast(id % 2 as int) as y",
+        "timestamp'2026-01-01 00:00:00' + make_interval(0, 0, 0, 0, cast(id as int), 0, 0) as ts",
+    ).withColumn("d", F.to_date("ts")).withColumn("s", F.date_format("ts", "yyyy-MM-dd")).write.parquet(path)
+    one = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
+    two = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 3))
+    for column in ("d", "ts", "s"):
+        c = cfg(path, input={"path": path, "format": "parquet", "date_column": column})
+        assert read_input(spark, c, one).df.count() == 24, column
+        assert read_input(spark, c, two).df.count() == 48, column
+    bad = cfg(path, input={"path": path, "format": "parquet", "date_column": "id"})
+    with pytest.raises(InputError, match="input.date_column: column 'id' has type bigint"):
+        read_input(spark, bad, one)
+
+
+def test_csv_input_with_header_and_inference(spark, tmp_path):
+    path = str(tmp_path / "c")
+    spark.range(100).selectExpr("id", "cast(id % 4 = 0 as int) as y").coalesce(1).write.option("header", True).csv(path)
+    source = read_input(spark, cfg(path, input={"path": path, "format": "csv"}))
+    assert dict((f.name, f.dataType.simpleString()) for f in source.df.schema.fields)["y"] == "int"
+
+
+def test_secrets_are_masked(monkeypatch):
+    monkeypatch.setenv("LAKE_SECRET_KEY", "s3cr3t")
+    c = parse_config({
+        "dataset": "s",
+        "input": {"path": "s3a://user:${LAKE_SECRET_KEY}@bucket/tx", "options": {"fs.key": "${LAKE_SECRET_KEY}"}},
+        "label_column": "y",
+        "downsampling": {"factor": 2},
+        "output": {"path": "s3a://bucket/out"},
+    })
+    assert c.input.options["fs.key"] == "s3cr3t"
+    assert "s3cr3t" not in describe_input(c)
+    assert "s3cr3t" not in str(c.summary())
+    assert describe_input(c) == "s3a://user:***@bucket/tx"
