@@ -226,6 +226,19 @@ class ReportConfig(_Model):
     path: StrictStr | None = None
 
 
+class ScheduleConfig(_Model):
+    """How the Airflow DAG (jobs/dags/imbalance_downsampling.py) schedules this dataset."""
+
+    enabled: StrictBool = True
+    cron: StrictStr | None = "@daily"
+    start_date: dt.date = dt.date(2026, 1, 1)
+    catchup: StrictBool = False
+    max_active_runs: StrictInt = 1
+    retries: StrictInt = 2
+    retry_delay_minutes: Factor = 10
+    execution_timeout_minutes: Factor = 180
+
+
 class HistoryConfig(_Model):
     """A Delta table that every run appends its per-class proportions to."""
 
@@ -255,6 +268,7 @@ class JobConfig(_Model):
     report: ReportConfig = ReportConfig()
     guards: GuardsConfig = GuardsConfig()
     history: HistoryConfig = HistoryConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
