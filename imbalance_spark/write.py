@@ -181,7 +181,6 @@ def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
     """The latest Delta version of the output, or None if it does not exist."""
     if not output_exists(spark, out):
         return None
-    from delta.tables import DeltaTable
 
     return int(_delta_table(spark, out).history(1).select("version").collect()[0][0])
 

@@ -160,7 +160,7 @@ def test_history_after_three_runs(spark, daily_table, tmp_path):
         ("2026-01-01", "0"), ("2026-01-01", "1"), ("2026-01-02", "0"), ("2026-01-02", "1"),
         ("2026-01-03", "0"), ("2026-01-03", "1"),
     ]
-    for r, rep in zip(rows[1::2], reports):
+    for r, rep in zip(rows[1::2], reports, strict=True):
         assert r.input_count == rep["input"]["classes"]["1"]["count"]
         assert r.output_count == rep["output"]["classes"]["1"]["count"]
         assert r.run_id == rep["run_id"] and r.dataset == "daily" and r.degree == rep["degree"]
