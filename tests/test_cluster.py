@@ -108,7 +108,7 @@ def standalone_cluster(tmp_path_factory, request) -> Cluster:
 
 @pytest.fixture(scope="module")
 def cluster_input(spark, tmp_path_factory) -> str:
-    """20,000 rows, 2% label 1, written as several parquet files."""
+    """20,000 rows over RUN_DATE and the day after, 2% label 1, as several parquet files."""
     path = str(tmp_path_factory.mktemp("cluster_input") / "events")
     (
         spark.range(ROWS, numPartitions=3)
@@ -116,6 +116,9 @@ def cluster_input(spark, tmp_path_factory) -> str:
             F.col("id"),
             F.concat(F.lit("acct-"), (F.col("id") % 731).cast("string")).alias("account"),
             (F.col("id") % 50 == 7).cast("int").alias("label"),
+            # blocks of 50 ids alternate days, so half of the label-1 rows fall on RUN_DATE
+            F.date_add(F.lit(RUN_DATE), (F.floor(F.col("id") / 50) % 2).cast("int"))
+            .alias("event_date"),
         )
         .write.parquet(path)
     )
@@ -141,6 +144,7 @@ def hash_config(path: Path, input_path: str, out: Path) -> Path:
             input:
               path: {input_path}
               format: parquet
+              date_column: event_date
             label_column: label
             minority_classes: [1]
             downsampling:
@@ -152,7 +156,6 @@ def hash_config(path: Path, input_path: str, out: Path) -> Path:
               column: example_weight
             output:
               path: {out / "output"}
-              mode: overwrite
             report:
               path: {out / "report.json"}
             """
@@ -212,8 +215,10 @@ def test_hash_method_keeps_the_same_rows_on_the_cluster_as_local(
     cluster_df = spark.read.format("delta").load(str(cluster_out / "output"))
     assertDataFrameEqual(cluster_df, local_df)
     counts = {r["label"]: r["count"] for r in cluster_df.groupBy("label").count().collect()}
-    assert counts[1] == ROWS // 50
-    assert 0 < counts[0] < ROWS - ROWS // 50
+    run_day_rows = ROWS // 2
+    assert counts[1] == ROWS // 50 // 2
+    assert 0 < counts[0] < run_day_rows - counts[1]
+    assert cluster_df.where(F.col("event_date") != F.lit(RUN_DATE).cast("date")).count() == 0
     # The tasks ran in executors that both workers launched, not in the driver.
     app_dirs = list((standalone_cluster.state_dir / "work").glob("worker-*/app-*/*"))
     assert {p.parent.parent.name for p in app_dirs} == {"worker-1", "worker-2"}

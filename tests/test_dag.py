@@ -27,7 +27,14 @@ if importlib.util.find_spec("airflow") is None or importlib.util.find_spec(
 
 import pyspark  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType  # noqa: E402
+from pyspark.sql.types import (  # noqa: E402
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StructField,
+    StructType,
+)
 
 from imbalance_spark.packages import delta_packages_arg  # noqa: E402
 
@@ -82,8 +89,10 @@ SMALL_JOB_CONF = {
     "spark.ui.enabled": "false",
     "spark.databricks.delta.snapshotPartitions": "2",
 }
-MINORITY_ROWS = 60
-MAJORITY_ROWS = 5_940
+DAYS = 3
+ROWS_PER_DAY = 2_000
+MINORITY_ROWS = 20  # per day: ids divisible by 100 fall evenly on the three days
+MAJORITY_ROWS = ROWS_PER_DAY - MINORITY_ROWS
 FACTOR = 10
 
 
@@ -170,6 +179,7 @@ def write_dataset(path: Path, dataset: str, extra: str = "", input_path: str = "
             input:
               path: {input_path}
               format: parquet
+              date_column: event_date
             label_column: is_fraud
             minority_classes: [1]
             downsampling:
@@ -179,7 +189,7 @@ def write_dataset(path: Path, dataset: str, extra: str = "", input_path: str = "
               column: example_weight
             output:
               path: {out / "output"}
-              mode: overwrite
+              partition_by: [event_date]
             report:
               path: {out / "report.json"}
             """
@@ -317,22 +327,24 @@ def test_run_date_renders_for_dated_runs_and_runs_without_logical_date(airflow_h
 
 @pytest.fixture(scope="module")
 def small_fraud_input(spark, tmp_path_factory) -> str:
-    """6,000 rows with 1% label 1, as parquet."""
+    """6,000 rows over the three days around RUN_DATE, 1% label 1 each day, as parquet."""
     schema = StructType(
         [
             StructField("id", LongType(), False),
             StructField("amount", DoubleType(), True),
             StructField("is_fraud", IntegerType(), True),
+            StructField("event_date", DateType(), True),
         ]
     )
     path = str(tmp_path_factory.mktemp("dag_input") / "transactions")
-    total = MINORITY_ROWS + MAJORITY_ROWS
+    first_day = dt.date.fromisoformat(RUN_DATE) - dt.timedelta(days=1)
     (
-        spark.range(total)
+        spark.range(DAYS * ROWS_PER_DAY)
         .select(
             F.col("id"),
             (F.col("id") % 97 * 1.5).alias("amount"),
-            (F.col("id") % (total // MINORITY_ROWS) == 0).cast("int").alias("is_fraud"),
+            (F.col("id") % 100 == 0).cast("int").alias("is_fraud"),
+            F.date_add(F.lit(first_day), (F.col("id") % DAYS).cast("int")).alias("event_date"),
         )
         .to(schema)
         .write.parquet(path)
@@ -367,6 +379,10 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     assert "state=success" in log
 
     out_df = spark.read.format("delta").load(str(out / "output"))
+    # Only the run date's slice of the input was processed.
+    assert [r["event_date"] for r in out_df.select("event_date").distinct().collect()] == [
+        dt.date.fromisoformat(RUN_DATE)
+    ]
     by_class = {
         r["is_fraud"]: (r["n"], r["w_min"], r["w_max"])
         for r in out_df.groupBy("is_fraud")
