@@ -292,15 +292,24 @@ def test_schedule_opt_out_and_overrides(tmp_path):
     assert task["application_args"][1] == str((datasets / "c_own.yml").resolve())
 
 
-def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path):
+@pytest.mark.parametrize(
+    "schedule, key",
+    [
+        ("  every: day\n", "schedule.every"),
+        ("  retries: true\n", "schedule.retries"),
+        ("  max_active_runs: 0\n", "schedule.max_active_runs"),
+        ("  start_date: 1st of May\n", "schedule.start_date"),
+    ],
+)
+def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path, schedule, key):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
-    bad = write_dataset(datasets / "bad.yaml", "bad", "schedule:\n  every: day\n")
+    bad = write_dataset(datasets / "bad.yaml", "bad", "schedule:\n" + schedule)
     bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets))
 
     assert bag["dags"] == {}
     (error,) = bag["errors"].values()
-    assert str(bad) in error and "schedule.every" in error
+    assert str(bad) in error and key in error
 
 
 @pytest.mark.slow

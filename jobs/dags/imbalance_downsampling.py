@@ -61,6 +61,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "retry_delay_minutes": (int, float),
     "execution_timeout_minutes": (int, float),
 }
+_MINIMUM = {"max_active_runs": 1, "retries": 0, "retry_delay_minutes": 0,
+            "execution_timeout_minutes": 1}
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -84,7 +86,15 @@ def read_dataset_schedule(path: Path) -> tuple[str, dict[str, Any]]:
             expected = " or ".join("null" if t is type(None) else t.__name__ for t in _TYPES[key])
             raise ValueError(f"{path}: schedule.{key}: expected {expected}, got {value!r}")
     merged = {**SCHEDULE_DEFAULTS, **schedule}
-    merged["start_date"] = dt.date.fromisoformat(str(merged["start_date"]))
+    for key, low in _MINIMUM.items():
+        if merged[key] < low:
+            raise ValueError(f"{path}: schedule.{key}: expected at least {low}, got {merged[key]!r}")
+    try:
+        merged["start_date"] = dt.date.fromisoformat(str(merged["start_date"]))
+    except ValueError:
+        raise ValueError(
+            f"{path}: schedule.start_date: expected YYYY-MM-DD, got {merged['start_date']!r}"
+        ) from None
     return dataset, merged
 
 
