@@ -45,7 +45,8 @@ SCHEDULE_DEFAULTS: dict[str, Any] = {
     "start_date": "2026-01-01",
     # Runs are idempotent per run date, so catchup only costs cluster time: opt in per dataset.
     "catchup": False,
-    # One run at a time per dataset: runs of the same table overwrite the same Delta output.
+    # One run at a time by default: runs of different dates only commit side by side when the
+    # output is partitioned by the date column; raise it per dataset when it is.
     "max_active_runs": 1,
     "retries": 2,
     "retry_delay_minutes": 10,
