@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # A Spark standalone cluster on 127.0.0.1 (one master, N workers) from the installed pyspark.
-# Usage: scripts/local-cluster.sh start|stop|status   (settings: the variables below)
+# Usage: scripts/local-cluster.sh start|stop|status   (settings: the LOCAL_CLUSTER_* variables below)
+#   start   launches the master and the workers with pyspark's bin/spark-class, waits until every
+#           worker has registered, and prints the master URL (spark://127.0.0.1:PORT)
+#   stop    signals every process group that start recorded (daemons, executors, Python workers)
+#   status  one line per daemon; exit 0 when all run, 1 when one died, 3 when not started
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
