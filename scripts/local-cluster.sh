@@ -94,7 +94,9 @@ stop() {
   for f in $(pid_files); do
     pid=$(cat "$f")
     # The negative pid signals the daemon's whole process group (executors, Python workers).
-    is_running "${pid}" && kill -TERM -- "-${pid}" 2>/dev/null || true
+    if is_running "${pid}"; then
+      kill -TERM -- "-${pid}" 2>/dev/null || true
+    fi
   done
   deadline=$((SECONDS + 20))
   for f in $(pid_files); do
