@@ -72,6 +72,10 @@ start() {
     --host "${HOST}" --port "${MASTER_PORT}" --webui-port "${MASTER_WEBUI_PORT}"
   wait_for_log master "Starting Spark master at" || { stop; exit 1; }
   wait_for_log master "I have been elected leader" || { stop; exit 1; }
+  # Spark moves to the next port when the configured one is taken: use the one it bound.
+  MASTER_URL=$(grep -o "Starting Spark master at spark://[^ ]*" "${STATE_DIR}/logs/master.out" |
+    head -n 1 | sed 's/.* //')
+  echo "${MASTER_URL}" >"${STATE_DIR}/master-url"
   local i webui
   for ((i = 1; i <= WORKERS; i++)); do
     webui=0
@@ -110,6 +114,7 @@ stop() {
     kill -KILL -- "-${pid}" 2>/dev/null || true
     rm -f "$f"
   done
+  rm -f "${STATE_DIR}/master-url"
   log "stopped"
 }
 
@@ -128,7 +133,7 @@ status() {
       down=1
     fi
   done
-  echo "master ${MASTER_URL}"
+  echo "master $(cat "${STATE_DIR}/master-url" 2>/dev/null || echo "${MASTER_URL}")"
   return "${down}"
 }
 
