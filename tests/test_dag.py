@@ -312,6 +312,14 @@ def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path, schedule,
     assert str(bad) in error and key in error
 
 
+def test_missing_datasets_dir_is_an_import_error(tmp_path):
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=tmp_path / "no-such-dir"))
+
+    assert bag["dags"] == {}
+    (error,) = bag["errors"].values()
+    assert str(tmp_path / "no-such-dir") in error
+
+
 @pytest.mark.slow
 def test_run_date_renders_for_dated_runs_and_runs_without_logical_date(airflow_home, tmp_path):
     datasets = tmp_path / "datasets"

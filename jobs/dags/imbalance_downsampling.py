@@ -131,6 +131,9 @@ def build_dag(config_path: Path, dataset: str, schedule: dict[str, Any]) -> DAG:
 
 def build_dags(datasets_dir: Path) -> dict[str, DAG]:
     """A DAG for every enabled dataset YAML in ``datasets_dir``, keyed by dag_id."""
+    if not datasets_dir.is_dir():
+        # A mistyped setting would otherwise make every DAG vanish without a word.
+        raise FileNotFoundError(f"imbalance_spark_datasets_dir: {datasets_dir} is not a directory")
     dags: dict[str, DAG] = {}
     seen: dict[str, Path] = {}
     for path in sorted([*datasets_dir.glob("*.yaml"), *datasets_dir.glob("*.yml")]):
