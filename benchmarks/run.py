@@ -49,7 +49,7 @@ FLOOR = "floor_noop_scan"
 IN_MEMORY = {"pandas_imblearn", "polars_eager"}
 # Peak bytes per input row before any run calibrates it (measured on this table: pandas builds
 # an object array of every feature in RandomUnderSampler's input check).
-DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 900, "polars_eager": 130}
+DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 400, "polars_eager": 250}
 
 
 def parse_rows(text: str) -> list[int]:
@@ -142,6 +142,8 @@ def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespac
     env = dict(os.environ)
     env["PYTHONPATH"] = str(args.library_root) + os.pathsep + env.get("PYTHONPATH", "")
     env["BENCH_LIBRARY_ROOT"] = str(args.library_root)
+    if args.event_log:
+        env["BENCH_EVENT_LOG"] = str(size_dir / "eventlog")
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYSPARK_DRIVER_PYTHON"] = sys.executable
     timeout = args.timeout or max(600.0, rows / 100_000)
@@ -170,7 +172,7 @@ def summarize(variant: str, runs: list[dict], floor_runs: list[dict]) -> dict:
     # pair each repetition with the floor measured in the same round
     ratios = [
         r["seconds"] / f["seconds"]
-        for r, f in zip(runs, floor_runs)
+        for r, f in zip(runs, floor_runs, strict=False)
         if "error" not in r and "error" not in f and f.get("seconds")
     ]
     rows_in = ok[0]["rows_in"]
@@ -200,14 +202,26 @@ def summarize(variant: str, runs: list[dict], floor_runs: list[dict]) -> dict:
     return out
 
 
-def bytes_per_row(variant: str, sizes: list[dict]) -> float:
-    """Peak bytes per input row of an in-memory variant, from the largest run so far."""
-    measured = [
-        s["variants"][variant]["peak_rss_bytes"] / s["rows"]
+def estimate_peak(variant: str, rows: int, sizes: list[dict]) -> float:
+    """Peak bytes an in-memory variant will need at ``rows``, from its runs at smaller sizes.
+
+    Two sizes measured: extrapolate the line through the two largest; one: scale its bytes per row;
+    none: a default measured on this table.
+    """
+    measured = sorted(
+        (s["rows"], s["variants"][variant]["peak_rss_bytes"])
         for s in sizes
         if s["variants"].get(variant, {}).get("status") == "ok" and s["rows"] >= 1_000_000
-    ]
-    return measured[-1] if measured else DEFAULT_BYTES_PER_ROW[variant]
+    )
+    if len(measured) >= 2:
+        (r1, p1), (r2, p2) = measured[-2:]
+        slope = (p2 - p1) / (r2 - r1)
+        if slope > 0:
+            return p2 + slope * (rows - r2)
+    if measured:
+        r, peak = measured[-1]
+        return peak / r * rows
+    return DEFAULT_BYTES_PER_ROW[variant] * rows
 
 
 def export_library(ref: str, data_dir: Path) -> tuple[Path, str]:
@@ -286,7 +300,7 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
     available = psutil.virtual_memory().available
     for v in variants:
         if v in IN_MEMORY:
-            estimate = rows * bytes_per_row(v, done)
+            estimate = estimate_peak(v, rows, done)
             if estimate > args.memory_fraction * available:
                 skipped[v] = (
                     f"skipped: needs ~{estimate / 2**30:.1f} GiB (estimated from rows), "
@@ -323,17 +337,28 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
 
 
 def scaling(sizes: list[dict]) -> dict:
-    """Per-row cost (ns/row) of each variant at each size, and its change from 10M rows up."""
+    """Per-row cost (ns/row) of each variant at each size, its change from 10M rows up, and a
+    least-squares line seconds = fixed + per_row * rows (the marginal cost without start-up)."""
     out: dict[str, dict] = {}
     for s in sizes:
         for v, r in s["variants"].items():
             if r.get("status") == "ok":
-                out.setdefault(v, {"ns_per_row": {}})["ns_per_row"][str(s["rows"])] = r["ns_per_row"]
-    for v, d in out.items():
+                d = out.setdefault(v, {"ns_per_row": {}, "seconds": {}})
+                d["ns_per_row"][str(s["rows"])] = r["ns_per_row"]
+                d["seconds"][str(s["rows"])] = r["seconds_median"]
+    for d in out.values():
         big = {int(k): x for k, x in d["ns_per_row"].items() if int(k) >= 10_000_000}
         if len(big) >= 2:
             lo, hi = min(big), max(big)
-            d["change_from_%d_to_%d" % (lo, hi)] = big[hi] / big[lo] - 1.0
+            d[f"change_from_{lo}_to_{hi}"] = big[hi] / big[lo] - 1.0
+        pts = [(int(k), x) for k, x in d["seconds"].items()]
+        if len(pts) >= 2:
+            n = len(pts)
+            mx = sum(p[0] for p in pts) / n
+            my = sum(p[1] for p in pts) / n
+            sxx = sum((p[0] - mx) ** 2 for p in pts)
+            slope = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+            d["fit"] = {"fixed_s": my - slope * mx, "marginal_ns_per_row": slope * 1e9}
     return out
 
 
@@ -355,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--library", default="worktree",
                    help="'worktree' (default: the library as it is on disk) or a git ref (e.g. HEAD) "
                         "whose committed library, jobs and conf are exported and benchmarked")
+    p.add_argument("--event-log", action="store_true",
+                   help="Spark event logs for the in-process Spark variants; the JSON then lists each "
+                        "SQL execution (what, seconds, tasks): where the time goes")
     p.add_argument("--timeout", type=float, default=None, help="seconds per variant run (default max(600, rows/1e5))")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

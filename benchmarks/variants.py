@@ -40,7 +40,43 @@ SPARK_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "fals
 def _spark(name: str, extra: dict[str, str] | None = None):
     from imbalance_spark.session import build_spark_session
 
-    return build_spark_session(master="local[2]", app_name=f"bench-{name}", conf={**SPARK_CONF, **(extra or {})})
+    conf = {**SPARK_CONF, **(extra or {})}
+    if os.environ.get("BENCH_EVENT_LOG"):
+        Path(os.environ["BENCH_EVENT_LOG"]).mkdir(parents=True, exist_ok=True)
+        conf.update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": os.environ["BENCH_EVENT_LOG"],
+                     "spark.eventLog.compress": "false"})
+    return build_spark_session(master="local[2]", app_name=f"bench-{name}", conf=conf)
+
+
+def sql_executions(event_log: Path) -> list[dict]:
+    """Each SQL execution of a finished Spark event log: what ran, for how long, with how many tasks."""
+    starts: dict[int, dict] = {}
+    tasks: dict[int, int] = {}
+    stage_exec: dict[int, int] = {}
+    for line in event_log.read_text().splitlines():
+        e = json.loads(line)
+        kind = e.get("Event", "")
+        if kind.endswith("SparkListenerSQLExecutionStart"):
+            starts[e["executionId"]] = {"id": e["executionId"], "what": e.get("description", ""),
+                                       "start": e["time"], "tasks": 0}
+        elif kind.endswith("SparkListenerSQLExecutionEnd") and e["executionId"] in starts:
+            starts[e["executionId"]]["seconds"] = (e["time"] - starts[e["executionId"]]["start"]) / 1000
+        elif kind == "SparkListenerJobStart":
+            exec_id = (e.get("Properties") or {}).get("spark.sql.execution.id")
+            if exec_id is not None:
+                for st in e.get("Stage Infos", []):
+                    stage_exec[st["Stage ID"]] = int(exec_id)
+        elif kind == "SparkListenerStageCompleted":
+            info = e["Stage Info"]
+            exec_id = stage_exec.get(info["Stage ID"])
+            if exec_id is not None and "Completion Time" in info:
+                tasks[exec_id] = tasks.get(exec_id, 0) + info["Number of Tasks"]
+    t0 = min((x["start"] for x in starts.values()), default=0)
+    out = []
+    for x in sorted(starts.values(), key=lambda x: x["start"]):
+        out.append({"at_s": (x["start"] - t0) / 1000, "seconds": x.get("seconds"), "tasks": tasks.get(x["id"], 0),
+                    "what": x["what"][:160]})
+    return out
 
 
 def job_config_dict(args: argparse.Namespace) -> dict:
@@ -382,6 +418,16 @@ def main(argv: list[str] | None = None) -> int:
     import imbalance_spark
 
     result["library"] = str(Path(imbalance_spark.__file__).parent)
+    if os.environ.get("BENCH_EVENT_LOG") and "pyspark.sql" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is not None:
+            app_id = spark.sparkContext.applicationId
+            spark.stop()
+            log_file = Path(os.environ["BENCH_EVENT_LOG"]) / app_id
+            if log_file.exists():
+                result["sql_executions"] = sql_executions(log_file)
     Path(args.result).write_text(json.dumps(result, default=str))
     return 0
 
