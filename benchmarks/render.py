@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/render.py benchmarks/results/a.json [b.json ...] --name latest
 
-Several result files are merged by size (a later file wins for a size in both).
+Several result files are merged by size; a variant measured again in a later file replaces the
+earlier measurement (its ratio stays paired with the floor of its own run).
 """
 
 from __future__ import annotations
@@ -75,7 +76,13 @@ def merge(results: list[dict]) -> dict:
     by_rows: dict[int, dict] = {}
     for res in results:
         for s in res["sizes"]:
-            by_rows[s["rows"]] = s
+            if s["rows"] not in by_rows:
+                by_rows[s["rows"]] = {**s, "variants": dict(s["variants"])}
+                continue
+            # a variant measured again (with its own floor, in its own run) replaces the earlier one
+            for v, r in s["variants"].items():
+                if v != "floor_noop_scan" and r.get("status") == "ok":
+                    by_rows[s["rows"]]["variants"][v] = {**r, "from": res.get("started_at")}
     merged["sizes"] = [by_rows[k] for k in sorted(by_rows)]
     variants: list[str] = []
     for res in results:

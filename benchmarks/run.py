@@ -208,11 +208,12 @@ def estimate_peak(variant: str, rows: int, sizes: list[dict]) -> float:
     Two sizes measured: extrapolate the line through the two largest; one: scale its bytes per row;
     none: a default measured on this table.
     """
-    measured = sorted(
-        (s["rows"], s["variants"][variant]["peak_rss_bytes"])
+    by_rows = {  # a later measurement of the same size wins
+        s["rows"]: s["variants"][variant]["peak_rss_bytes"]
         for s in sizes
         if s["variants"].get(variant, {}).get("status") == "ok" and s["rows"] >= 1_000_000
-    )
+    }
+    measured = sorted(by_rows.items())
     if len(measured) >= 2:
         (r1, p1), (r2, p2) = measured[-2:]
         slope = (p2 - p1) / (r2 - r1)
@@ -280,17 +281,22 @@ def machine_info() -> dict:
 def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: list[dict]) -> dict:
     """Generate one input size, run every variant ``--repeat`` times, and summarize."""
     size_dir = Path(args.data_dir) / f"rows-{rows}"
-    shutil.rmtree(size_dir, ignore_errors=True)
-    size_dir.mkdir(parents=True)
-    need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
-    free = shutil.disk_usage(size_dir).free
-    if free < need:
-        raise SystemExit(f"not enough disk under {size_dir}: {free / 1e9:.1f} GB free, ~{need / 1e9:.1f} GB needed")
-
-    log.info("%s rows: generating the input ...", f"{rows:,}")
-    gen = run_variant("generate", size_dir, rows, args, "gen")
-    if "error" in gen:
-        raise SystemExit(f"generating {rows:,} rows failed: {gen['error']} (log {gen.get('log')})")
+    generated = size_dir / "generate-gen.json"
+    if args.reuse_data and generated.exists() and (size_dir / "input").is_dir():
+        gen = json.loads(generated.read_text())
+        log.info("%s rows: reusing the input in %s", f"{rows:,}", size_dir / "input")
+    else:
+        shutil.rmtree(size_dir, ignore_errors=True)
+        size_dir.mkdir(parents=True)
+        need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
+        free = shutil.disk_usage(size_dir).free
+        if free < need:
+            raise SystemExit(f"not enough disk under {size_dir}: {free / 1e9:.1f} GB free, ~{need / 1e9:.1f} GB needed")
+        log.info("%s rows: generating the input ...", f"{rows:,}")
+        gen = run_variant("generate", size_dir, rows, args, "gen")
+        if "error" in gen:
+            raise SystemExit(f"generating {rows:,} rows failed: {gen['error']} (log {gen.get('log')})")
+        generated.write_text(json.dumps(gen))
     log.info(
         "%s rows: input %.2f GB in %d files, generated in %.0f s",
         f"{rows:,}", gen["bytes"] / 1e9, gen["files"], gen["wall_s"],
@@ -300,7 +306,7 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
     available = psutil.virtual_memory().available
     for v in variants:
         if v in IN_MEMORY:
-            estimate = estimate_peak(v, rows, done)
+            estimate = estimate_peak(v, rows, args.calibration + done)
             if estimate > args.memory_fraction * available:
                 skipped[v] = (
                     f"skipped: needs ~{estimate / 2**30:.1f} GiB (estimated from rows), "
@@ -375,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="latest", help="results file stem (default latest)")
     p.add_argument("--data-dir", default=None, help="generated inputs/outputs (default <out>/tmp)")
     p.add_argument("--keep-data", action="store_true", help="keep the generated input after the run")
+    p.add_argument("--reuse-data", action="store_true",
+                   help="use an input kept by an earlier --keep-data run instead of generating it")
+    p.add_argument("--calibrate-from", default="",
+                   help="earlier result JSON files (comma separated) whose in-memory peaks estimate "
+                        "whether pandas/Polars fit at a larger size")
     p.add_argument("--memory-fraction", type=float, default=0.8,
                    help="skip an in-memory variant whose estimated peak exceeds this share of free RAM")
     p.add_argument("--library", default="worktree",
@@ -388,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out_dir = Path(args.out)
     args.data_dir = args.data_dir or str(out_dir / "tmp")
+    args.calibration = [
+        s for f in args.calibrate_from.split(",") if f.strip() for s in json.loads(Path(f).read_text())["sizes"]
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.library == "worktree":
         args.library_root, library = REPO_ROOT, "worktree"

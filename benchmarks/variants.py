@@ -48,12 +48,13 @@ def _spark(name: str, extra: dict[str, str] | None = None):
     return build_spark_session(master="local[2]", app_name=f"bench-{name}", conf=conf)
 
 
-def sql_executions(event_log: Path) -> list[dict]:
+def sql_executions(event_logs: list[Path]) -> list[dict]:
     """Each SQL execution of a finished Spark event log: what ran, for how long, with how many tasks."""
     starts: dict[int, dict] = {}
     tasks: dict[int, int] = {}
     stage_exec: dict[int, int] = {}
-    for line in event_log.read_text().splitlines():
+    lines = [line for f in event_logs for line in f.read_text().splitlines()]
+    for line in lines:
         e = json.loads(line)
         kind = e.get("Event", "")
         if kind.endswith("SparkListenerSQLExecutionStart"):
@@ -333,20 +334,22 @@ def _polars_input(args: argparse.Namespace) -> str:
 
 
 def polars_eager(args: argparse.Namespace) -> dict:
-    """(e) Polars, eager: read all, count per class, sample the majority, weight, partitioned write."""
+    """(e) Polars, eager: read all, count per class, sample per class, weight, partitioned write.
+
+    The per-group sampling idiom (a shuffled row number per class, kept below the class's quota)
+    filters once, like RandomUnderSampler keeps an exact count per class, without copying the
+    majority class first.
+    """
     import polars as pl
 
     def run() -> dict:
         df = pl.read_parquet(_polars_input(args), hive_partitioning=True)
         counts = dict(df.group_by(LABEL).len().iter_rows())
         minority = min(counts, key=counts.get)
-        out = pl.concat(
-            [
-                df.filter(pl.col(LABEL) == minority).with_columns(pl.lit(1.0).alias(WEIGHT)),
-                df.filter(pl.col(LABEL) != minority)
-                .sample(fraction=1.0 / args.factor, seed=SEED)
-                .with_columns(pl.lit(float(args.factor)).alias(WEIGHT)),
-            ]
+        is_minority = pl.col(LABEL) == minority
+        quota = pl.when(is_minority).then(pl.len()).otherwise(pl.len() // args.factor).over(LABEL)
+        out = df.filter(pl.int_range(pl.len()).shuffle(seed=SEED).over(LABEL) < quota).with_columns(
+            pl.when(is_minority).then(1.0).otherwise(float(args.factor)).alias(WEIGHT)
         )
         del df
         Path(args.output).mkdir(parents=True, exist_ok=True)
@@ -425,9 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         if spark is not None:
             app_id = spark.sparkContext.applicationId
             spark.stop()
-            log_file = Path(os.environ["BENCH_EVENT_LOG"]) / app_id
-            if log_file.exists():
-                result["sql_executions"] = sql_executions(log_file)
+            root = Path(os.environ["BENCH_EVENT_LOG"])
+            # a single file, or Spark 4's rolling layout: eventlog_v2_<app>/events_<n>_<app>
+            files = [root / app_id] if (root / app_id).is_file() else sorted(
+                (root / f"eventlog_v2_{app_id}").glob("events_*"), key=lambda f: int(f.name.split("_")[1])
+            )
+            if files:
+                result["sql_executions"] = sql_executions(files)
     Path(args.result).write_text(json.dumps(result, default=str))
     return 0
 
