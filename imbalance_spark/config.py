@@ -233,10 +233,10 @@ class ScheduleConfig(_Model):
     cron: StrictStr | None = "@daily"
     start_date: dt.date = dt.date(2026, 1, 1)
     catchup: StrictBool = False
-    max_active_runs: StrictInt = 1
-    retries: StrictInt = 2
-    retry_delay_minutes: Factor = 10
-    execution_timeout_minutes: Factor = 180
+    max_active_runs: StrictInt = Field(1, ge=1)
+    retries: StrictInt = Field(2, ge=0)
+    retry_delay_minutes: Factor = Field(10, ge=0)
+    execution_timeout_minutes: Factor = Field(180, ge=1)
 
 
 class HistoryConfig(_Model):
@@ -411,6 +411,25 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
             f" {cfg.input.path}"
         )
     return cfg
+
+
+def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
+    """The dataset name and its validated schedule from a dataset YAML (cheap: no Spark)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError:
+        raise ConfigError(f"{p}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a YAML mapping at the top level")
+    dataset = data.get("dataset")
+    if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset):
+        raise ConfigError(f"{p}: dataset: expected a name of letters, digits, '_', '.' or '-'")
+    try:
+        schedule = ScheduleConfig.model_validate(data.get("schedule") or {})
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: schedule.{_format_error(exc.errors()[0])}") from None
+    return dataset, schedule
 
 
 def load_config(path: str | os.PathLike[str]) -> JobConfig:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# py4j logs at INFO while closing at interpreter exit, after pytest closed captured streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

@@ -7,14 +7,13 @@ validates the rest.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
-from typing import Any
 
-import yaml
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG, Variable
 
+from imbalance_spark.config import ScheduleConfig, load_schedule
+from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import delta_packages_arg
 
 # Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
@@ -39,80 +38,33 @@ DAG_ID_PREFIX = "imbalance_downsampling__"
 # The run's logical date as YYYY-MM-DD, like {{ ds }}; but Airflow 3 leaves `ds` undefined for a
 # run triggered without a logical date, which then runs for the day it was triggered.
 RUN_DATE_TEMPLATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
-SCHEDULE_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "cron": "@daily",
-    "start_date": "2026-01-01",
-    # Runs are idempotent per run date, so catchup only costs cluster time: opt in per dataset.
-    "catchup": False,
-    # One run at a time by default: runs of different dates only commit side by side when the
-    # output is partitioned by the date column; raise it per dataset when it is.
-    "max_active_runs": 1,
-    "retries": 2,
-    "retry_delay_minutes": 10,
-    "execution_timeout_minutes": 180,
-}
-_TYPES: dict[str, tuple[type, ...]] = {
-    "enabled": (bool,),
-    "cron": (str, type(None)),
-    "start_date": (str, dt.date),
-    "catchup": (bool,),
-    "max_active_runs": (int,),
-    "retries": (int,),
-    "retry_delay_minutes": (int, float),
-    "execution_timeout_minutes": (int, float),
-}
-_MINIMUM = {"max_active_runs": 1, "retries": 0, "retry_delay_minutes": 0,
-            "execution_timeout_minutes": 1}
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def read_dataset_schedule(path: Path) -> tuple[str, dict[str, Any]]:
-    """The dataset name and its schedule (defaults filled in) from one dataset YAML."""
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a YAML mapping at the top level")
-    dataset = data.get("dataset")
-    if not isinstance(dataset, str) or not _DATASET_NAME.match(dataset):
-        raise ValueError(f"{path}: dataset: expected a name of letters, digits, '_', '.' or '-'")
-    schedule = data.get("schedule") or {}
-    if not isinstance(schedule, dict):
-        raise ValueError(f"{path}: schedule: expected a mapping")
-    for key, value in schedule.items():
-        if key not in SCHEDULE_DEFAULTS:
-            raise ValueError(f"{path}: schedule.{key}: unknown key (known: {sorted(_TYPES)})")
-        # bool is an int in Python; `retries: true` is a typo, not 1 retry.
-        is_bool_typo = isinstance(value, bool) and bool not in _TYPES[key]
-        if not isinstance(value, _TYPES[key]) or is_bool_typo:
-            expected = " or ".join("null" if t is type(None) else t.__name__ for t in _TYPES[key])
-            raise ValueError(f"{path}: schedule.{key}: expected {expected}, got {value!r}")
-    merged = {**SCHEDULE_DEFAULTS, **schedule}
-    for key, low in _MINIMUM.items():
-        if merged[key] < low:
-            raise ValueError(f"{path}: schedule.{key}: expected at least {low}, got {merged[key]!r}")
+def read_dataset_schedule(path: Path) -> tuple[str, ScheduleConfig]:
+    """The dataset name and its schedule (defaults filled in) from one dataset YAML.
+
+    The same typed model the job validates with (imbalance_spark.config.ScheduleConfig).
+    """
     try:
-        merged["start_date"] = dt.date.fromisoformat(str(merged["start_date"]))
-    except ValueError:
-        raise ValueError(
-            f"{path}: schedule.start_date: expected YYYY-MM-DD, got {merged['start_date']!r}"
-        ) from None
-    return dataset, merged
+        return load_schedule(path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
-def build_dag(config_path: Path, dataset: str, schedule: dict[str, Any]) -> DAG:
+def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
     """One DAG with one SparkSubmitOperator that runs the job for the DAG run's logical date."""
-    start = schedule["start_date"]
+    start = schedule.start_date
     with DAG(
         dag_id=f"{DAG_ID_PREFIX}{dataset}",
         description=f"Downsample the majority class of {dataset} and upweight the kept rows",
-        schedule=schedule["cron"],
+        schedule=schedule.cron,
         start_date=dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc),
-        catchup=schedule["catchup"],
-        max_active_runs=schedule["max_active_runs"],
+        catchup=schedule.catchup,
+        max_active_runs=schedule.max_active_runs,
         default_args={
-            "retries": schedule["retries"],
-            "retry_delay": dt.timedelta(minutes=schedule["retry_delay_minutes"]),
-            "execution_timeout": dt.timedelta(minutes=schedule["execution_timeout_minutes"]),
+            "retries": schedule.retries,
+            "retry_delay": dt.timedelta(minutes=schedule.retry_delay_minutes),
+            "execution_timeout": dt.timedelta(minutes=schedule.execution_timeout_minutes),
         },
         tags=["imbalance-spark"],
     ) as dag:
@@ -141,7 +93,7 @@ def build_dags(datasets_dir: Path) -> dict[str, DAG]:
         if dataset in seen:
             raise ValueError(f"{path}: dataset {dataset!r} is also defined in {seen[dataset]}")
         seen[dataset] = path
-        if schedule["enabled"]:
+        if schedule.enabled:
             dag = build_dag(path.resolve(), dataset, schedule)
             dags[dag.dag_id] = dag
     return dags
