@@ -108,11 +108,15 @@ def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps([r.asDict() for r in rows], indent=2, default=str))
         return 0
-    print(f"{'recorded_at':<21}{'run_date':<12}{'class':<10}{'input':>12}{'share':>10}{'degree':>10}"
-          f"{'output':>12}{'weight_sum':>14}{'factor':>8}")
+    print(
+        f"{'recorded_at':<21}{'run_date':<12}{'class':<10}{'input':>12}{'share':>10}{'degree':>10}"
+        f"{'output':>12}{'weight_sum':>14}{'factor':>8}"
+    )
     for r in rows:
-        print(f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
-              f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}")
+        print(
+            f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
+            f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}"
+        )
     return 0
 
 
@@ -140,8 +144,9 @@ def _command(args: argparse.Namespace) -> int:
     cfg = load_config(args.config) if getattr(args, "config", None) else None
     from imbalance_spark.config import parse_run_dates
 
-    dates = parse_run_dates(getattr(args, "run_date", None), getattr(args, "start_date", None),
-                            getattr(args, "end_date", None))
+    dates = parse_run_dates(
+        getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
+    )
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
@@ -155,8 +160,15 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "generate":
             from imbalance_spark.synthetic import write_demo_table
 
-            write_demo_table(spark, args.output, rows=args.rows, fraud_rate=args.fraud_rate,
-                             days=args.days, seed=args.seed, fmt=args.format)
+            write_demo_table(
+                spark,
+                args.output,
+                rows=args.rows,
+                fraud_rate=args.fraud_rate,
+                days=args.days,
+                seed=args.seed,
+                fmt=args.format,
+            )
             print(f"wrote {args.rows:,} rows to {args.output}")
             return 0
         if args.command == "profile":

@@ -167,9 +167,7 @@ class DownsamplingConfig(_Model):
         if self.factor is not None and self.target_minority_share is not None:
             raise ValueError("set either `factor` or `target_minority_share`, not both")
         if self.method == "hash" and not self.key_columns:
-            raise ValueError(
-                "method hash needs `key_columns` (e.g. [transaction_id]) to decide each row"
-            )
+            raise ValueError("method hash needs `key_columns` (e.g. [transaction_id]) to decide each row")
         if self.method != "hash" and self.key_columns:
             raise ValueError("`key_columns` only apply to method: hash")
         return self
@@ -300,9 +298,7 @@ class JobConfig(_Model):
         if self.input.date_column and self.input.date_column == self.label_column:
             raise ValueError("input.date_column: must differ from label_column")
         if self.input.path and self.output.path and _inside(self.output.path, self.input.path):
-            raise ValueError(
-                f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}"
-            )
+            raise ValueError(f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}")
         return self
 
     def minority_keys(self) -> set[str] | None:
@@ -346,9 +342,7 @@ def _expand_env(value: Any, where: str, missing: list[str], secrets: list[str]) 
 
         return _ENV_VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {
-            k: _expand_env(v, f"{where}.{k}" if where else str(k), missing, secrets) for k, v in value.items()
-        }
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), missing, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_expand_env(v, f"{where}[{i}]", missing, secrets) for i, v in enumerate(value)]
     return value
@@ -370,11 +364,9 @@ def _format_error(error: dict[str, Any]) -> str:
     elif error["type"] == "missing":
         msg = "required key is missing"
     elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     got = error.get("input")
-    if error["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
-        got, (dict, list)
-    ):
+    if error["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(got, (dict, list)):
         msg += f" (got {got!r})"
     return f"{loc}: {msg}" if loc else msg
 
@@ -406,10 +398,7 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
     if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
     if cfg.input.path and cfg.output.path and _inside(cfg.output.path, cfg.input.path):
-        raise ConfigError(
-            f"{source}: output.path: {cfg.output.path} is equal to or inside input.path"
-            f" {cfg.input.path}"
-        )
+        raise ConfigError(f"{source}: output.path: {cfg.output.path} is equal to or inside input.path {cfg.input.path}")
     return cfg
 
 
@@ -449,6 +438,4 @@ def load_config(path: str | os.PathLike[str]) -> JobConfig:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{p}: not valid YAML{where}: {problem}") from None
     cfg = parse_config(data, str(p))
-    return cfg.model_copy(
-        update={"source_file": str(p.resolve()), "source_sha256": hashlib.sha256(raw).hexdigest()}
-    )
+    return cfg.model_copy(update={"source_file": str(p.resolve()), "source_sha256": hashlib.sha256(raw).hexdigest()})

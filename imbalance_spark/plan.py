@@ -12,8 +12,6 @@ from typing import Any
 from imbalance_spark.config import JobConfig, label_key
 from imbalance_spark.profile import ClassProfile
 
-DEGREES = ("extreme", "moderate", "mild", "none")
-
 
 def degree_of_imbalance(minority_rows: int, total_rows: int) -> str:
     """Degree by the minority share: extreme < 1% <= moderate < 20% <= mild <= 40% < none."""

@@ -16,8 +16,6 @@ from imbalance_spark.config import JobConfig, label_key
 from imbalance_spark.errors import InputError
 from imbalance_spark.transform import fraction_by_class, sampling_uniform
 
-_NULL = "__null__"
-
 
 @dataclass(frozen=True)
 class ClassStats:
@@ -69,11 +67,7 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
     cols = [label] + [F.col(f"`{k}`") for k in keys if k != cfg.label_column]
     cols += [F.col(source).cast("double").alias("__w")] if source else []
     weight = F.col("__w") if source else F.lit(1.0)
-    bad = (
-        weight.isNull() | F.isnan(weight) | (weight < 0) | (F.abs(weight) == float("inf"))
-        if source
-        else F.lit(False)
-    )
+    bad = weight.isNull() | F.isnan(weight) | (weight < 0) | (F.abs(weight) == float("inf")) if source else F.lit(False)
     null_key = F.lit(False)
     for k in keys:
         null_key = null_key | F.col(f"`{k}`").isNull()
@@ -103,9 +97,7 @@ def kept_by_class_df(sample_df: DataFrame, cfg: JobConfig) -> DataFrame:
     """Per-class kept rows and weight of a sample; Spark prunes the scan to label/key/weight."""
     source = cfg.weight.source_column
     weight = F.col(source).cast("double") if source else F.lit(1.0)
-    return sample_df.groupBy(cfg.label_column).agg(
-        F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight")
-    )
+    return sample_df.groupBy(cfg.label_column).agg(F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight"))
 
 
 def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, float]]:
@@ -140,9 +132,7 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
             )
         )
     classes.sort(key=lambda c: (-c.count, c.key))
-    profile = ClassProfile(
-        classes=tuple(classes), null_labels=null_labels, bad_weights=bad, null_keys=null_keys
-    )
+    profile = ClassProfile(classes=tuple(classes), null_labels=null_labels, bad_weights=bad, null_keys=null_keys)
     _check_profile(profile, cfg, where)
     return profile
 
@@ -153,16 +143,12 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
         if not profile.classes:
             raise InputError(f"label_column: every one of the {profile.null_labels} rows has a null {label!r}")
         raise InputError(
-            f"label_column: {profile.null_labels} row(s) have a null {label!r};"
-            " set `null_labels: drop` to drop them"
+            f"label_column: {profile.null_labels} row(s) have a null {label!r}; set `null_labels: drop` to drop them"
         )
     if profile.rows == 0:
         raise InputError(f"input has no rows{where} with a {label!r} label")
     if len(profile.classes) < 2:
-        raise InputError(
-            f"label_column: only one class ({profile.classes[0].key}) in {label!r};"
-            " nothing to rebalance"
-        )
+        raise InputError(f"label_column: only one class ({profile.classes[0].key}) in {label!r}; nothing to rebalance")
     if profile.bad_weights:
         raise InputError(
             f"weight.source_column: {profile.bad_weights} row(s) have a null, negative, NaN or"

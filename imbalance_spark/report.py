@@ -101,6 +101,7 @@ def build_report(
         "classes": keys,
         "stages_s": {k: round(v, 3) for k, v in stages.items()},
         "duration_s": round(duration_s, 3),
+        "config": cfg.summary(),
     }
 
 
@@ -148,10 +149,7 @@ def render_report(report: dict[str, Any]) -> str:
             f"{o.get('count', 0):>16,}{o.get('expected_count', 0):>14,.0f}"
             f"{_fmt_num(o.get('weight_sum', 0.0)):>18}"
         )
-    lines.append(
-        f"{'total':<12}{'':<10}{'':>8}{report['input']['rows']:>16,}{1:>10.0%}"
-        f"{report['output']['rows']:>16,}"
-    )
+    lines.append(f"{'total':<12}{'':<10}{'':>8}{report['input']['rows']:>16,}{1:>10.0%}{report['output']['rows']:>16,}")
     lines.append("")
     out = report["output"]
     where = out.get("target", "")

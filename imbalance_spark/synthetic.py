@@ -15,10 +15,17 @@ _2_53 = float(2**53)
 
 # (value, probability, fraud-risk multiplier); each feature's multipliers average to 1, so the
 # product's mean is 1 and the fraud rate of the table is the requested rate.
-COUNTRIES = [("US", 0.40, 0.8), ("GB", 0.15, 0.8), ("DE", 0.12, 0.8), ("FR", 0.10, 0.8),
-             ("BR", 0.08, 3.0), ("IN", 0.08, 0.8), ("NG", 0.04, 3.0), ("RU", 0.03, 3.0)]
-CURRENCY = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "BR": "BRL", "IN": "INR",
-            "NG": "NGN", "RU": "RUB"}
+COUNTRIES = [
+    ("US", 0.40, 0.8),
+    ("GB", 0.15, 0.8),
+    ("DE", 0.12, 0.8),
+    ("FR", 0.10, 0.8),
+    ("BR", 0.08, 3.0),
+    ("IN", 0.08, 0.8),
+    ("NG", 0.04, 3.0),
+    ("RU", 0.03, 3.0),
+]
+CURRENCY = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "BR": "BRL", "IN": "INR", "NG": "NGN", "RU": "RUB"}
 CHANNELS = [("online", 0.45, 2.0), ("pos", 0.45, 0.4), ("atm", 0.10, 0.8)]
 
 
@@ -66,8 +73,9 @@ def generate_transactions(
     day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
     second = (_uniform(seed, 5) * 86400).cast("long")
     night_risk = F.when(second < 6 * 3600, 2.0).otherwise(2.0 / 3.0)
-    start_epoch = int(dt.datetime(start_date.year, start_date.month, start_date.day,
-                                  tzinfo=dt.timezone.utc).timestamp())
+    start_epoch = int(
+        dt.datetime(start_date.year, start_date.month, start_date.day, tzinfo=dt.timezone.utc).timestamp()
+    )
     epoch = F.lit(start_epoch) + day.cast("long") * 86400 + second
     risk = country_risk * channel_risk * amount_risk * night_risk
     p_fraud = F.least(F.lit(1.0), F.lit(fraud_rate) * risk)
@@ -104,6 +112,4 @@ def write_demo_table(
 ) -> None:
     """Generate a transaction table and write it partitioned by `event_date`."""
     df = generate_transactions(spark, rows=rows, fraud_rate=fraud_rate, days=days, seed=seed)
-    df.write.format(fmt).mode("overwrite").option("overwriteSchema", "true").partitionBy(
-        "event_date"
-    ).save(path)
+    df.write.format(fmt).mode("overwrite").option("overwriteSchema", "true").partitionBy("event_date").save(path)

@@ -24,9 +24,15 @@ def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) 
     dtype = df.schema[date_column].dataType
     if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
         after = end + dt.timedelta(days=1)
-        return df.filter((column >= F.lit(start.isoformat()).cast(dtype)) & (column < F.lit(after.isoformat()).cast(dtype)))
+        return df.filter(
+            (column >= F.lit(start.isoformat()).cast(dtype)) & (column < F.lit(after.isoformat()).cast(dtype))
+        )
     # date columns compare to date literals; strings compare as ISO text
-    lo, hi = (F.lit(start), F.lit(end)) if isinstance(dtype, T.DateType) else (F.lit(start.isoformat()), F.lit(end.isoformat()))
+    lo, hi = (
+        (F.lit(start), F.lit(end))
+        if isinstance(dtype, T.DateType)
+        else (F.lit(start.isoformat()), F.lit(end.isoformat()))
+    )
     return df.filter((column >= lo) & (column <= hi))
 
 

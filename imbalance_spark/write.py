@@ -185,7 +185,9 @@ def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
     return int(_delta_table(spark, out).history(1).select("version").collect()[0][0])
 
 
-def set_table_properties(spark: SparkSession, out: OutputConfig, props: dict[str, str], prefix: str = "imbalance_spark.") -> bool:
+def set_table_properties(
+    spark: SparkSession, out: OutputConfig, props: dict[str, str], prefix: str = "imbalance_spark."
+) -> bool:
     """Make the table's ``prefix`` properties equal ``props``; commits only when they change."""
     table = _delta_table(spark, out)
     current = {k: v for k, v in (table.detail().first()["properties"] or {}).items() if k.startswith(prefix)}
