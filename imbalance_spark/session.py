@@ -26,11 +26,38 @@ DEFAULT_CONF = {
 }
 
 
+def local_defaults(master: str | None) -> dict[str, str]:
+    """Defaults for a one-machine master: small shuffles and Delta log replays.
+
+    The job's only shuffles are per-class aggregates (one row per class), and Delta's default of
+    50 partitions for replaying the log costs seconds on a laptop; on a cluster both keep Spark's
+    defaults.
+    """
+    if not master or not master.startswith("local"):
+        return {}
+    cores = os.cpu_count() or 2
+    return {
+        "spark.sql.shuffle.partitions": str(max(2, 2 * cores)),
+        "spark.databricks.delta.snapshotPartitions": str(max(1, cores)),
+    }
+
+
 def _log4j_conf() -> dict[str, str]:
     if not LOG4J2_PROPERTIES.exists():
         return {}
     opt = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
     return {"spark.driver.extraJavaOptions": opt, "spark.executor.extraJavaOptions": opt}
+
+
+def _submitted_conf() -> dict[str, str]:
+    """The settings spark-submit passed (empty when run from plain Python: no JVM yet)."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf
+    from pyspark.core.context import SparkContext
+
+    SparkContext._ensure_initialized()  # connects to spark-submit's JVM; launches nothing
+    return dict(SparkConf().getAll())
 
 
 def build_spark_session(
@@ -51,7 +78,11 @@ def build_spark_session(
         master = "local[*]"
     if master:
         builder = builder.master(master)
-    settings = {**DEFAULT_CONF, **_log4j_conf(), **DELTA_CONF, **dict(conf or {})}
+    submitted = _submitted_conf()
+    # What spark-submit --conf set wins over our defaults.
+    defaults = {**DEFAULT_CONF, **_log4j_conf(), **local_defaults(master or submitted.get("spark.master"))}
+    defaults = {k: v for k, v in defaults.items() if k not in submitted}
+    settings = {**defaults, **DELTA_CONF, **dict(conf or {})}
     for key, value in settings.items():
         builder = builder.config(key, value)
     # Under spark-submit --packages the jars are already on the classpath and this is a no-op;
