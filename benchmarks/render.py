@@ -23,8 +23,13 @@ LABELS = {
     "polars_streaming": "(e) Polars lazy, streaming (hash sample)",
     "job_repartition": "candidate: job + repartition(event_date)",
     "job_optimize_write": "candidate: job + Delta optimizeWrite",
+    "job_hash": "candidate: job with `method: hash` (config)",
+    "job_native_sample": "candidate: job, sampleBy → filter(rand(seed) < fraction)",
     "label_count": "diagnostic: label-only count",
     "sample_noop": "diagnostic: sampleBy + weight → noop",
+    "sample_delta": "diagnostic: sampleBy + weight → partitioned Delta (df.write)",
+    "sample_delta_flat": "diagnostic: sampleBy + weight → Delta, unpartitioned",
+    "sample_parquet": "diagnostic: sampleBy + weight → partitioned Parquet",
 }
 SHORT = {
     "floor_noop_scan": "floor (noop scan)",
@@ -36,8 +41,13 @@ SHORT = {
     "polars_streaming": "Polars streaming",
     "job_repartition": "job+repartition",
     "job_optimize_write": "job+optimizeWrite",
+    "job_hash": "job (method hash)",
+    "job_native_sample": "job+native sample",
     "label_count": "label count",
     "sample_noop": "sample→noop",
+    "sample_delta": "sample→Delta",
+    "sample_delta_flat": "sample→Delta flat",
+    "sample_parquet": "sample→Parquet",
 }
 
 
@@ -52,10 +62,13 @@ def _size(rows: int) -> str:
 def _cell_time(r: dict) -> str:
     if r.get("status") == "skipped":
         return "skipped¹"
+    if r.get("status") == "not run":
+        return "–"
     if r.get("status") != "ok":
         return "failed"
     ratio = r.get("ratio_to_floor")
-    return f"{ratio:.2f}× ({r['seconds_median']:.1f} s)" if ratio is not None else f"{r['seconds_median']:.1f} s"
+    mark = "²" if "floor_s" in r else ""
+    return f"{ratio:.2f}×{mark} ({r['seconds_median']:.1f} s)" if ratio is not None else f"{r['seconds_median']:.1f} s"
 
 
 def _cell_mem(r: dict) -> str:
@@ -80,9 +93,10 @@ def merge(results: list[dict]) -> dict:
                 by_rows[s["rows"]] = {**s, "variants": dict(s["variants"])}
                 continue
             # a variant measured again (with its own floor, in its own run) replaces the earlier one
+            floor = s["variants"].get("floor_noop_scan", {}).get("seconds_median")
             for v, r in s["variants"].items():
                 if v != "floor_noop_scan" and r.get("status") == "ok":
-                    by_rows[s["rows"]]["variants"][v] = {**r, "from": res.get("started_at")}
+                    by_rows[s["rows"]]["variants"][v] = {**r, "from": res.get("started_at"), "floor_s": floor}
     merged["sizes"] = [by_rows[k] for k in sorted(by_rows)]
     variants: list[str] = []
     for res in results:
@@ -139,6 +153,13 @@ def markdown(results: dict) -> str:
     }
     if skipped:
         out += [f"¹ {'; '.join(sorted(skipped))}.", ""]
+    separate = sorted({
+        f"{_size(s['rows'])} {SHORT.get(v, v)} (floor {r['floor_s']:.1f} s)"
+        for s in sizes for v, r in s["variants"].items() if r.get("floor_s")
+    })
+    if separate:
+        out += ["² measured in a later run, paired with that run's own floor (the machine's load "
+                "differed; compare these ratios, not the seconds): " + "; ".join(separate) + ".", ""]
     stage_rows = []
     for s in sizes:
         job = s["variants"].get("job_library", {})

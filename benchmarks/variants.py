@@ -80,14 +80,14 @@ def sql_executions(event_logs: list[Path]) -> list[dict]:
     return out
 
 
-def job_config_dict(args: argparse.Namespace) -> dict:
+def job_config_dict(args: argparse.Namespace, **downsampling) -> dict:
     """The dataset config the job runs with in every job variant."""
     return {
         "dataset": "bench_fraud",
         "input": {"path": args.input, "format": "parquet"},
         "label_column": LABEL,
         "minority_classes": [MINORITY],
-        "downsampling": {"factor": args.factor, "seed": SEED},
+        "downsampling": {"factor": args.factor, "seed": SEED, **downsampling},
         "weight": {"column": WEIGHT},
         "output": {"path": args.output, "partition_by": [PARTITION], "mode": "overwrite"},
         "report": {"path": str(Path(args.output).parent / (Path(args.output).name + "-report.json"))},
@@ -186,13 +186,50 @@ def sample_noop(args: argparse.Namespace) -> dict:
     return out
 
 
-def job_library(args: argparse.Namespace, extra_conf: dict[str, str] | None = None) -> dict:
+def _sample_write(args: argparse.Namespace, fmt: str, partitioned: bool) -> dict:
+    from pyspark.sql import functions as F
+
+    spark = _spark(f"sample-{fmt}")
+
+    def run() -> dict:
+        df = spark.read.parquet(args.input)
+        out = df.sampleBy(LABEL, {MINORITY: 1.0, 0: 1.0 / args.factor}, SEED).withColumn(
+            WEIGHT, F.when(F.col(LABEL) == MINORITY, 1.0).otherwise(float(args.factor))
+        )
+        writer = out.write.format(fmt).mode("overwrite")
+        (writer.partitionBy(PARTITION) if partitioned else writer).save(args.output)
+        return {}
+
+    out = timed(run)
+    out.update(rows_in=args.rows, files=count_data_files(args.output))
+    out["rows_out"] = spark.read.format(fmt).load(args.output).count()
+    return out
+
+
+def sample_delta(args: argparse.Namespace) -> dict:
+    """Diagnostic: sampleBy + weight → partitioned Delta with ``df.write`` (no profiling pass)."""
+    return _sample_write(args, "delta", partitioned=True)
+
+
+def sample_delta_flat(args: argparse.Namespace) -> dict:
+    """Diagnostic: sampleBy + weight → Delta, not partitioned."""
+    return _sample_write(args, "delta", partitioned=False)
+
+
+def sample_parquet(args: argparse.Namespace) -> dict:
+    """Diagnostic: sampleBy + weight → partitioned plain Parquet (no Delta)."""
+    return _sample_write(args, "parquet", partitioned=True)
+
+
+def job_library(
+    args: argparse.Namespace, extra_conf: dict[str, str] | None = None, downsampling: dict | None = None
+) -> dict:
     """(b) The job through the library: ``run_job(spark, parse_config(...))``."""
     from imbalance_spark.config import parse_config
     from imbalance_spark.pipeline import run_job
 
     spark = _spark("job", extra_conf)
-    cfg = parse_config(job_config_dict(args))
+    cfg = parse_config(job_config_dict(args, **(downsampling or {})))
     out = timed(lambda: {"report": run_job(spark, cfg)})
     report = out.pop("report")
     out.update(
@@ -203,6 +240,43 @@ def job_library(args: argparse.Namespace, extra_conf: dict[str, str] | None = No
         files=count_data_files(args.output),
     )
     return out
+
+
+def job_native_sample(args: argparse.Namespace) -> dict:
+    """Candidate: ``run_job`` with ``sampleBy`` replaced by the very same draw as a native filter.
+
+    ``DataFrame.sampleBy`` is ``filter(udf(label, rand(seed)))`` with a Scala UDF that looks each
+    row's label up in a map; ``filter(rand(seed) < fraction(label))`` keeps exactly the same rows
+    (the profiling pass already relies on that) in generated code. Wraps the pipeline's
+    ``downsample`` in this process only; the wrapper counts its calls.
+    """
+    from pyspark.sql import functions as F
+
+    import imbalance_spark.pipeline as pipeline
+
+    original = pipeline.downsample
+    calls = []
+
+    def native_downsample(df, label_column, fractions, seed, method="sampleBy", *rest, **kw):
+        if method != "sampleBy":
+            return original(df, label_column, fractions, seed, method, *rest, **kw)
+        calls.append(1)
+        fraction = None
+        for value, x in fractions.items():
+            hit = F.col(f"`{label_column}`") == F.lit(value)
+            fraction = F.when(hit, F.lit(float(x))) if fraction is None else fraction.when(hit, F.lit(float(x)))
+        return df.filter(F.rand(seed) < fraction.otherwise(F.lit(0.0)))
+
+    pipeline.downsample = native_downsample
+    result = job_library(args)
+    if not calls:
+        raise RuntimeError("imbalance_spark.pipeline no longer calls downsample; update job_native_sample")
+    return result
+
+
+def job_hash(args: argparse.Namespace) -> dict:
+    """Candidate: the job with ``method: hash`` on ``transaction_id`` (a config choice, no code)."""
+    return job_library(args, downsampling={"method": "hash", "key_columns": ["transaction_id"]})
 
 
 def job_optimize_write(args: argparse.Namespace) -> dict:
@@ -394,10 +468,15 @@ VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "floor_noop_scan": floor_noop_scan,
     "label_count": label_count,
     "sample_noop": sample_noop,
+    "sample_delta": sample_delta,
+    "sample_delta_flat": sample_delta_flat,
+    "sample_parquet": sample_parquet,
     "job_library": job_library,
     "job_spark_submit": job_spark_submit,
     "job_repartition": job_repartition,
     "job_optimize_write": job_optimize_write,
+    "job_hash": job_hash,
+    "job_native_sample": job_native_sample,
     "naive_spark": naive_spark,
     "pandas_imblearn": pandas_imblearn,
     "polars_eager": polars_eager,
