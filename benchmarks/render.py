@@ -24,6 +24,7 @@ LABELS = {
     "job_repartition": "candidate: job + repartition(event_date)",
     "job_optimize_write": "candidate: job + Delta optimizeWrite",
     "job_hash": "candidate: job with `method: hash` (config)",
+    "job_v1_create": "candidate: job, new table via df.write + ALTER, not writeTo.create",
     "job_native_sample": "candidate: job, sampleBy → filter(rand(seed) < fraction)",
     "label_count": "diagnostic: label-only count",
     "sample_noop": "diagnostic: sampleBy + weight → noop",
@@ -42,6 +43,7 @@ SHORT = {
     "job_repartition": "job+repartition",
     "job_optimize_write": "job+optimizeWrite",
     "job_hash": "job (method hash)",
+    "job_v1_create": "job+df.write create",
     "job_native_sample": "job+native sample",
     "label_count": "label count",
     "sample_noop": "sample→noop",
@@ -127,8 +129,10 @@ def markdown(results: dict) -> str:
     vers = m["versions"]
     out = [
         f"Factor {results['factor']}, input Parquet partitioned by `event_date` (0.5% positives, 30 days), "
-        f"output partitioned by `event_date`; median of {results['repeat']} interleaved repetitions, "
-        "each variant in its own process. Time is the variant's own work (Spark session or interpreter "
+        f"output partitioned by `event_date`; median of {results['repeat']} interleaved repetitions "
+        f"({'per run, see the JSON for each size; ' if len(results.get('commands', [])) > 1 else ''}"
+        "each variant in its own process). "
+        "Time is the variant's own work (Spark session or interpreter "
         "already up; spark-submit: the job's reported duration); **×** is that time over the floor's, "
         "paired repetition by repetition.",
         "",
@@ -170,7 +174,8 @@ def markdown(results: dict) -> str:
             files = job.get("files")
             stage_rows.append(
                 f"| {_size(s['rows'])} | {stages} | {job['seconds_median']:.1f} s | "
-                f"{floor.get('seconds_median', float('nan')):.1f} s | {files if files is not None else '–'} |"
+                f"{job.get('floor_s') or floor.get('seconds_median', float('nan')):.1f} s | "
+                f"{files if files is not None else '–'} |"
             )
     if stage_rows:
         out += ["**The job's stages (library call, median)**", "",
