@@ -25,6 +25,9 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+bench: install
+	$(BIN)/python benchmarks/run.py
+
 lint: install
 	$(BIN)/ruff check .
 
