@@ -98,9 +98,6 @@ class SamplingPlan:
         """``sampleBy`` fractions keyed by the label values as they are in the data."""
         return {c.value: c.fraction for c in self.classes}
 
-    @property
-    def fractions_by_key(self) -> dict[str, float]:
-        return {c.key: c.fraction for c in self.classes}
 
     @property
     def multipliers(self) -> dict[Any, float]:

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from imbalance_spark.config import JobConfig, label_key
 from imbalance_spark.errors import InputError
-from imbalance_spark.transform import fraction_by_class, sampling_uniform
+from imbalance_spark.transform import sampling_uniform, value_by_class
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
     fractions = fractions_if_majority(cfg)
     if fractions is not None:
         default = 1.0 / float(cfg.downsampling.factor) if not isinstance(cfg.downsampling.factor, dict) else 1.0
-        kept = sampling_uniform(cfg.downsampling.method, cfg.downsampling.seed, keys) < fraction_by_class(
+        kept = sampling_uniform(cfg.downsampling.method, cfg.downsampling.seed, keys) < value_by_class(
             label, fractions, default
         )
         metrics += [

@@ -49,11 +49,6 @@ def sampling_uniform(method: str, seed: int, key_columns: Sequence[str] = ()) ->
     return F.rand(seed) if method == "sampleBy" else hash_uniform(key_columns, seed)
 
 
-def fraction_by_class(label: Column, fractions: Mapping[str, float], default: float) -> Column:
-    """The keep fraction of each row's class, by canonical label key."""
-    return _by_class(label, fractions, default)
-
-
 def downsample(
     df: DataFrame,
     label_column: str,
@@ -67,14 +62,15 @@ def downsample(
         raise ValueError("fractions must name every class; an empty mapping drops every row")
     if method == "hash":
         # Unlisted classes and null labels get fraction 0, like sampleBy; the plan lists all.
-        keep = hash_uniform(key_columns, seed) < fraction_by_class(F.col(label_column), fractions, 0.0)
+        keep = hash_uniform(key_columns, seed) < value_by_class(F.col(label_column), fractions, 0.0)
         return df.filter(keep)
     # sampleBy drops any class missing from `fractions` (implicit fraction 0): the plan names
     # every class seen in the data, and null labels, never a key, are dropped on purpose.
     return df.sampleBy(label_column, dict(fractions), seed)
 
 
-def _by_class(label: Column, values: Mapping[Any, float], default: float) -> Column:
+def value_by_class(label: Column, values: Mapping[Any, float], default: float) -> Column:
+    """A per-row value chosen by the row's class (canonical label key), ``default`` otherwise."""
     label_str = label.cast("string")
     expr = None
     for value, x in values.items():
@@ -96,7 +92,7 @@ def with_example_weight(
     multiplied by F: weighted class totals then match the input and the model stays calibrated.
     """
     base = F.col(source_column).cast("double") if source_column else F.lit(1.0)
-    weight = (base * _by_class(F.col(label_column), multipliers, 1.0)).cast("double")
+    weight = (base * value_by_class(F.col(label_column), multipliers, 1.0)).cast("double")
     return df.withColumn(weight_column, weight)
 
 
