@@ -16,6 +16,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from imbalance_spark import __version__
 from imbalance_spark.config import JobConfig, RunDates
@@ -34,6 +35,7 @@ from imbalance_spark.write import (
     output_exists,
     replace_where,
     resolve_output_mode,
+    stats_property,
     write_delta,
 )
 
@@ -147,8 +149,9 @@ def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> Dat
     )
 
 
-def table_properties(cfg: JobConfig, plan: SamplingPlan) -> dict[str, str]:
-    """Delta table properties for consumers that ignore the weight column."""
+def table_properties(cfg: JobConfig, plan: SamplingPlan, schema: StructType) -> dict[str, str]:
+    """Delta table properties: the sampling facts for consumers that ignore the weight column, and the
+    columns Delta keeps file statistics for."""
     props = {
         "imbalance_spark.method": cfg.downsampling.method,
         "imbalance_spark.seed": str(cfg.downsampling.seed),
@@ -159,7 +162,8 @@ def table_properties(cfg: JobConfig, plan: SamplingPlan) -> dict[str, str]:
         if c.downsampled:
             props[f"imbalance_spark.factor.{c.key}"] = repr(c.factor)
             props[f"imbalance_spark.logit_offset.{c.key}"] = repr(c.logit_offset)
-    return props
+    explicit = isinstance(cfg.output.stats_columns, list)
+    return {**props, **stats_property(cfg.stats_columns(), explicit, schema)}
 
 
 def run_job(
@@ -226,7 +230,7 @@ def run_job(
             output_df,
             cfg.output,
             commit_metadata(cfg, plan, lineage),
-            table_properties(cfg, plan),
+            table_properties(cfg, plan, output_df.schema),
             mode=mode,
             where=where,
             options=write_options,

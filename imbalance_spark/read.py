@@ -18,6 +18,7 @@ from pyspark.sql.utils import AnalysisException
 from imbalance_spark.config import JobConfig, RunDates
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
 from imbalance_spark.transform import filter_dates
+from imbalance_spark.write import has_file_stats
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,14 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
                 f"input.date_column: column {date_field.name!r} has type {date_field.dataType.simpleString()};"
                 " expected a date, timestamp or YYYY-MM-DD string"
             )
+    if isinstance(cfg.output.stats_columns, list):
+        for column in cfg.output.stats_columns:
+            field = None if column == cfg.weight.column else need(column, "output.stats_columns")
+            if field is not None and not has_file_stats(field.dataType):
+                raise InputError(
+                    f"output.stats_columns: column {column!r} has type {field.dataType.simpleString()},"
+                    " which Delta keeps no file statistics for"
+                )
     if cfg.weight.column in fields and cfg.weight.column != cfg.weight.source_column:
         raise InputError(
             f"weight.column: column {cfg.weight.column!r} already exists in input {where};"

@@ -19,6 +19,8 @@ from imbalance_spark.errors import ConfigError, OutputError
 log = logging.getLogger(__name__)
 
 _MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exists": "errorifexists"}
+# Which columns Delta collects file statistics for while it writes (unset: the first 32).
+STATS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
 def resolve_output_mode(out: OutputConfig, dates: RunDates | None) -> str:
@@ -110,6 +112,34 @@ def replace_where(df: DataFrame, date_column: str, dates: RunDates) -> str:
     return f"{col} >= '{dates.start}' AND {col} <= '{dates.end}'"
 
 
+_STATS_TYPES = (
+    T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType,
+    T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType,
+)
+
+
+def has_file_stats(dtype: T.DataType) -> bool:
+    """Whether Delta can keep min/max file statistics for a column of this type (not boolean/binary)."""
+    return isinstance(dtype, _STATS_TYPES)
+
+
+def stats_property(wanted: list[str] | None, explicit: bool, schema: T.StructType) -> dict[str, str]:
+    """The table property choosing the statistics columns: ``wanted`` (None: Delta's default).
+
+    Defaults (not ``explicit``) leave out columns whose type Delta keeps no statistics for.
+    """
+    if wanted is None:
+        return {}
+    types = {f.name: f.dataType for f in schema.fields}
+    columns = [c for c in wanted if explicit or has_file_stats(types[c])]
+    return {STATS_PROPERTY: ",".join(quote_column(c) for c in columns)}
+
+
+def quote_column(name: str) -> str:
+    """A column name as Delta's table properties and SQL expect it (backticks when not plain)."""
+    return name if name.replace("_", "a").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
+
+
 def _delta_table(spark: SparkSession, out: OutputConfig):
     from delta.tables import DeltaTable
 
@@ -129,13 +159,18 @@ def write_delta(
     """Write ``df`` as Delta to the configured path or table in one commit.
 
     A new table is created with ``properties`` in that same commit; an existing one is
-    overwritten (one commit) and its properties are altered only when they changed.
+    overwritten (one commit) and its properties are altered only when they changed: the statistics
+    columns before the write (they decide how its files are written), the rest after it.
     """
     spark = df.sparkSession
+    stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
+    properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
     try:
         if properties and not output_exists(spark, out):
-            _create_with_properties(df, out, user_metadata, properties)
+            _create_with_properties(df, out, user_metadata, {**properties, **stats})
             return
+        if properties:
+            set_table_properties(spark, out, stats, prefix=STATS_PROPERTY)
         writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
         writer = writer.options(**(options or {}))
         if mode == "replace_slice":

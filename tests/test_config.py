@@ -33,6 +33,14 @@ def test_minimal_config_gets_defaults():
     assert cfg.downsampling.factor_for("0") == 20.0
 
 
+def test_stats_columns_default_to_label_weight_and_date():
+    assert parse_config(BASE).stats_columns() == ["y", "example_weight"]
+    unpartitioned = with_(lambda d: (d["output"].update(partition_by=[]), d["input"].update(date_column="event_date")))
+    assert parse_config(unpartitioned).stats_columns() == ["y", "example_weight", "event_date"]
+    assert parse_config(with_(lambda d: d["output"].update(stats_columns="all"))).stats_columns() is None
+    assert parse_config(with_(lambda d: d["output"].update(stats_columns=["amount"]))).stats_columns() == ["amount"]
+
+
 def test_factor_mapping_and_label_keys():
     cfg = parse_config(with_(lambda d: d["downsampling"].update(factor={0: 20, "b": 5, True: 2})))
     assert cfg.downsampling.factor_for("0") == 20.0
@@ -85,6 +93,9 @@ def test_factor_mapping_and_label_keys():
         (lambda d: d.update(null_labels="keep"), "null_labels"),
         (lambda d: d.update(weight={"column": "y"}), "weight.column: must differ"),
         (lambda d: d["output"].update(partition_by=["y"]), "label column cannot be a partition column"),
+        (lambda d: d["output"].update(stats_columns=[]), "output.stats_columns: the list is empty"),
+        (lambda d: d["output"].update(stats_columns="some"), "output.stats_columns"),
+        (lambda d: d["output"].update(stats_columns=["event_date"]), "['event_date'] are partition columns"),
     ],
 )
 def test_bad_values_are_named(mutate, message):

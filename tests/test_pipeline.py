@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
@@ -310,6 +311,51 @@ def test_boolean_labels_and_prior_correction_properties(spark, tmp_path):
     assert float(props["imbalance_spark.logit_offset.false"]) == pytest.approx(math.log(1 / 8))
     assert props["imbalance_spark.method"] == "hash" and props["imbalance_spark.seed"] == "2"
     assert props["imbalance_spark.weight_column"] == "example_weight"
+    assert props["delta.dataSkippingStatsColumns"] == "example_weight"  # no statistics for a boolean label
     assert DeltaTable.forPath(spark, out).history().count() == 1  # created with its properties in one commit
     got = spark.read.format("delta").load(out)
     assert got.filter("fraud").count() == 1_250
+
+
+def file_stats_columns(path):
+    """The columns with min/max statistics in the data files the latest commit added."""
+    log = sorted((Path(path) / "_delta_log").glob("*.json"))[-1]
+    columns = set()
+    for line in log.read_text().splitlines():
+        add = json.loads(line).get("add")
+        if add and add.get("stats"):
+            columns |= set(json.loads(add["stats"]).get("minValues", {}))
+    return columns
+
+
+def test_file_statistics_only_for_the_configured_columns(spark, fraud_table, tmp_path):
+    out = str(tmp_path / "out")
+    # default: label and weight (the date column is the partition column here)
+    run_job(spark, make_cfg(fraud_table, out))
+    props = DeltaTable.forPath(spark, out).detail().first()["properties"]
+    assert props["delta.dataSkippingStatsColumns"] == "is_fraud,example_weight"
+    assert file_stats_columns(out) == {"is_fraud", "example_weight"}
+    # a changed setting applies to the very run that changes it
+    run_job(spark, make_cfg(fraud_table, out, output={"path": out, "partition_by": ["event_date"],
+                                                     "stats_columns": ["amount"]}))
+    assert file_stats_columns(out) == {"amount"}
+    # "all": Delta's default, every (non-partition) column
+    run_job(spark, make_cfg(fraud_table, out, output={"path": out, "partition_by": ["event_date"],
+                                                     "stats_columns": "all"}))
+    props = DeltaTable.forPath(spark, out).detail().first()["properties"]
+    assert "delta.dataSkippingStatsColumns" not in props
+    expected = set(spark.read.format("delta").load(out).columns) - {"event_date"}
+    assert file_stats_columns(out) == expected
+
+
+def test_unknown_stats_column_is_an_input_error(spark, fraud_table, tmp_path):
+    cfg = make_cfg(fraud_table, str(tmp_path / "out"),
+                   output={"path": str(tmp_path / "out"), "partition_by": ["event_date"], "stats_columns": ["nope"]})
+    with pytest.raises(InputError, match=r"output.stats_columns: column 'nope' is not in input"):
+        run_job(spark, cfg)
+    src = str(tmp_path / "in")
+    spark.read.format("delta").load(fraud_table).withColumn("flag", F.lit(True)).write.format("delta").save(src)
+    cfg = make_cfg(src, str(tmp_path / "out"), output={"path": str(tmp_path / "out"), "stats_columns": ["flag"]})
+    with pytest.raises(InputError, match=r"output.stats_columns: column 'flag' has type boolean, which Delta keeps no"):
+        run_job(spark, cfg)
+    assert not (tmp_path / "out").exists()
