@@ -181,12 +181,7 @@ def markdown(results: dict) -> str:
         out += ["**The job's stages (library call, median)**", "",
                 "| rows | stages (`report[\"stages_s\"]`) | job | floor | files written |",
                 "|---|---|---:|---:|---:|", *stage_rows, ""]
-    sc = results.get("scaling", {}).get("job_library")
-    if sc and len(sc["ns_per_row"]) > 1:
-        per_row = ", ".join(f"{_size(int(k))}: {x:.0f} ns" for k, x in sc["ns_per_row"].items())
-        change = [v for k, v in sc.items() if k.startswith("change_from")]
-        extra = f" (change from 10M up: {change[0]:+.0%})" if change else ""
-        out += [f"Job per-row cost: {per_row}{extra}.", ""]
+    out += scaling_table(results)
     out += [
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_bytes'] / 2**30:.0f} GiB RAM, {m['os']}; "
         f"Spark on `local[2]` with default driver memory. "
@@ -201,6 +196,31 @@ def markdown(results: dict) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def scaling_table(results: dict) -> list[str]:
+    """Per-row cost at each size, the cost of each further row size to size, and the linear fit."""
+    scaling = results.get("scaling") or {}
+    sizes = sorted({int(k) for d in scaling.values() for k in d["ns_per_row"]})
+    if len(sizes) < 2:
+        return []
+    steps = [f"{a}-{b}" for a, b in zip(sizes, sizes[1:], strict=False)]
+    head = ["variant", *[f"{_size(n)} ns/row" for n in sizes],
+            *[f"{_size(int(s.split('-')[0]))}→{_size(int(s.split('-')[1]))} ns per further row" for s in steps],
+            "fit: fixed s + ns/row"]
+    rows = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for v in results["variants"]:
+        d = scaling.get(v)
+        if not d or len(d["ns_per_row"]) < 2:
+            continue
+        cells = [LABELS.get(v, v)]
+        cells += [f"{d['ns_per_row'][str(n)]:.0f}" if str(n) in d["ns_per_row"] else "–" for n in sizes]
+        cells += [f"{d.get('step_ns_per_row', {})[s]:.0f}" if s in d.get("step_ns_per_row", {}) else "–"
+                  for s in steps]
+        fit = d.get("fit")
+        cells.append(f"{fit['fixed_s']:.1f} s + {fit['marginal_ns_per_row']:.0f} ns" if fit else "–")
+        rows.append("| " + " | ".join(cells) + " |")
+    return ["**Scaling: cost per input row (median seconds / rows)**", "", *rows, ""]
 
 
 def chart(results: dict, path: Path) -> None:

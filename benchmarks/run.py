@@ -357,7 +357,11 @@ def scaling(sizes: list[dict]) -> dict:
         if len(big) >= 2:
             lo, hi = min(big), max(big)
             d[f"change_from_{lo}_to_{hi}"] = big[hi] / big[lo] - 1.0
-        pts = [(int(k), x) for k, x in d["seconds"].items()]
+        pts = sorted((int(k), x) for k, x in d["seconds"].items())
+        # the cost of each further row: seconds added per row added, size to size (start-up cancels out)
+        d["step_ns_per_row"] = {
+            f"{a[0]}-{b[0]}": (b[1] - a[1]) / (b[0] - a[0]) * 1e9 for a, b in zip(pts, pts[1:], strict=False)
+        }
         if len(pts) >= 2:
             n = len(pts)
             mx = sum(p[0] for p in pts) / n
