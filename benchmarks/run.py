@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", type=parse_variants, default=parse_variants(DEFAULT_GROUPS),
                    help=f"groups ({', '.join(GROUPS)}) and/or variant names (default {DEFAULT_GROUPS})")
     p.add_argument("--out", default=str(HERE / "results"), help="results directory (default benchmarks/results)")
-    p.add_argument("--name", default="latest", help="results file stem (default latest)")
+    p.add_argument("--name", default="quick",
+                   help="results file stem (default quick; the README shows latest.*)")
     p.add_argument("--data-dir", default=None, help="generated inputs/outputs (default <out>/tmp)")
     p.add_argument("--keep-data", action="store_true", help="keep the generated input after the run")
     p.add_argument("--reuse-data", action="store_true",

@@ -92,3 +92,21 @@ def test_writes_the_readme_table_and_chart(smoke):
     assert "(a) floor" in md and "the job**, library call" in md and "Machine: " in md
     assert (out / "smoke.png").stat().st_size > 10_000
     assert not (out / "tmp" / f"rows-{ROWS}").exists(), "generated data is deleted after the run"
+
+
+def test_scaling_separates_start_up_from_per_row_cost():
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from run import scaling
+
+    # seconds = 5 s start-up + 200 ns per row, measured at three sizes
+    sizes = [
+        {"rows": n, "variants": {"job_library": {"status": "ok", "seconds_median": 5 + 200e-9 * n,
+                                                 "ns_per_row": (5 + 200e-9 * n) / n * 1e9}}}
+        for n in (10_000_000, 30_000_000, 100_000_000)
+    ]
+    job = scaling(sizes)["job_library"]
+    assert job["fit"]["fixed_s"] == pytest.approx(5.0)
+    assert job["fit"]["marginal_ns_per_row"] == pytest.approx(200.0)
+    assert job["step_ns_per_row"] == {"10000000-30000000": pytest.approx(200.0),
+                                      "30000000-100000000": pytest.approx(200.0)}
+    assert job["change_from_10000000_to_100000000"] == pytest.approx(250 / 700 - 1)
