@@ -47,6 +47,9 @@ DEFAULT_GROUPS = "core,candidates"
 FLOOR = "floor_noop_scan"
 # Variants that hold the whole input in memory; skipped when the estimate exceeds free memory.
 IN_MEMORY = {"pandas_imblearn", "polars_eager"}
+# Variants that run Spark in their own Python process: warmed up first unless --cold (see README).
+NOT_WARMED = {"generate", "job_spark_submit", "pandas_imblearn", "polars_eager", "polars_streaming"}
+WARMUP_ROWS = 200_000
 # Peak bytes per input row before any run calibrates it (measured on this table: pandas builds
 # an object array of every feature in RandomUnderSampler's input check).
 DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 400, "polars_eager": 250}
@@ -139,6 +142,8 @@ def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespac
     ]
     if variant != "generate":
         cmd += ["--output", str(size_dir / "output" / variant)]
+    if args.warmup_input and variant not in NOT_WARMED:
+        cmd += ["--warmup-input", str(args.warmup_input), "--warmup-rows", str(WARMUP_ROWS)]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(args.library_root) + os.pathsep + env.get("PYTHONPATH", "")
     env["BENCH_LIBRARY_ROOT"] = str(args.library_root)
@@ -386,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="results file stem (default quick; the README shows latest.*)")
     p.add_argument("--data-dir", default=None, help="generated inputs/outputs (default <out>/tmp)")
     p.add_argument("--keep-data", action="store_true", help="keep the generated input after the run")
+    p.add_argument("--cold", action="store_true",
+                   help="time each in-process Spark variant's first run in its JVM (default: after a warm-up run "
+                        "of the same variant on a small input of the same schema)")
     p.add_argument("--reuse-data", action="store_true",
                    help="use an input kept by an earlier --keep-data run instead of generating it")
     p.add_argument("--calibrate-from", default="",
@@ -425,6 +433,17 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "sizes": [],
     }
+    args.warmup_input = None
+    if not args.cold:
+        warm_dir = Path(args.data_dir) / "warmup"
+        if not (warm_dir / "input").is_dir():
+            warm_dir.mkdir(parents=True, exist_ok=True)
+            log.info("generating the %s-row warm-up input ...", f"{WARMUP_ROWS:,}")
+            gen = run_variant("generate", warm_dir, WARMUP_ROWS, args, "gen")
+            if "error" in gen:
+                raise SystemExit(f"generating the warm-up input failed: {gen['error']}")
+        args.warmup_input = warm_dir / "input"
+    results["warmup"] = None if args.cold else f"each in-process Spark variant first runs on {WARMUP_ROWS:,} rows"
     for rows in args.rows:
         results["sizes"].append(run_size(rows, args.variants, args, results["sizes"]))
         results["scaling"] = scaling(results["sizes"])

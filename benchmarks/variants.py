@@ -48,8 +48,9 @@ def _spark(name: str, extra: dict[str, str] | None = None):
     return build_spark_session(master="local[2]", app_name=f"bench-{name}", conf=conf)
 
 
-def sql_executions(event_logs: list[Path]) -> list[dict]:
-    """Each SQL execution of a finished Spark event log: what ran, for how long, with how many tasks."""
+def sql_executions(event_logs: list[Path], since_ms: float = 0) -> list[dict]:
+    """Each SQL execution of a finished Spark event log (started after ``since_ms``, epoch
+    milliseconds): what ran, for how long, with how many tasks."""
     starts: dict[int, dict] = {}
     tasks: dict[int, int] = {}
     stage_exec: dict[int, int] = {}
@@ -57,7 +58,7 @@ def sql_executions(event_logs: list[Path]) -> list[dict]:
     for line in lines:
         e = json.loads(line)
         kind = e.get("Event", "")
-        if kind.endswith("SparkListenerSQLExecutionStart"):
+        if kind.endswith("SparkListenerSQLExecutionStart") and e["time"] >= since_ms:
             starts[e["executionId"]] = {"id": e["executionId"], "what": e.get("description", ""),
                                        "start": e["time"], "tasks": 0}
         elif kind.endswith("SparkListenerSQLExecutionEnd") and e["executionId"] in starts:
@@ -513,11 +514,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--factor", type=int, default=20)
     p.add_argument("--result", required=True, help="JSON file for this variant's measurements")
+    p.add_argument("--warmup-input", default=None,
+                   help="run the variant on this small input (same schema) first, untimed: JIT and codegen warm")
+    p.add_argument("--warmup-rows", type=int, default=0)
     args = p.parse_args(argv)
+    if args.warmup_input:
+        warm = argparse.Namespace(**{**vars(args), "input": args.warmup_input, "rows": args.warmup_rows,
+                                     "output": args.output + "-warmup", "result": None})
+        shutil.rmtree(warm.output, ignore_errors=True)
+        Path(warm.output).parent.mkdir(parents=True, exist_ok=True)
+        VARIANTS[args.variant](warm)
+        shutil.rmtree(warm.output, ignore_errors=True)
     if args.output:
         shutil.rmtree(args.output, ignore_errors=True)
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    measured_from_ms = time.time() * 1000
     result = VARIANTS[args.variant](args)
+    result["warmed_up"] = bool(args.warmup_input)
     import imbalance_spark
 
     result["library"] = str(Path(imbalance_spark.__file__).parent)
@@ -534,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                 (root / f"eventlog_v2_{app_id}").glob("events_*"), key=lambda f: int(f.name.split("_")[1])
             )
             if files:
-                result["sql_executions"] = sql_executions(files)
+                result["sql_executions"] = sql_executions(files, since_ms=measured_from_ms)
     Path(args.result).write_text(json.dumps(result, default=str))
     return 0
 
