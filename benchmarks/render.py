@@ -133,8 +133,12 @@ def markdown(results: dict) -> str:
         f"({'per run, see the JSON for each size; ' if len(results.get('commands', [])) > 1 else ''}"
         "each variant in its own process). "
         "Time is the variant's own work (Spark session or interpreter "
-        "already up; spark-submit: the job's reported duration); **×** is that time over the floor's, "
-        "paired repetition by repetition.",
+        "already up; spark-submit: the job's reported duration"
+        + ("; every in-process Spark variant is timed on its second run in its JVM, after an untimed "
+           "run of the same variant on a 200,000-row input of the same schema, so JIT and code "
+           "generation are warm; spark-submit and the single-machine engines are timed cold"
+           if results.get("warmup") else "; each timed as the first run in its JVM, start-up costs included")
+        + "); **×** is that time over the floor's, paired repetition by repetition.",
         "",
         "**Time (× floor, median seconds)**",
         "",
