@@ -269,7 +269,10 @@ def job_native_sample(args: argparse.Namespace) -> dict:
         return df.filter(F.rand(seed) < fraction.otherwise(F.lit(0.0)))
 
     pipeline.downsample = native_downsample
-    result = job_library(args)
+    try:
+        result = job_library(args)
+    finally:
+        pipeline.downsample = original  # a warm-up run patches it too
     if not calls:
         raise RuntimeError("imbalance_spark.pipeline no longer calls downsample; update job_native_sample")
     return result
@@ -288,8 +291,12 @@ def job_v1_create(args: argparse.Namespace) -> dict:
         writer.partitionBy(*out.partition_by).save(out.path)
         write.set_table_properties(df.sparkSession, out, properties)
 
+    original = write._create_with_properties
     write._create_with_properties = create_v1
-    result = job_library(args)
+    try:
+        result = job_library(args)
+    finally:
+        write._create_with_properties = original  # a warm-up run patches it too
     if not calls:
         raise RuntimeError("imbalance_spark.write no longer calls _create_with_properties; update job_v1_create")
     return result
@@ -324,7 +331,10 @@ def job_repartition(args: argparse.Namespace) -> dict:
         return original(df.repartition(*[F.col(f"`{c}`") for c in out.partition_by]), out, *rest, **kw)
 
     pipeline.write_delta = write_repartitioned
-    result = job_library(args)
+    try:
+        result = job_library(args)
+    finally:
+        pipeline.write_delta = original  # a warm-up run patches it too
     if not calls:
         raise RuntimeError("imbalance_spark.pipeline no longer calls write_delta; update job_repartition")
     return result
