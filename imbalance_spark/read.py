@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -95,18 +96,42 @@ def resolve_input_version(spark: SparkSession, cfg: JobConfig) -> int:
     return int(latest)
 
 
+def delta_root(spark: SparkSession, path: str) -> str | None:
+    """The Delta table at ``path`` or at a folder above it (a partition folder), or None."""
+    from delta.tables import DeltaTable
+
+    if "://" not in path:
+        here = Path(path).resolve()
+        for folder in (here, *here.parents):
+            if (folder / "_delta_log").is_dir():
+                return str(folder)
+        return None
+    return path if DeltaTable.isDeltaTable(spark, path) else None
+
+
 def _check_path(spark: SparkSession, cfg: JobConfig) -> None:
     path, fmt = cfg.input.path, cfg.input.format
     if "://" not in path and not os.path.exists(path):
         raise InputError(f"input.path: {cfg.redact(path)} does not exist")
-    if fmt == "delta":
-        from delta.tables import DeltaTable
-
-        if not DeltaTable.isDeltaTable(spark, path):
-            raise InputError(
-                f"input.path: {cfg.redact(path)} is not a Delta table (no _delta_log); "
-                "set input.format to parquet or csv if that is what it holds"
-            )
+    root = delta_root(spark, path)
+    if fmt != "delta" and root is not None:
+        # Read as plain files, a Delta folder also yields the files its log has removed
+        # (overwritten or deleted rows): refuse, as Delta itself does, rather than read them.
+        inside = "" if Path(root) == Path(path) or "://" in path else f" (inside the Delta table {cfg.redact(root)})"
+        raise InputError(
+            f"input.path: {cfg.redact(path)} is a Delta table{inside} (a transaction log was found);"
+            f" reading it as {fmt} would include files the table has removed; set input.format: delta"
+        )
+    if fmt == "delta" and root is not None and "://" not in path and Path(root) != Path(path).resolve():
+        raise InputError(
+            f"input.path: {cfg.redact(path)} is a folder inside the Delta table {cfg.redact(root)};"
+            " set input.path to the table and input.date_column with --run-date to read a slice"
+        )
+    if fmt == "delta" and root is None:
+        raise InputError(
+            f"input.path: {cfg.redact(path)} is not a Delta table (no _delta_log); "
+            "set input.format to parquet or csv if that is what it holds"
+        )
 
 
 def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = None) -> None:

@@ -106,3 +106,29 @@ def test_secrets_are_masked(monkeypatch):
     assert "s3cr3t" not in describe_input(c)
     assert "s3cr3t" not in str(c.summary())
     assert describe_input(c) == "s3a://user:***@bucket/tx"
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_delta_folder_declared_as_plain_files_is_refused(spark, tmp_path, fmt):
+    # An overwritten Delta table keeps the removed files on disk: read as plain Parquet, it
+    # would yield both versions' rows. Refuse, naming the fix, and write nothing.
+    path = str(tmp_path / "t")
+    rows = spark.range(100).selectExpr("id", "cast(id % 10 = 0 as int) as y")
+    rows.write.format("delta").save(path)
+    rows.write.format("delta").mode("overwrite").save(path)
+    out = str(tmp_path / "out")
+    c = cfg(path, input={"path": path, "format": fmt}, output={"path": out})
+    with pytest.raises(InputError, match=r"is a Delta table .*set input.format: delta"):
+        run_job(spark, c)
+    assert not (tmp_path / "out").exists()
+
+
+def test_partition_folder_of_a_delta_table_is_refused(spark, tmp_path):
+    path = str(tmp_path / "t")
+    spark.range(100).selectExpr("id", "cast(id % 10 = 0 as int) as y", "id % 2 as p").write.format(
+        "delta").partitionBy("p").save(path)
+    inner = str(tmp_path / "t" / "p=0")
+    with pytest.raises(InputError, match=r"inside the Delta table"):
+        read_input(spark, cfg(inner, input={"path": inner, "format": "parquet"}))
+    with pytest.raises(InputError, match=r"folder inside the Delta table"):
+        read_input(spark, cfg(inner, input={"path": inner}))
