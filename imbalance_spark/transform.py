@@ -60,13 +60,13 @@ def downsample(
     """Stratified sample: keep each row of class c with probability ``fractions[c]``."""
     if not fractions:
         raise ValueError("fractions must name every class; an empty mapping drops every row")
-    if method == "hash":
-        # Unlisted classes and null labels get fraction 0, like sampleBy; the plan lists all.
-        keep = hash_uniform(key_columns, seed) < value_by_class(F.col(label_column), fractions, 0.0)
-        return df.filter(keep)
-    # sampleBy drops any class missing from `fractions` (implicit fraction 0): the plan names
-    # every class seen in the data, and null labels, never a key, are dropped on purpose.
-    return df.sampleBy(label_column, dict(fractions), seed)
+    # DataFrame.sampleBy(col, fractions, seed) is filter(udf(col, rand(seed))), the UDF being
+    # `rand < fractions.getOrElse(label, 0)`. The same comparison as a native expression makes
+    # exactly the same draws (rand(seed) is seeded per partition and drawn once per row either
+    # way) without a Scala UDF call per row; tests/test_transform.py compares them row for row.
+    # Unlisted classes and null labels get fraction 0, as in sampleBy; the plan lists every class.
+    keep = sampling_uniform(method, seed, key_columns) < value_by_class(F.col(label_column), fractions, 0.0)
+    return df.filter(keep)
 
 
 def value_by_class(label: Column, values: Mapping[Any, float], default: float) -> Column:
