@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from imbalance_spark import __version__
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--master", default=None, help="Spark master (default: local[*], or spark-submit's)")
         sp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
         sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+        sp.add_argument(
+            "-v", "--verbose", action="store_true", help="also Spark's INFO logs and the JVM's start-up output"
+        )
 
     def dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--run-date", help="process only this day (YYYY-MM-DD) of input.date_column")
@@ -61,7 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--days", type=int, default=30)
     g.add_argument("--seed", type=int, default=7)
     g.add_argument("--format", choices=["delta", "parquet", "csv"], default="delta")
-    sub.add_parser("packages", help="print the Delta Maven coordinates for spark-submit --packages")
+    pk = sub.add_parser(
+        "packages",
+        help="print the Delta Maven coordinates for spark-submit --packages",
+        description="Print the Delta Lake Maven coordinates matching the installed pyspark/delta-spark"
+        " (for spark-submit --packages); with --fetch, resolve them once into a local cache that every"
+        " later Spark start uses instead of Ivy.",
+    )
+    what = pk.add_mutually_exclusive_group()
+    what.add_argument(
+        "--fetch", action="store_true", help="resolve the jars from Maven Central once and cache them (make install)"
+    )
+    what.add_argument("--jars", action="store_true", help="print the cached jars for spark-submit --jars")
+    what.add_argument("--dir", action="store_true", help="print the cache folder of the jars")
     return p
 
 
@@ -128,14 +144,34 @@ def _demo_table_rows(spark, path: str) -> int | None:
     return spark.read.format("delta").load(path).count()
 
 
+def _packages(args: argparse.Namespace) -> int:
+    from imbalance_spark import packages
+
+    if args.dir:
+        print(packages.jars_dir())
+    elif args.fetch:
+        try:
+            jars = packages.fetch_jars()
+        except RuntimeError as exc:
+            raise ImbalanceSparkError(f"packages --fetch: {exc}") from None
+        print(f"{len(jars)} jars of {packages.delta_packages_arg()} in {packages.jars_dir()}")
+    elif args.jars:
+        jars = packages.cached_jars_arg()
+        if not jars:
+            raise ImbalanceSparkError(
+                f"packages --jars: no cached jars in {packages.jars_dir()}; run `imbalance-spark packages --fetch`"
+            )
+        print(jars)
+    else:
+        print(packages.delta_packages_arg())
+    return 0
+
+
 def _command(args: argparse.Namespace) -> int:
     from imbalance_spark.config import load_config
 
     if args.command == "packages":
-        from imbalance_spark.packages import delta_packages_arg
-
-        print(delta_packages_arg())
-        return 0
+        return _packages(args)
     if args.command == "validate":
         cfg = load_config(args.config)
         print(f"{args.config}: ok (dataset {cfg.dataset})")
@@ -155,7 +191,9 @@ def _command(args: argparse.Namespace) -> int:
 
     # A session that already runs (a notebook, a test) is used and left running.
     owned = SparkSession.getActiveSession() is None
-    spark = build_spark_session(master=args.master, app_name=f"imbalance-spark {args.command}")
+    spark = build_spark_session(
+        master=args.master, app_name=f"imbalance-spark {args.command}", verbose=getattr(args, "verbose", False)
+    )
     try:
         if args.command == "generate":
             from imbalance_spark.synthetic import write_demo_table
@@ -205,13 +243,18 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``jobs/downsample.py``."""
     args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
     logging.basicConfig(
-        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("py4j").setLevel(logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        # Deprecation notices of the libraries underneath say nothing to the user of the job.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         return _command(args)
     except ImbalanceSparkError as exc:
