@@ -56,16 +56,14 @@ DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 400, "polars_eager": 250}
 
 
 def parse_rows(text: str) -> list[int]:
-    """'2M,10M,100000' -> [2000000, 10000000, 100000]."""
-    mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
-    sizes = []
-    for part in text.split(","):
-        part = part.strip().lower().replace("_", "")
-        if not part:
-            continue
-        factor = mult.get(part[-1], 1)
-        sizes.append(int(float(part[:-1] if factor > 1 else part) * factor))
-    if not sizes or min(sizes) <= 0:
+    """'2M,10M,100000' -> [2000000, 10000000, 100000]; each size as `imbalance-spark generate --rows`."""
+    from imbalance_spark.cli import row_count
+
+    try:
+        sizes = [row_count(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        sizes = []
+    if not sizes:
         raise argparse.ArgumentTypeError(f"--rows: expected positive sizes like 2M,10M; got {text!r}")
     return sizes
 

@@ -21,19 +21,45 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml"
 
 
+_ROW_SUFFIXES = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
+
+
+def row_count(text: str) -> int:
+    """A positive row count: ``200000``, ``200_000``, ``200k``, ``2M``, ``1.5M`` (benchmarks/run.py too)."""
+    part = str(text).strip().lower().replace("_", "")
+    factor = _ROW_SUFFIXES.get(part[-1:], 1)
+    try:
+        rows = float(part[:-1] if factor > 1 else part) * factor
+    except ValueError:
+        rows = 0
+    if not (rows >= 1 and rows == int(rows)):
+        raise argparse.ArgumentTypeError(f"expected a positive row count like 200000, 200k or 2M; got {text!r}")
+    return int(rows)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="imbalance-spark",
         description="Downsample the majority class(es) of an imbalanced table and upweight them.",
     )
     p.add_argument("--version", action="version", version=f"imbalance-spark {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    subparsers = p.add_subparsers(dest="command", required=True)
+
+    class _Sub:
+        """Each subcommand's --help opens with the one line `imbalance-spark --help` lists."""
+
+        @staticmethod
+        def add_parser(name: str, **kw) -> argparse.ArgumentParser:
+            kw.setdefault("description", kw["help"][:1].upper() + kw["help"][1:] + ".")
+            return subparsers.add_parser(name, **kw)
+
+    sub = _Sub()
 
     def common(sp: argparse.ArgumentParser, config: bool = True) -> None:
         if config:
             sp.add_argument("--config", required=True, help="dataset YAML, e.g. conf/datasets/demo_fraud.yaml")
         sp.add_argument("--master", default=None, help="Spark master (default: local[*], or spark-submit's)")
-        sp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+        sp.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
         sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
         sp.add_argument(
             "-v", "--verbose", action="store_true", help="also Spark's INFO logs and the JVM's start-up output"
@@ -51,20 +77,22 @@ def _parser() -> argparse.ArgumentParser:
     common(h)
     h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
     v = sub.add_parser("validate", help="check a config file without starting Spark")
-    v.add_argument("--config", required=True)
+    v.add_argument("--config", required=True, help="dataset YAML to check, e.g. conf/datasets/demo_fraud.yaml")
     d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
     common(d, config=False)
     d.add_argument("--config", default=str(DEMO_CONFIG), help="demo dataset YAML")
-    d.add_argument("--rows", type=int, default=2_000_000, help="rows of the synthetic table")
-    d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table")
+    d.add_argument("--rows", type=row_count, default=2_000_000, help="rows of the demo table, e.g. 200k (default 2M)")
+    d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table even if it has --rows rows")
     g = sub.add_parser("generate", help="write a synthetic transaction table")
     common(g, config=False)
-    g.add_argument("--output", required=True, help="path of the table to write")
-    g.add_argument("--rows", type=int, default=2_000_000)
-    g.add_argument("--fraud-rate", type=float, default=0.005)
-    g.add_argument("--days", type=int, default=30)
-    g.add_argument("--seed", type=int, default=7)
-    g.add_argument("--format", choices=["delta", "parquet", "csv"], default="delta")
+    g.add_argument("--output", required=True, help="path of the table to write (replaced if it exists)")
+    g.add_argument("--rows", type=row_count, default=2_000_000, help="rows to write: 200000, 200k, 2M (default 2M)")
+    g.add_argument("--fraud-rate", type=float, default=0.005, help="share of rows with is_fraud = 1 (default 0.005)")
+    g.add_argument("--days", type=int, default=30, help="days of event_date, from 2026-01-01 (default 30)")
+    g.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+    g.add_argument(
+        "--format", choices=["delta", "parquet", "csv"], default="delta", help="table format (default delta)"
+    )
     pk = sub.add_parser(
         "packages",
         help="print the Delta Maven coordinates for spark-submit --packages",
@@ -207,7 +235,10 @@ def _command(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 fmt=args.format,
             )
-            print(f"wrote {args.rows:,} rows to {args.output}")
+            if args.json:
+                print(json.dumps({"output": args.output, "rows": args.rows, "format": args.format}, indent=2))
+            else:
+                print(f"wrote {args.rows:,} rows to {args.output}")
             return 0
         if args.command == "profile":
             from imbalance_spark.pipeline import profile_job
