@@ -271,6 +271,19 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _spark_cause(exc: Exception) -> str:
+    """The line of a Spark/Py4J error that names the cause, with a hint where one is known."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    # Py4J's first line only names the JVM call ("An error occurred while calling None.org...
+    # JavaSparkContext."); the Java exception, e.g. a --py-files zip that does not exist, follows.
+    if first.startswith("An error occurred while calling") and len(lines) > 1:
+        first = lines[1].lstrip(":").strip()
+    if ".zip does not exist" in first:
+        first += " (the --py-files zip: build dist/imbalance_spark.zip with `make zip`)"
+    return _one_line(first)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``jobs/downsample.py``."""
     args = _parser().parse_args(argv)
@@ -302,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:  # pragma: no cover
             Py4JError = ()  # type: ignore[assignment]
         if isinstance(exc, (PySparkException, Py4JError)):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"imbalance-spark: spark error: {_one_line(first)}", file=sys.stderr)
+            print(f"imbalance-spark: spark error: {_spark_cause(exc)}", file=sys.stderr)
             return 1
         raise
 
