@@ -401,7 +401,7 @@ def _format_error(error: dict[str, Any], model: type[BaseModel] | None = None) -
         msg = "unknown key"
         if model is not None:
             close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"], model), n=1)
-            msg += f"; did you mean `{close[0]}`?" if close else ""
+            msg += f"; did you mean {close[0]!r}?" if close else ""
     elif error["type"] == "missing":
         msg = "required key is missing"
     elif msg.startswith("Value error, "):
