@@ -216,7 +216,7 @@ def airflow_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def py_files_zip(tmp_path_factory) -> Path:
-    """The imbalance_spark package zipped for --py-files, built as the README says."""
+    """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
     dist = tmp_path_factory.mktemp("dist")
     zip_path = dist / "imbalance_spark.zip"
     subprocess.run(
