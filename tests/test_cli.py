@@ -121,7 +121,7 @@ def test_console_script_subprocess_bad_config(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"imbalance-spark: error: {bad}: input: required key is missing (and 4 more problem(s))"
+        f"imbalance-spark: error: {bad}: unknown_key: unknown key (and 4 more problem(s))"
     ]
 
 
