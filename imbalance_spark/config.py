@@ -6,6 +6,7 @@ Parsed with ``yaml.safe_load`` into frozen pydantic models and validated before 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import os
 import re
@@ -229,7 +230,11 @@ class ReportConfig(_Model):
 
 
 class ScheduleConfig(_Model):
-    """How the Airflow DAG (jobs/dags/imbalance_downsampling.py) schedules this dataset."""
+    """How the Airflow DAG (jobs/dags/imbalance_downsampling.py) schedules this dataset.
+
+    Only a YAML with a ``schedule`` block gets a DAG (a copied config must not start running
+    daily unasked); inside the block ``enabled: false`` switches it off.
+    """
 
     enabled: StrictBool = True
     cron: StrictStr | None = "@daily"
@@ -270,7 +275,8 @@ class JobConfig(_Model):
     report: ReportConfig = ReportConfig()
     guards: GuardsConfig = GuardsConfig()
     history: HistoryConfig = HistoryConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
+    # No block: no DAG. A block without `enabled` schedules the dataset.
+    schedule: ScheduleConfig = ScheduleConfig(enabled=False)
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
@@ -375,13 +381,27 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve())
 
 
-def _format_error(error: dict[str, Any]) -> str:
+def _known_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
+    """The keys allowed at the mapping that holds ``loc``'s last key (empty if not a model)."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [k for k in model.model_fields if k not in ("source_file", "source_sha256", "secrets")]
+
+
+def _format_error(error: dict[str, Any], model: type[BaseModel] | None = None) -> str:
     loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-after", "union")))
     # pydantic reports union members as locations ("int", "float", "dict[...]"); drop them
     loc = re.sub(r"\.(bool|int|float|str|dict\[.*?\]|list\[.*?\])(?=\.|$)", "", loc)
     msg = error["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
+        if model is not None:
+            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"], model), n=1)
+            msg += f"; did you mean {close[0]!r}?" if close else ""
     elif error["type"] == "missing":
         msg = "required key is missing"
     elif msg.startswith("Value error, "):
@@ -404,8 +424,9 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
     try:
         cfg = JobConfig.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        first = _format_error(errors[0])
+        # A misspelled key also makes the real one "missing": name the misspelling first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = _format_error(errors[0], JobConfig)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
     updates = {
@@ -435,10 +456,13 @@ def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
     dataset = data.get("dataset")
     if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset):
         raise ConfigError(f"{p}: dataset: expected a name of letters, digits, '_', '.' or '-'")
+    if "schedule" not in data:
+        return dataset, ScheduleConfig(enabled=False)
     try:
         schedule = ScheduleConfig.model_validate(data.get("schedule") or {})
     except ValidationError as exc:
-        raise ConfigError(f"{p}: schedule.{_format_error(exc.errors()[0])}") from None
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(f"{p}: schedule.{_format_error(errors[0], ScheduleConfig)}") from None
     return dataset, schedule
 
 

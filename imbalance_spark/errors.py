@@ -24,6 +24,10 @@ class InputError(ImbalanceSparkError, ValueError):
     exit_code = 3
 
 
+class EmptyInputError(InputError):
+    """The input (or the run's slice of it) has no labelled rows."""
+
+
 class DataFrameMissingColumnError(InputError):
     """A column named in the config is not in the input."""
 

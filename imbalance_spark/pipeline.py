@@ -20,9 +20,9 @@ from pyspark.sql.types import StructType
 
 from imbalance_spark import __version__
 from imbalance_spark.config import JobConfig, RunDates
-from imbalance_spark.errors import GuardError
+from imbalance_spark.errors import EmptyInputError, GuardError
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
-from imbalance_spark.profile import ClassProfile, kept_by_class, profile_classes
+from imbalance_spark.profile import ClassProfile, date_range, kept_by_class, profile_classes
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
 from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
@@ -66,6 +66,18 @@ def _slice_text(dates: RunDates | None) -> str:
     return f" for run date(s) {dates}" if dates is not None else ""
 
 
+def profile_input(source: InputTable, cfg: JobConfig, dates: RunDates | None) -> ClassProfile:
+    """Profile the run's slice; an empty slice's error says which dates the input has."""
+    try:
+        return profile_classes(source.df, cfg, _slice_text(dates))
+    except EmptyInputError as exc:
+        if source.unsliced_df is None:
+            raise
+        span = date_range(source.unsliced_df, cfg.input.date_column)
+        has = f"{span[0]} to {span[1]}" if span else "no dates at all"
+        raise EmptyInputError(f"{exc}; input.date_column {cfg.input.date_column!r} has {has}") from None
+
+
 def profile_job(
     spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None
 ) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
@@ -74,7 +86,7 @@ def profile_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
     with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
-        profile = profile_classes(source.df, cfg, _slice_text(dates))
+        profile = profile_input(source, cfg, dates)
     plan = plan_sampling(profile, cfg)
     summary = {
         "dataset": cfg.dataset,
@@ -187,7 +199,7 @@ def run_job(
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
-        profile = profile_classes(input_df, cfg, _slice_text(dates))
+        profile = profile_input(source, cfg, dates)
     plan = plan_sampling(profile, cfg)
     log.info(
         "plan: %s imbalance, minority %s, factors %s%s",
@@ -274,6 +286,9 @@ def run_job(
     if cfg.history.enabled:
         with timer.stage("history", "appending class proportions to the history table"):
             append_history(spark, cfg.history, history_rows(report, now))
+        # the history stage is part of the run: the report's times include it
+        report["stages_s"] = {k: round(v, 3) for k, v in timer.stages.items()}
+        report["duration_s"] = round(timer.elapsed, 3)
     if cfg.report.path:
         write_report(report, cfg.report.path)
     return report

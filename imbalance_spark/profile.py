@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.config import JobConfig, label_key
-from imbalance_spark.errors import InputError
+from imbalance_spark.errors import EmptyInputError, InputError
 from imbalance_spark.transform import sampling_uniform, value_by_class
 
 
@@ -146,7 +146,7 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
             f"label_column: {profile.null_labels} row(s) have a null {label!r}; set `null_labels: drop` to drop them"
         )
     if profile.rows == 0:
-        raise InputError(f"input has no rows{where} with a {label!r} label")
+        raise EmptyInputError(f"input has no rows{where} with a {label!r} label")
     if len(profile.classes) < 2:
         raise InputError(f"label_column: only one class ({profile.classes[0].key}) in {label!r}; nothing to rebalance")
     if profile.bad_weights:
@@ -159,3 +159,10 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
             f"downsampling.key_columns: {profile.null_keys} row(s) have a null key in"
             f" {list(cfg.downsampling.key_columns)}; set `null_keys: allow` to hash them as nulls"
         )
+
+
+def date_range(df: DataFrame, date_column: str) -> tuple[Any, Any] | None:
+    """The first and last day in ``date_column`` (one aggregate row), or None when it has none."""
+    day = F.to_date(F.col(date_column))
+    row = df.agg(F.min(day).alias("first"), F.max(day).alias("last")).first()
+    return None if row is None or row["first"] is None else (row["first"], row["last"])

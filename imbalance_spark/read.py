@@ -39,6 +39,8 @@ class InputTable:
     df: DataFrame
     version: int | None
     dates: RunDates | None
+    # the whole input when ``df`` is a slice: to say which dates there are when the slice is empty
+    unsliced_df: DataFrame | None = None
 
 
 def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None) -> InputTable:
@@ -67,9 +69,10 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
     except AnalysisException as exc:
         raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
     check_input_columns(df, cfg, dates)
+    unsliced_df = None
     if dates is not None:
-        df = df.transform(filter_dates, src.date_column, dates.start, dates.end)
-    return InputTable(df=df, version=version, dates=dates)
+        unsliced_df, df = df, df.transform(filter_dates, src.date_column, dates.start, dates.end)
+    return InputTable(df=df, version=version, dates=dates, unsliced_df=unsliced_df)
 
 
 def resolve_input_version(spark: SparkSession, cfg: JobConfig) -> int:

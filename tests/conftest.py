@@ -62,3 +62,8 @@ def cli_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYSPARK_PYTHON"] = PYTHON
     return env
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the fast tests first and the slow end-to-end ones last, so progress shows from the start."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
