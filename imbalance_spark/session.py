@@ -171,3 +171,21 @@ def _check_reachable(url: str) -> None:
         ) from None
     finally:
         channel.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the Connect server's settings as ``key=value`` lines (for spark-submit ``--conf``).
+
+    Usage: ``python -m imbalance_spark.session connect-server-conf [MASTER]``.
+    """
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] != "connect-server-conf":
+        raise SystemExit("usage: python -m imbalance_spark.session connect-server-conf [MASTER]")
+    for key, value in connect_server_conf(args[1] if len(args) > 1 else None).items():
+        print(f"{key}={value}")
+
+
+if __name__ == "__main__":
+    main()
