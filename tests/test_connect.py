@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +17,8 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from imbalance_spark.cli import main
-from tests.conftest import REPO_ROOT, cli_env, write_config
+from tests.conftest import REPO_ROOT, cli_env, free_port, write_config
 
-SCRIPT = REPO_ROOT / "scripts" / "connect-server.sh"
 RUN_DATE = "2026-01-02"
 
 CONFIG = """\
@@ -36,41 +34,6 @@ report: {{path: {report}}}
 
 # Everything in a report but what differs by construction (ids, clocks, file names).
 VOLATILE = {"run_id", "started_at", "stages_s", "duration_s", "config_file", "config_sha256", "config"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def connect_url(tmp_path_factory):
-    """A Spark Connect server with Delta, started by scripts/connect-server.sh, stopped at the end."""
-    state = tmp_path_factory.mktemp("connect_server")
-    env = {
-        **cli_env(),
-        "PYTHON": sys.executable,
-        "CONNECT_SERVER_DIR": str(state),
-        "CONNECT_SERVER_PORT": str(_free_port()),
-        "CONNECT_SERVER_MASTER": "local[2]",
-    }
-    env.pop("SPARK_REMOTE", None)
-    settings = {
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
-        "spark.sql.warehouse.dir": str(state / "warehouse"),
-    }
-    conf_args = [arg for k, v in settings.items() for arg in ("--conf", f"{k}={v}")]
-    try:
-        start = subprocess.run(
-            [str(SCRIPT), "start", *conf_args], env=env, cwd=state, capture_output=True, text=True, timeout=300
-        )
-        assert start.returncode == 0, start.stderr[-5000:]
-        yield start.stdout.strip().splitlines()[-1]
-    finally:
-        # Stopped even when a test (or the start) failed: stop signals what start recorded.
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +156,7 @@ def test_bad_input_and_guard_fail_alike(spark, connect_url, small_table, tmp_pat
 
 
 def test_unreachable_server_is_one_line(tmp_path):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     cfg = config(tmp_path, str(tmp_path / "in"))
     env_timeout = {"IMBALANCE_SPARK_CONNECT_TIMEOUT_S": "2"}
     os.environ.update(env_timeout)
