@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         if config:
             sp.add_argument("--config", required=True, help="dataset YAML, e.g. conf/datasets/demo_fraud.yaml")
         sp.add_argument("--master", default=None, help="Spark master (default: local[*], or spark-submit's)")
+        sp.add_argument(
+            "--remote",
+            default=None,
+            help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); see docs/connect.md",
+        )
         sp.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
         sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
         sp.add_argument(
@@ -165,9 +170,9 @@ def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
 
 
 def _demo_table_rows(spark, path: str) -> int | None:
-    from delta.tables import DeltaTable
+    from imbalance_spark.delta_log import delta_ref, latest_version
 
-    if not DeltaTable.isDeltaTable(spark, path):
+    if latest_version(spark, delta_ref(path)) is None:
         return None
     return spark.read.format("delta").load(path).count()
 
@@ -220,7 +225,10 @@ def _command(args: argparse.Namespace) -> int:
     # A session that already runs (a notebook, a test) is used and left running.
     owned = SparkSession.getActiveSession() is None
     spark = build_spark_session(
-        master=args.master, app_name=f"imbalance-spark {args.command}", verbose=getattr(args, "verbose", False)
+        master=args.master,
+        app_name=f"imbalance-spark {args.command}",
+        verbose=getattr(args, "verbose", False),
+        remote=getattr(args, "remote", None),
     )
     try:
         if args.command == "generate":

@@ -42,3 +42,9 @@ class GuardError(ImbalanceSparkError):
     """A check of the sample failed before it was committed; nothing was written."""
 
     exit_code = 5
+
+
+class ConnectServerError(ImbalanceSparkError):
+    """The Spark Connect server given by --remote or SPARK_REMOTE does not answer."""
+
+    exit_code = 6

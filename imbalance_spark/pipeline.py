@@ -32,7 +32,6 @@ from imbalance_spark.write import (
     check_output_schema,
     describe_output,
     latest_version,
-    output_exists,
     replace_where,
     resolve_output_mode,
     stats_property,
@@ -195,7 +194,7 @@ def run_job(
     mode = resolve_output_mode(cfg.output, dates)
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
-        check_output(spark, cfg.output, mode)
+        found = check_output(spark, cfg.output, mode)
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
@@ -229,11 +228,11 @@ def run_job(
         cfg.weight.column,
         cfg.weight.source_column,
     ).transform(select_output, input_df.columns, cfg.weight.column)
-    write_options = check_output_schema(spark, cfg.output, output_df, mode)
+    write_options = check_output_schema(spark, cfg.output, output_df, mode, found)
     where = replace_where(output_df, cfg.input.date_column, dates) if mode == "replace_slice" else None
     # A new table is created with DataFrameWriterV2 (to carry its properties in the same commit),
     # which does not deliver observed metrics; the checked counts stand for it there.
-    observation = Observation(f"imbalance_spark_{run_id}") if output_exists(spark, cfg.output) else None
+    observation = Observation(f"imbalance_spark_{run_id}") if found.exists else None
     if observation is not None:
         keys = [c.key for c in plan.classes]
         output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)
@@ -246,6 +245,7 @@ def run_job(
             mode=mode,
             where=where,
             options=write_options,
+            found=found,
         )
         observed = observation.get if observation is not None else None
         version = latest_version(spark, cfg.output)

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.utils import AnalysisException
 
 from imbalance_spark.config import JobConfig, RunDates
+from imbalance_spark.delta_log import delta_ref, error_condition, is_connect, latest_version, version_at
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
 from imbalance_spark.transform import filter_dates
 from imbalance_spark.write import has_file_stats
@@ -58,15 +58,20 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
                 reader = reader.option("versionAsOf", version)
             df = reader.table(src.table)
         else:
-            _check_path(spark, cfg)
+            latest = _check_path(spark, cfg)
             reader = spark.read.format(src.format).options(**src.options)
             if src.format == "csv":
                 reader = reader.option("header", "true").option("inferSchema", "true")
             if src.format == "delta":
-                version = resolve_input_version(spark, cfg)
+                version = resolve_input_version(spark, cfg, latest)
                 reader = reader.option("versionAsOf", version)
             df = reader.load(src.path)
+        # Over Spark Connect a DataFrame is resolved on the server only when asked: ask here,
+        # where a missing path or an unreadable file becomes an InputError.
+        df.schema  # noqa: B018
     except AnalysisException as exc:
+        if src.path is not None and error_condition(exc) == "PATH_NOT_FOUND":
+            raise InputError(f"input.path: {cfg.redact(src.path)} does not exist") from None
         raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
     check_input_columns(df, cfg, dates)
     unsliced_df = None
@@ -75,14 +80,18 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
     return InputTable(df=df, version=version, dates=dates, unsliced_df=unsliced_df)
 
 
-def resolve_input_version(spark: SparkSession, cfg: JobConfig) -> int:
-    """The Delta version this run reads: the pinned one, or the latest, resolved once at start."""
-    from delta.tables import DeltaTable
+def resolve_input_version(spark: SparkSession, cfg: JobConfig, latest: int | None = None) -> int:
+    """The Delta version this run reads: the pinned one, or the latest, resolved once at start.
 
+    One ``DESCRIBE HISTORY ... LIMIT 1`` (skipped when ``latest`` is known), and one more for a
+    timestamp.
+    """
     src = cfg.input
-    table = DeltaTable.forName(spark, src.table) if src.table else DeltaTable.forPath(spark, src.path)
-    history = table.history().select("version", "timestamp")
-    latest = history.agg(F.max("version")).first()[0]
+    ref = delta_ref(src.path, src.table)
+    if latest is None:
+        latest = latest_version(spark, ref)
+    if latest is None:
+        raise InputError(f"input: {describe_input(cfg)} is not a Delta table; set input.format to what it holds")
     if src.version is not None:
         if src.version > latest:
             raise InputError(f"input.version: {src.version} does not exist (latest is {latest})")
@@ -92,49 +101,78 @@ def resolve_input_version(spark: SparkSession, cfg: JobConfig) -> int:
             ts = dt.datetime.fromisoformat(src.timestamp)
         except ValueError:
             raise InputError(f"input.timestamp: {src.timestamp!r} is not an ISO timestamp") from None
-        row = history.filter(F.col("timestamp") <= F.lit(ts)).agg(F.max("version")).first()
-        if row[0] is None:
+        version = version_at(spark, ref, ts)
+        if version is None:
             raise InputError(f"input.timestamp: {src.timestamp} is before the table's first version")
-        return int(row[0])
+        return version
     return int(latest)
 
 
-def delta_root(spark: SparkSession, path: str) -> str | None:
-    """The Delta table at ``path`` or at a folder above it (a partition folder), or None."""
-    from delta.tables import DeltaTable
-
-    if "://" not in path:
-        here = Path(path).resolve()
-        for folder in (here, *here.parents):
-            if (folder / "_delta_log").is_dir():
-                return str(folder)
-        return None
-    return path if DeltaTable.isDeltaTable(spark, path) else None
+def delta_root(path: str) -> str | None:
+    """The Delta table at local ``path`` or at a folder above it (a partition folder), or None."""
+    here = Path(path).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_delta_log").is_dir():
+            return str(folder)
+    return None
 
 
-def _check_path(spark: SparkSession, cfg: JobConfig) -> None:
+def sees_driver_disk(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` is on a disk this process shares with the driver: a local path, classic session.
+
+    Over Spark Connect the driver is the server, whose files the client may not see; there the
+    server answers (Delta's log, Spark's PATH_NOT_FOUND) and the local checks are skipped.
+    """
+    return "://" not in path and not is_connect(spark)
+
+
+def _check_path(spark: SparkSession, cfg: JobConfig) -> int | None:
+    """Refuse a path that does not fit input.format; return the latest version of a Delta input."""
     path, fmt = cfg.input.path, cfg.input.format
-    if "://" not in path and not os.path.exists(path):
+    local = sees_driver_disk(spark, path)
+    if local and not os.path.exists(path):
         raise InputError(f"input.path: {cfg.redact(path)} does not exist")
-    root = delta_root(spark, path)
+    # A local path is walked on disk (a partition folder finds its table above it); elsewhere
+    # one look-up of the log at the path itself answers, and gives the version to read.
+    latest = None
+    if local:
+        root = delta_root(path)
+        if fmt == "delta" and root is not None and Path(root) == Path(path).resolve():
+            latest = latest_version(spark, delta_ref(path))
+    else:
+        latest = latest_version(spark, delta_ref(path))
+        root = path if latest is not None else None
     if fmt != "delta" and root is not None:
         # Read as plain files, a Delta folder also yields the files its log has removed
         # (overwritten or deleted rows): refuse, as Delta itself does, rather than read them.
-        inside = "" if Path(root) == Path(path) or "://" in path else f" (inside the Delta table {cfg.redact(root)})"
+        at_root = not local or Path(root) == Path(path).resolve()
+        inside = "" if at_root else f" (inside the Delta table {cfg.redact(root)})"
         raise InputError(
             f"input.path: {cfg.redact(path)} is a Delta table{inside} (a transaction log was found);"
             f" reading it as {fmt} would include files the table has removed; set input.format: delta"
         )
-    if fmt == "delta" and root is not None and "://" not in path and Path(root) != Path(path).resolve():
+    if fmt == "delta" and root is not None and local and Path(root) != Path(path).resolve():
         raise InputError(
             f"input.path: {cfg.redact(path)} is a folder inside the Delta table {cfg.redact(root)};"
             " set input.path to the table and input.date_column with --run-date to read a slice"
         )
-    if fmt == "delta" and root is None:
+    if fmt == "delta" and (root is None or latest is None):
+        if not local and not _exists_on_server(spark, path):
+            raise InputError(f"input.path: {cfg.redact(path)} does not exist")
         raise InputError(
             f"input.path: {cfg.redact(path)} is not a Delta table (no _delta_log); "
             "set input.format to parquet or csv if that is what it holds"
         )
+    return latest
+
+
+def _exists_on_server(spark: SparkSession, path: str) -> bool:
+    """Whether the driver finds anything at ``path`` (asked only once a read has failed)."""
+    try:
+        spark.read.format("text").load(path).schema  # noqa: B018
+    except AnalysisException as exc:
+        return error_condition(exc) != "PATH_NOT_FOUND"
+    return True
 
 
 def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = None) -> None:

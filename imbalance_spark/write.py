@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
-from pyspark.sql.utils import AnalysisException
 
+from imbalance_spark import delta_log
 from imbalance_spark.config import HistoryConfig, OutputConfig, RunDates, redact
+from imbalance_spark.delta_log import TableDetail, delta_ref, error_condition, is_connect, table_detail
 from imbalance_spark.errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
@@ -42,37 +45,80 @@ def describe_output(out: OutputConfig) -> str:
     return redact(out.path or f"table {out.table}")
 
 
+@dataclass(frozen=True)
+class OutputTable:
+    """The output as found before the run: its Delta detail and schema (None: no table yet).
+
+    Looked up once (``DESCRIBE DETAIL``, and the schema of an existing table) and handed to the
+    steps that need it, rather than each asking the Delta log again.
+    """
+
+    detail: TableDetail | None
+    schema: T.StructType | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.detail is not None
+
+
+def find_output(spark: SparkSession, out: OutputConfig) -> OutputTable:
+    """Look the output up once: whether it is a Delta table, its partitioning, properties and schema."""
+    ref = _identifier(out)
+    detail = table_detail(spark, ref)
+    if detail is None:
+        if out.table is not None and spark.catalog.tableExists(out.table):
+            raise OutputError(f"output.table: {out.table} exists and is not a Delta table; refusing to overwrite it")
+        return OutputTable(detail=None)
+    return OutputTable(detail=detail, schema=spark.sql(f"SELECT * FROM {ref}").schema)
+
+
 def output_exists(spark: SparkSession, out: OutputConfig) -> bool:
-    """Whether the output table already exists."""
-    if out.table is not None:
-        return spark.catalog.tableExists(out.table)
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, out.path)
+    """Whether the output Delta table already exists (one look-up of its log)."""
+    return table_detail(spark, _identifier(out)) is not None
 
 
-def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> None:
-    """Fail before any work when the configured output cannot be written."""
-    exists = output_exists(spark, out)
-    if mode == "error_if_exists" and exists:
+def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> OutputTable:
+    """Fail before any work when the configured output cannot be written; return what was found."""
+    found = find_output(spark, out)
+    if mode == "error_if_exists" and found.exists:
         raise OutputError(f"output: {describe_output(out)} already exists and output.mode is error_if_exists")
-    if out.path and "://" not in out.path and os.path.exists(out.path) and not exists:
-        if os.path.isfile(out.path) or os.listdir(out.path):
-            raise OutputError(
-                f"output.path: {describe_output(out)} exists and is not a Delta table; refusing to overwrite it"
-            )
+    if out.path and not found.exists and _holds_files(spark, out.path):
+        raise OutputError(
+            f"output.path: {describe_output(out)} exists and is not a Delta table; refusing to overwrite it"
+        )
+    return found
 
 
-def check_output_schema(spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str) -> dict[str, str]:
+def _holds_files(spark: SparkSession, path: str) -> bool:
+    """Whether a file, or a folder with files, is at ``path`` (the driver's view of it).
+
+    A local path of a classic session is looked at here; otherwise (Spark Connect, remote
+    stores) the driver lists it: only a count comes back.
+    """
+    if "://" not in path and not is_connect(spark):
+        return os.path.exists(path) and (os.path.isfile(path) or bool(os.listdir(path)))
+    from pyspark.sql import functions as F
+
+    try:
+        return spark.read.format("binaryFile").load(path).select(F.lit(1)).limit(1).count() > 0
+    except AnalysisException as exc:
+        if error_condition(exc) == "PATH_NOT_FOUND":
+            return False
+        raise
+
+
+def check_output_schema(
+    spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str, found: OutputTable | None = None
+) -> dict[str, str]:
     """Compare an existing table's schema and partitioning with ``df``; return the write options.
 
     A mismatch is an error unless ``output.schema_evolution: merge``.
     """
-    if not output_exists(spark, out):
+    found = found if found is not None else find_output(spark, out)
+    if not found.exists:
         return {}
-    table = _delta_table(spark, out)
-    existing = table.toDF().schema
-    partitions = list(table.detail().first()["partitionColumns"])
+    existing = found.schema
+    partitions = list(found.detail.partition_columns)
     theirs = {f.name: f.dataType.simpleString() for f in existing.fields}
     ours = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     problems = []
@@ -140,12 +186,6 @@ def quote_column(name: str) -> str:
     return name if name.replace("_", "a").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
 
 
-def _delta_table(spark: SparkSession, out: OutputConfig):
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forName(spark, out.table) if out.table is not None else DeltaTable.forPath(spark, out.path)
-
-
 def write_delta(
     df: DataFrame,
     out: OutputConfig,
@@ -155,22 +195,27 @@ def write_delta(
     mode: str = "overwrite",
     where: str | None = None,
     options: dict[str, str] | None = None,
+    found: OutputTable | None = None,
 ) -> None:
     """Write ``df`` as Delta to the configured path or table in one commit.
 
     A new table is created with ``properties`` in that same commit; an existing one is
     overwritten (one commit) and its properties are altered only when they changed: the statistics
     columns before the write (they decide how its files are written), the rest after it.
+    ``found`` is the output as :func:`check_output` found it (looked up again when not given).
     """
     spark = df.sparkSession
     stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
     properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
+    current = None
     try:
-        if properties and not output_exists(spark, out):
-            _create_with_properties(df, out, user_metadata, {**properties, **stats})
-            return
         if properties:
-            set_table_properties(spark, out, stats, prefix=STATS_PROPERTY)
+            found = found if found is not None else find_output(spark, out)
+            if not found.exists:
+                _create_with_properties(df, out, user_metadata, {**properties, **stats})
+                return
+            current = found.detail.properties
+            set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
         writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
         writer = writer.options(**(options or {}))
         if mode == "replace_slice":
@@ -185,14 +230,14 @@ def write_delta(
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
     if properties:
-        set_table_properties(spark, out, properties)
+        set_table_properties(spark, out, properties, current=current)
 
 
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def _identifier(out: OutputConfig) -> str:
-    return out.table if out.table is not None else "delta.`" + out.path.replace("`", "``") + "`"
+    return delta_ref(out.path, out.table)
 
 
 def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
@@ -214,18 +259,24 @@ def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str
 
 def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
     """The latest Delta version of the output, or None if it does not exist."""
-    if not output_exists(spark, out):
-        return None
-
-    return int(_delta_table(spark, out).history(1).select("version").collect()[0][0])
+    return delta_log.latest_version(spark, _identifier(out))
 
 
 def set_table_properties(
-    spark: SparkSession, out: OutputConfig, props: dict[str, str], prefix: str = "imbalance_spark."
+    spark: SparkSession,
+    out: OutputConfig,
+    props: dict[str, str],
+    prefix: str = "imbalance_spark.",
+    current: dict[str, str] | None = None,
 ) -> bool:
-    """Make the table's ``prefix`` properties equal ``props``; commits only when they change."""
-    table = _delta_table(spark, out)
-    current = {k: v for k, v in (table.detail().first()["properties"] or {}).items() if k.startswith(prefix)}
+    """Make the table's ``prefix`` properties equal ``props``; commits only when they change.
+
+    ``current`` holds the table's properties when already known (else ``DESCRIBE DETAIL`` is asked).
+    """
+    if current is None:
+        detail = table_detail(spark, _identifier(out))
+        current = detail.properties if detail is not None else {}
+    current = {k: v for k, v in current.items() if k.startswith(prefix)}
     if current == props:
         return False
     name = _identifier(out)
@@ -262,8 +313,7 @@ def append_history(spark: SparkSession, history: HistoryConfig, rows: list[dict]
 
 def read_history(spark: SparkSession, history: HistoryConfig) -> DataFrame | None:
     """The history table, or None when no run has written it yet."""
-    from delta.tables import DeltaTable
-
     if history.table is not None:
         return spark.table(history.table) if spark.catalog.tableExists(history.table) else None
-    return spark.read.format("delta").load(history.path) if DeltaTable.isDeltaTable(spark, history.path) else None
+    exists = delta_log.latest_version(spark, delta_ref(history.path)) is not None
+    return spark.read.format("delta").load(history.path) if exists else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ logging.getLogger("py4j").setLevel(logging.WARNING)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+CONNECT_SERVER_SCRIPT = REPO_ROOT / "scripts" / "connect-server.sh"
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +70,40 @@ def cli_env() -> dict[str, str]:
 def pytest_collection_modifyitems(config, items):
     """Run the fast tests first and the slow end-to-end ones last, so progress shows from the start."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def connect_url(tmp_path_factory):
+    """A Spark Connect server with Delta, started by scripts/connect-server.sh, stopped at the end."""
+    state = tmp_path_factory.mktemp("connect_server")
+    env = {
+        **cli_env(),
+        "PYTHON": sys.executable,
+        "CONNECT_SERVER_DIR": str(state),
+        "CONNECT_SERVER_PORT": str(free_port()),
+        "CONNECT_SERVER_MASTER": "local[2]",
+    }
+    env.pop("SPARK_REMOTE", None)
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.warehouse.dir": str(state / "warehouse"),
+    }
+    conf_args = [arg for k, v in settings.items() for arg in ("--conf", f"{k}={v}")]
+    try:
+        start = subprocess.run(
+            [str(CONNECT_SERVER_SCRIPT), "start", *conf_args],
+            env=env, cwd=state, capture_output=True, text=True, timeout=300,
+        )
+        assert start.returncode == 0, start.stderr[-5000:]
+        yield start.stdout.strip().splitlines()[-1]
+    finally:
+        # Stopped even when a test (or the start) failed: stop signals what start recorded.
+        subprocess.run([str(CONNECT_SERVER_SCRIPT), "stop"], env=env, capture_output=True, timeout=120)

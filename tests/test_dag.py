@@ -43,6 +43,7 @@ DAGS_DIR = REPO_ROOT / "jobs" / "dags"
 DAG_PREFIX = "imbalance_downsampling__"
 RUN_DATE = "2026-11-01"
 CONN_ID = "spark_local_test"
+CONNECT_CONN_ID = "spark_connect_test"
 SPARK_BIN = Path(pyspark.__file__).resolve().parent / "bin"
 VENV_BIN = Path(sys.executable).parent
 
@@ -59,13 +60,14 @@ DAGBAG_PROBE = textwrap.dedent(
         for task in dag.tasks:
             tasks[task.task_id] = {
                 "type": type(task).__name__,
-                "conn_id": task._conn_id,
-                "application": task.application,
-                "application_args": task.application_args,
-                "name": task.name,
-                "packages": task.packages,
-                "conf": task.conf,
-                "py_files": task.py_files,
+                "conn_id": getattr(task, "_conn_id", None),
+                "application": getattr(task, "application", None),
+                "application_args": getattr(task, "application_args", None),
+                "name": getattr(task, "name", None),
+                "packages": getattr(task, "packages", None),
+                "conf": getattr(task, "conf", None),
+                "py_files": getattr(task, "py_files", None),
+                "op_kwargs": getattr(task, "op_kwargs", None),
                 "retries": task.retries,
                 "retry_delay_s": task.retry_delay.total_seconds(),
                 "execution_timeout_s": task.execution_timeout.total_seconds(),
@@ -122,6 +124,7 @@ def airflow_env(
     datasets_dir: Path | None = None,
     py_files: str | None = None,
     spark_conf: dict[str, str] | None = None,
+    connect_url: str | None = None,
 ) -> dict[str, str]:
     """Environment of an Airflow subprocess: home, sqlite DB, variables and connection in `home`."""
     env = dict(os.environ)
@@ -157,6 +160,13 @@ def airflow_env(
         env["AIRFLOW_VAR_IMBALANCE_SPARK_PY_FILES"] = py_files
     if spark_conf is not None:
         env["AIRFLOW_VAR_IMBALANCE_SPARK_CONF"] = json.dumps(spark_conf)
+    if connect_url is not None:
+        # The Variable switches every DAG to Spark Connect, through this `spark_connect` connection.
+        host, port = connect_url.removeprefix("sc://").split(":")
+        env["AIRFLOW_VAR_IMBALANCE_SPARK_CONNECT_CONN_ID"] = CONNECT_CONN_ID
+        env[f"AIRFLOW_CONN_{CONNECT_CONN_ID.upper()}"] = json.dumps(
+            {"conn_type": "spark_connect", "host": host, "port": int(port)}
+        )
     return env
 
 
@@ -423,3 +433,47 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     assert report["dataset"] == "e2e_fraud"
     assert report["output"]["rows"] == out_df.count()
     assert RUN_DATE in report_text
+
+
+def test_connect_variable_makes_each_dag_a_connect_task(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    config = write_dataset(datasets / "a.yaml", "through_connect")
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets, connect_url="sc://127.0.0.1:15002"))
+
+    assert bag["errors"] == {}
+    task = bag["dags"][DAG_PREFIX + "through_connect"]["tasks"]["downsample"]
+    assert task["type"] == "PythonOperator"
+    assert task["op_kwargs"] == {"conn_id": CONNECT_CONN_ID, "config": str(config.resolve()), "run_date": RUN_DATE_ARG}
+    assert task["retries"] >= 1
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_runs_through_spark_connect_for_one_date(
+    spark, airflow_home, small_fraud_input, connect_url, tmp_path
+):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    out = tmp_path / "out"
+    write_dataset(
+        datasets / "e2e.yaml", "e2e_connect", "schedule:\n  retries: 0\n",
+        input_path=small_fraud_input, output_dir=out,
+    )
+    env = airflow_env(airflow_home, datasets_dir=datasets, connect_url=connect_url)
+    # The worker needs no JVM: nothing on its PATH can start one.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != str(SPARK_BIN))
+
+    log = airflow_cli(env, "dags", "test", DAG_PREFIX + "e2e_connect", RUN_DATE, timeout=600, cwd=tmp_path)
+
+    assert "state=success" in log
+    assert "Spark-Submit cmd:" not in log
+    out_df = spark.read.format("delta").load(str(out / "output"))
+    assert [r["event_date"] for r in out_df.select("event_date").distinct().collect()] == [
+        dt.date.fromisoformat(RUN_DATE)
+    ]
+    by_class = {r["is_fraud"]: r["n"] for r in out_df.groupBy("is_fraud").agg(F.count("*").alias("n")).collect()}
+    assert by_class[1] == MINORITY_ROWS
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"] == "e2e_connect"
+    assert report["output"]["rows"] == out_df.count()
+    assert report["run_dates"]["start"] == RUN_DATE

@@ -1,4 +1,5 @@
-"""Airflow DAGs for imbalance-spark: one DAG per dataset YAML, each one spark-submit of the job.
+"""Airflow DAGs for imbalance-spark: one DAG per dataset YAML, each one spark-submit of the job
+(or, with the imbalance_spark_connect_conn_id Variable set, one run through a Spark Connect server).
 
 Parsing reads only each YAML's ``dataset`` and ``schedule`` keys, without Spark; the job
 validates the rest.
@@ -10,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Variable
 
 from imbalance_spark.config import ScheduleConfig, load_schedule
@@ -27,6 +29,9 @@ PY_FILES = Variable.get("imbalance_spark_py_files", default=str(PROJECT_ROOT / "
 # Extra spark-submit --conf pairs as a JSON object, e.g. the memory settings of the cluster:
 # {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}.
 SPARK_CONF = Variable.get("imbalance_spark_conf", default={}, deserialize_json=True)
+# A `spark_connect` connection (host, port, token): when set, each task runs the job through that
+# Spark Connect server from the worker, which then needs neither a JVM nor the Delta jars.
+CONNECT_CONN_ID = Variable.get("imbalance_spark_connect_conn_id", default="") or None
 
 DAG_ID_PREFIX = "imbalance_downsampling__"
 # The run's logical date as YYYY-MM-DD, like {{ ds }}; but Airflow 3 leaves `ds` undefined for a
@@ -45,8 +50,22 @@ def read_dataset_schedule(path: Path) -> tuple[str, ScheduleConfig]:
         raise ValueError(str(exc)) from None
 
 
+def run_through_connect(conn_id: str, config: str, run_date: str) -> None:
+    """The task of a Connect DAG: ``imbalance-spark run`` with --remote from the Airflow connection."""
+    from airflow.providers.apache.spark.hooks.spark_connect import SparkConnectHook
+
+    from imbalance_spark.cli import main
+
+    url = SparkConnectHook(conn_id).get_connection_url()
+    code = main(["run", "--config", config, "--run-date", run_date, "--remote", url])
+    if code != 0:
+        # The job printed its one-line error above; the exit code says which kind (see errors.py).
+        raise RuntimeError(f"imbalance-spark run exited with code {code} (Spark Connect connection {conn_id})")
+
+
 def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
-    """One DAG with one SparkSubmitOperator that runs the job for the DAG run's logical date."""
+    """One DAG with one task that runs the job for the DAG run's logical date: a SparkSubmitOperator,
+    or a PythonOperator through Spark Connect when imbalance_spark_connect_conn_id is set."""
     start = schedule.start_date
     with DAG(
         dag_id=f"{DAG_ID_PREFIX}{dataset}",
@@ -62,6 +81,13 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
         },
         tags=["imbalance-spark"],
     ) as dag:
+        if CONNECT_CONN_ID is not None:
+            PythonOperator(
+                task_id="downsample",
+                python_callable=run_through_connect,
+                op_kwargs={"conn_id": CONNECT_CONN_ID, "config": str(config_path), "run_date": RUN_DATE_TEMPLATE},
+            )
+            return dag
         SparkSubmitOperator(
             task_id="downsample",
             conn_id=CONN_ID,
