@@ -41,11 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
         return sp
 
-    common(dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
+    r = dated(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
+    common(r)
+    r.add_argument("--mlflow-experiment", help="log the run to this MLflow experiment (wins over tracking.mlflow)")
     common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
     h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
     common(h)
     h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
+    h.add_argument("--plot", metavar="PATH", help="also draw each class's share over the run dates to this PNG")
     v = sub.add_parser("validate", help="check a config file without starting Spark")
     v.add_argument("--config", required=True)
     d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
@@ -90,13 +93,18 @@ def _render_profile(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
+def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = None) -> int:
     from pyspark.sql import functions as F
 
     from imbalance_spark.write import read_history
 
     df = read_history(spark, cfg.history)
     if df is None:
+        print(f"no history yet for {cfg.dataset}")
+        return 0
+    from imbalance_spark.figures import plot_history
+
+    if plot and plot_history(df, cfg.dataset, plot) is None:
         print(f"no history yet for {cfg.dataset}")
         return 0
     rows = (
@@ -117,6 +125,8 @@ def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
             f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
             f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}"
         )
+    if plot:
+        print(f"picture of the class drift: {plot} (its numbers: {Path(plot).with_suffix('.json')})")
     return 0
 
 
@@ -185,7 +195,7 @@ def _command(args: argparse.Namespace) -> int:
                 log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
                 write_demo_table(spark, path, rows=args.rows)
         if args.command == "history":
-            return _print_history(spark, cfg, args.limit, args.json)
+            return _print_history(spark, cfg, args.limit, args.json, args.plot)
         from imbalance_spark.pipeline import run_job
 
         report = run_job(spark, cfg, dates)

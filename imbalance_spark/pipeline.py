@@ -275,5 +275,9 @@ def run_job(
         with timer.stage("history", "appending class proportions to the history table"):
             append_history(spark, cfg.history, history_rows(report, now))
     if cfg.report.path:
+        from imbalance_spark.figures import plot_run, run_figure_path
+
+        report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
         write_report(report, cfg.report.path)
+        plot_run(report, report["figures"]["run"])
     return report
