@@ -157,6 +157,11 @@ def _command(args: argparse.Namespace) -> int:
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
+    if args.command == "run":
+        from imbalance_spark.tracking import require_mlflow, resolve_experiment
+
+        if resolve_experiment(args.mlflow_experiment, cfg):
+            require_mlflow()  # before Spark starts
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
@@ -198,7 +203,7 @@ def _command(args: argparse.Namespace) -> int:
             return _print_history(spark, cfg, args.limit, args.json, args.plot)
         from imbalance_spark.pipeline import run_job
 
-        report = run_job(spark, cfg, dates)
+        report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
         _print_report(report, args.json)
         if cfg.report.path:
             log.info("report written to %s", cfg.report.path)

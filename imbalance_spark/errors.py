@@ -38,3 +38,9 @@ class GuardError(ImbalanceSparkError):
     """A check of the sample failed before it was committed; nothing was written."""
 
     exit_code = 5
+
+
+class TrackingError(ImbalanceSparkError):
+    """The run cannot be recorded in the experiment tracker (missing package, unreachable server)."""
+
+    exit_code = 6
