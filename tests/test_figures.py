@@ -31,20 +31,11 @@ def pixels(size: tuple[float, float]) -> tuple[int, int]:
     return round(size[0] * DPI), round(size[1] * DPI)
 
 
-@pytest.fixture(scope="module")
-def small_table(spark, tmp_path_factory) -> str:
-    from imbalance_spark.synthetic import write_demo_table
-
-    path = str(tmp_path_factory.mktemp("small") / "transactions")
-    write_demo_table(spark, path, rows=40_000, fraud_rate=0.02, days=3, seed=5)
-    return path
-
-
-def test_run_writes_its_picture_beside_the_report(spark, small_table, tmp_path, capsys):
+def test_run_writes_its_picture_beside_the_report(spark, small_fraud_table, tmp_path, capsys):
     report_path = tmp_path / "reports" / "fraud.json"
     cfg = parse_config({
         "dataset": "fig_test",
-        "input": {"path": small_table},
+        "input": {"path": small_fraud_table},
         "label_column": "is_fraud",
         "minority_classes": [1],
         "downsampling": {"factor": 10, "seed": 1},
@@ -93,12 +84,11 @@ def test_history_plot_over_hundreds_of_dates_marks_factor_change(spark, tmp_path
     hist_cfg = parse_config(json.loads(json.dumps({
         "dataset": "drift", "input": {"path": "/x/in"}, "label_column": "y", "downsampling": {"factor": 2},
         "output": {"path": "/x/out"}, "history": {"path": str(history)}})))
-    append_history(spark, hist_cfg.history, _history_rows("drift", 300, dt.date(2025, 3, 1), factor_change_at=200))
     # another dataset in the same table, and a rerun of one date (the latest run of a date wins)
-    append_history(spark, hist_cfg.history, _history_rows("other", 5, dt.date(2025, 3, 1), None))
     rerun = [r | {"run_id": "rerun", "share": 0.5, "recorded_at": dt.datetime(2027, 1, 1)}
              for r in _history_rows("drift", 1, dt.date(2025, 3, 1), None)]
-    append_history(spark, hist_cfg.history, rerun)
+    append_history(spark, hist_cfg.history, _history_rows("drift", 300, dt.date(2025, 3, 1), factor_change_at=200)
+                   + _history_rows("other", 5, dt.date(2025, 3, 1), None) + rerun)
     config = write_config(tmp_path / "drift.yaml", HISTORY_CONFIG.format(dataset="drift", history=history))
     picture = tmp_path / "plots" / "drift.png"
     assert main(["history", "--config", str(config), "--plot", str(picture), "--limit", "2", "-q"]) == 0
@@ -112,11 +102,11 @@ def test_history_plot_over_hundreds_of_dates_marks_factor_change(spark, tmp_path
         {"run_date": "2025-09-17", "run_id": "r200", "factors": {"0": [20.0, 10.0]}}]
 
 
-def test_history_plot_of_one_real_run(spark, small_table, tmp_path, capsys):
+def test_history_plot_of_one_real_run(spark, small_fraud_table, tmp_path, capsys):
     history = tmp_path / "history"
     config = write_config(tmp_path / "one.yaml", f"""\
 dataset: one_day
-input: {{path: {small_table}, date_column: event_date}}
+input: {{path: {small_fraud_table}, date_column: event_date}}
 label_column: is_fraud
 minority_classes: [1]
 downsampling: {{factor: 5}}

@@ -46,15 +46,6 @@ def tracking_env(store, monkeypatch):
     return MlflowClient(uri)
 
 
-@pytest.fixture(scope="module")
-def table(spark, tmp_path_factory) -> str:
-    from imbalance_spark.synthetic import write_demo_table
-
-    path = str(tmp_path_factory.mktemp("tracked") / "transactions")
-    write_demo_table(spark, path, rows=30_000, fraud_rate=0.03, days=3, seed=9)
-    return path
-
-
 def only_run(client: MlflowClient, experiment: str):
     exp = client.get_experiment_by_name(experiment)
     assert exp is not None, f"experiment {experiment} was not created"
@@ -70,11 +61,11 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -
     return sorted(found)
 
 
-def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, table, tmp_path, tracking_env, capsys):
+def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, small_fraud_table, tmp_path, tracking_env, capsys):
     client = tracking_env
     out = tmp_path / "out"
     config = write_config(tmp_path / "tracked.yaml", CONFIG.format(
-        input=table, output=out, report=f"report: {{path: {tmp_path / 'reports' / 'tracked.json'}}}\n"))
+        input=small_fraud_table, output=out, report=f"report: {{path: {tmp_path / 'reports' / 'tracked.json'}}}\n"))
     code = main(["run", "--config", str(config), "--run-date", "2026-01-02", "--mlflow-experiment", "from_cli", "-q"])
     console = capsys.readouterr().out
     assert code == 0
@@ -113,7 +104,7 @@ def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, 
     source_in = json.loads(inputs["tracked.input"].dataset.source)
     source_out = json.loads(inputs["tracked.output"].dataset.source)
     assert inputs["tracked.output"].dataset.source_type == "delta_table"
-    assert source_in == {"path": table, "delta_table_version": report["input_version"]}
+    assert source_in == {"path": small_fraud_table, "delta_table_version": report["input_version"]}
     assert source_out == {"path": str(out), "delta_table_version": report["output"]["version"]} and report["output"]["version"] == 0
     profile = json.loads(inputs["tracked.output"].dataset.profile)
     assert profile["num_rows"] == report["output"]["rows"]
@@ -123,9 +114,9 @@ def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, 
     assert reloaded.count() == report["output"]["rows"]
 
 
-def test_config_experiment_without_report_path_logs_report_and_picture(spark, table, tmp_path, tracking_env):
+def test_config_experiment_without_report_path_logs_report_and_picture(spark, small_fraud_table, tmp_path, tracking_env):
     client = tracking_env
-    config = write_config(tmp_path / "c.yaml", CONFIG.format(input=table, output=tmp_path / "out", report=""))
+    config = write_config(tmp_path / "c.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "out", report=""))
     cfg = load_config(config)
     report = run_job(spark, cfg)
     run = only_run(client, "from_config")
@@ -136,12 +127,12 @@ def test_config_experiment_without_report_path_logs_report_and_picture(spark, ta
     assert "run_dates" not in run.data.params, "a whole-table run has no run dates"
 
 
-def test_log_evaluation_sweep(spark, table, tmp_path, tracking_env):
+def test_log_evaluation_sweep(spark, small_fraud_table, tmp_path, tracking_env):
     from imbalance_spark.figures import plot_class_drift
     from imbalance_spark.tracking import log_evaluation
 
     client = tracking_env
-    cfg = load_config(write_config(tmp_path / "e.yaml", CONFIG.format(input=table, output=tmp_path / "o", report="")))
+    cfg = load_config(write_config(tmp_path / "e.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "o", report="")))
     figure = plot_class_drift({"dataset": "tracked", "classes": ["1"], "factor_changes": [], "runs": [
         {"run_date": "2026-01-01", "shares": {"1": 0.02}, "factors": {"1": 1.0}}]}, tmp_path / "sweep.png")
     report = {
@@ -155,7 +146,7 @@ def test_log_evaluation_sweep(spark, table, tmp_path, tracking_env):
         ],
     }
     where = log_evaluation(report, [figure], "evaluations", cfg=cfg,
-                           input_df=spark.read.format("delta").load(table), run_name="sweep")
+                           input_df=spark.read.format("delta").load(small_fraud_table), run_name="sweep")
     run = client.get_run(where["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["imbalance_spark.kind"] == "evaluate"
     assert run.data.params["model"] == "logistic" and run.data.params["recommendation.reason"].startswith("largest")
@@ -166,7 +157,7 @@ def test_log_evaluation_sweep(spark, table, tmp_path, tracking_env):
     assert artifact_paths(client, run.info.run_id) == ["evaluation/sweep.png", "evaluation/tracked.json"]
     (dataset,) = run.inputs.dataset_inputs
     assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "evaluation"
-    assert json.loads(dataset.dataset.source) == {"path": table, "delta_table_version": 0}
+    assert json.loads(dataset.dataset.source) == {"path": small_fraud_table, "delta_table_version": 0}
     assert log_evaluation(report, [], None) is None, "no experiment: nothing logged"
 
 
