@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = dated(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
     common(r)
-    r.add_argument("--mlflow-experiment", help="log the run to this MLflow experiment (wins over tracking.mlflow)")
+    mlflow_help = "log the run to this MLflow experiment (wins over tracking.mlflow.experiment)"
+    r.add_argument("--mlflow-experiment", help=mlflow_help)
     common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
     h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
     common(h)
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--config", default=str(DEMO_CONFIG), help="demo dataset YAML")
     d.add_argument("--rows", type=int, default=2_000_000, help="rows of the synthetic table")
     d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table")
+    d.add_argument("--mlflow-experiment", help=mlflow_help)
     g = sub.add_parser("generate", help="write a synthetic transaction table")
     common(g, config=False)
     g.add_argument("--output", required=True, help="path of the table to write")
@@ -157,7 +159,7 @@ def _command(args: argparse.Namespace) -> int:
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
-    if args.command == "run":
+    if args.command in ("run", "demo"):
         from imbalance_spark.tracking import require_mlflow, resolve_experiment
 
         if resolve_experiment(args.mlflow_experiment, cfg):

@@ -178,3 +178,23 @@ def test_unusable_tracking_uri_is_a_tracking_error(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://host/x")
     with pytest.raises(TrackingError, match="could not start a run in experiment 'e' at nosuchscheme://host/x"):
         start_mlflow_run("e", "r")
+
+
+def test_demo_end_to_end_picture_history_plot_and_mlflow_run(spark, tmp_path, tracking_env, monkeypatch, capsys):
+    client = tracking_env
+    monkeypatch.chdir(tmp_path)  # the demo config's paths (data/demo/...) are relative to the working directory
+    assert main(["demo", "--rows", "20000", "--mlflow-experiment", "demo", "-q"]) == 0
+    reports = tmp_path / "data" / "demo" / "reports"
+    report = json.loads((reports / "demo_fraud.json").read_text())
+    assert png_size(reports / "demo_fraud.png") == (1100, 500)
+    run = only_run(client, "demo")
+    assert run.info.run_id == report["mlflow"]["run_id"] and run.data.params["factor.0"] == "20.0"
+    assert run.data.metrics["input.rows"] == 20_000
+    assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"demo_fraud.input", "demo_fraud.output"}
+    assert artifact_paths(client, run.info.run_id) == ["report/demo_fraud.json", "report/demo_fraud.png"]
+    capsys.readouterr()
+    config = Path(__file__).resolve().parent.parent / "conf" / "datasets" / "demo_fraud.yaml"
+    assert main(["history", "--config", str(config), "--plot", "drift.png", "-q"]) == 0
+    assert "picture of the class drift: drift.png" in capsys.readouterr().out
+    assert png_size(tmp_path / "drift.png") == (1100, 550)
+    assert json.loads((tmp_path / "drift.json").read_text())["runs"][0]["shares"]["1"] == report["input"]["classes"]["1"]["share"]
