@@ -76,11 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
         return sp
 
-    common(dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
+    r = dated(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
+    common(r)
+    mlflow_help = "log the run to this MLflow experiment (wins over tracking.mlflow.experiment)"
+    r.add_argument("--mlflow-experiment", help=mlflow_help)
     common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
     h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
     common(h)
     h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
+    h.add_argument("--plot", metavar="PATH", help="also draw each class's share over the run dates to this PNG")
     v = sub.add_parser("validate", help="check a config file without starting Spark")
     v.add_argument("--config", required=True, help="dataset YAML to check, e.g. conf/datasets/demo_fraud.yaml")
     d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
@@ -88,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--config", default=str(DEMO_CONFIG), help="demo dataset YAML")
     d.add_argument("--rows", type=row_count, default=2_000_000, help="rows of the demo table, e.g. 200k (default 2M)")
     d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table even if it has --rows rows")
+    d.add_argument("--mlflow-experiment", help=mlflow_help)
     g = sub.add_parser("generate", help="write a synthetic transaction table")
     common(g, config=False)
     g.add_argument("--output", required=True, help="path of the table to write (replaced if it exists)")
@@ -139,13 +144,18 @@ def _render_profile(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
+def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = None) -> int:
     from pyspark.sql import functions as F
 
     from imbalance_spark.write import read_history
 
     df = read_history(spark, cfg.history)
     if df is None:
+        print(f"no history yet for {cfg.dataset}")
+        return 0
+    from imbalance_spark.figures import plot_history
+
+    if plot and plot_history(df, cfg.dataset, plot) is None:
         print(f"no history yet for {cfg.dataset}")
         return 0
     rows = (
@@ -166,6 +176,8 @@ def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
             f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
             f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}"
         )
+    if plot:
+        print(f"picture of the class drift: {plot} (its numbers: {Path(plot).with_suffix('.json')})")
     return 0
 
 
@@ -216,6 +228,11 @@ def _command(args: argparse.Namespace) -> int:
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
+    if args.command in ("run", "demo"):
+        from imbalance_spark.tracking import require_mlflow, resolve_experiment
+
+        if resolve_experiment(args.mlflow_experiment, cfg):
+            require_mlflow()  # before Spark starts
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
@@ -262,10 +279,10 @@ def _command(args: argparse.Namespace) -> int:
                 log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
                 write_demo_table(spark, path, rows=args.rows)
         if args.command == "history":
-            return _print_history(spark, cfg, args.limit, args.json)
+            return _print_history(spark, cfg, args.limit, args.json, args.plot)
         from imbalance_spark.pipeline import run_job
 
-        report = run_job(spark, cfg, dates)
+        report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
         _print_report(report, args.json)
         if cfg.report.path:
             log.info("report written to %s", cfg.report.path)

@@ -263,6 +263,20 @@ class HistoryConfig(_Model):
         return self.path is not None or self.table is not None
 
 
+class MlflowConfig(_Model):
+    """Log each run to this MLflow experiment; the server comes from MLFLOW_TRACKING_URI."""
+
+    experiment: StrictStr = Field(min_length=1)
+
+
+class TrackingConfig(_Model):
+    mlflow: MlflowConfig | None = None
+
+    @property
+    def mlflow_experiment(self) -> str | None:
+        return self.mlflow.experiment if self.mlflow is not None else None
+
+
 class JobConfig(_Model):
     dataset: StrictStr
     input: InputConfig
@@ -277,6 +291,7 @@ class JobConfig(_Model):
     history: HistoryConfig = HistoryConfig()
     # No block: no DAG. A block without `enabled` schedules the dataset.
     schedule: ScheduleConfig = ScheduleConfig(enabled=False)
+    tracking: TrackingConfig = TrackingConfig()
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None

@@ -48,3 +48,9 @@ class ConnectServerError(ImbalanceSparkError):
     """The Spark Connect server given by --remote or SPARK_REMOTE does not answer."""
 
     exit_code = 6
+
+
+class TrackingError(ImbalanceSparkError):
+    """The run cannot be recorded in the experiment tracker (missing package, unreachable server)."""
+
+    exit_code = 7

@@ -25,6 +25,7 @@ from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
 from imbalance_spark.profile import ClassProfile, date_range, kept_by_class, profile_classes
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
+from imbalance_spark.tracking import log_job_run, require_mlflow, resolve_experiment, start_job_run
 from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
     append_history,
@@ -183,11 +184,16 @@ def run_job(
     dates: RunDates | None = None,
     *,
     sample_hook: Callable[[DataFrame], DataFrame] | None = None,
+    mlflow_experiment: str | None = None,
 ) -> dict[str, Any]:
     """Run the whole job for one dataset config (and optionally one date slice); return the report.
 
     ``sample_hook`` transforms the sample before the guards (a test seam to force a failure).
+    ``mlflow_experiment`` (else ``tracking.mlflow.experiment``) records the run in MLflow.
     """
+    experiment = resolve_experiment(mlflow_experiment, cfg)
+    if experiment:
+        require_mlflow()
     timer = StageTimer()
     run_id = uuid.uuid4().hex[:12]
     now = dt.datetime.now(dt.timezone.utc)
@@ -289,6 +295,15 @@ def run_job(
         # the history stage is part of the run: the report's times include it
         report["stages_s"] = {k: round(v, 3) for k, v in timer.stages.items()}
         report["duration_s"] = round(timer.elapsed, 3)
+    tracker = start_job_run(experiment, cfg, report) if experiment else None
+    if tracker is not None:
+        report["mlflow"] = tracker.summary()
     if cfg.report.path:
+        from imbalance_spark.figures import plot_run, run_figure_path
+
+        report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
         write_report(report, cfg.report.path)
+        plot_run(report, report["figures"]["run"])
+    if tracker is not None:
+        log_job_run(tracker, cfg, report, input_df=input_df, output_df=output_df)
     return report
