@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from imbalance_spark import __version__
@@ -25,11 +24,12 @@ from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
 from imbalance_spark.profile import ClassProfile, kept_by_class, profile_classes
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
-from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
+from imbalance_spark.transform import column, downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
     append_history,
     check_output,
     check_output_schema,
+    check_partition_count,
     describe_output,
     latest_version,
     output_exists,
@@ -138,7 +138,7 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: dict[str, Any])
 def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
     """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
     if all(c.fraction == 1.0 for c in plan.classes):
-        return input_df.filter(F.col(cfg.label_column).isNotNull())
+        return input_df.filter(column(cfg.label_column).isNotNull())
     return downsample(
         input_df,
         cfg.label_column,
@@ -188,6 +188,7 @@ def run_job(
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
         profile = profile_classes(input_df, cfg, _slice_text(dates))
+    check_partition_count(cfg.output, profile.partitions, profile.partitions_by_column)
     plan = plan_sampling(profile, cfg)
     log.info(
         "plan: %s imbalance, minority %s, factors %s%s",

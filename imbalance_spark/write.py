@@ -63,6 +63,23 @@ def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> None:
             )
 
 
+def check_partition_count(out: OutputConfig, estimate: int | None, by_column: tuple[int, ...] = ()) -> None:
+    """Refuse a run whose output would have more than ``output.max_partitions`` partitions.
+
+    ``estimate`` is the approximate number of distinct partition values in the rows read (an upper
+    bound of what the sample writes), from the profiling pass; ``by_column`` the same per column.
+    """
+    if estimate is None or estimate <= out.max_partitions:
+        return
+    named = list(zip(out.partition_by, by_column, strict=False))
+    column, distinct = max(named, key=lambda p: p[1]) if named else (out.partition_by[0], estimate)
+    raise OutputError(
+        f"output.partition_by: partitioning by {list(out.partition_by)} would write about {estimate:,} partitions"
+        f" (column {column!r} has ~{distinct:,} distinct values), more than output.max_partitions"
+        f" {out.max_partitions:,}; partition by a low-cardinality column such as a date, or raise output.max_partitions"
+    )
+
+
 def check_output_schema(spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str) -> dict[str, str]:
     """Compare an existing table's schema and partitioning with ``df``; return the write options.
 
@@ -137,7 +154,8 @@ def stats_property(wanted: list[str] | None, explicit: bool, schema: T.StructTyp
 
 def quote_column(name: str) -> str:
     """A column name as Delta's table properties and SQL expect it (backticks when not plain)."""
-    return name if name.replace("_", "a").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
+    plain = name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    return name if plain else "`" + name.replace("`", "``") + "`"
 
 
 def _delta_table(spark: SparkSession, out: OutputConfig):
@@ -201,7 +219,7 @@ def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str
     spark = df.sparkSession
     writer = df.writeTo(_identifier(out)).using("delta")
     if out.partition_by:
-        writer = writer.partitionedBy(*[F.col(f"`{c}`") for c in out.partition_by])
+        writer = writer.partitionedBy(*[F.col("`" + c.replace("`", "``") + "`") for c in out.partition_by])
     for key, value in properties.items():
         writer = writer.tableProperty(key, value)
     # DataFrameWriterV2 has no userMetadata option; Delta reads this conf at commit time.
