@@ -10,6 +10,7 @@ import decimal
 from dataclasses import dataclass
 from typing import Any
 
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -131,7 +132,16 @@ def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, 
 def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect)."""
     # An id or a regression target as the label would collect one row per value: stop at the cap.
-    rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
+    try:
+        rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
+    except PySparkException as exc:
+        # the first pass over the data: a pinned version whose files were vacuumed fails here
+        from imbalance_spark.read import missing_files_error
+
+        typed = missing_files_error(exc, cfg)
+        if typed is None:
+            raise
+        raise typed from None
     if len(rows) > MAX_CLASSES + 1:
         raise InputError(
             f"label_column: {cfg.label_column!r} has more than {MAX_CLASSES:,} distinct values:"

@@ -69,6 +69,11 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
                 reader = reader.option("versionAsOf", version)
             df = reader.load(src.path)
     except AnalysisException as exc:
+        if _condition(exc) == "COLUMN_ALREADY_EXISTS":
+            raise InputError(
+                f"input {describe_input(cfg)}: two columns differ only in case, which Spark and Delta treat as the"
+                f" same name ({cfg.redact(_first_line(exc))}); rename or drop one"
+            ) from None
         raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
     check_input_columns(df, cfg, dates)
     if dates is not None:
@@ -163,6 +168,9 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
         same = by_case.get(column.casefold())
         if same:
             return f"; did you mean {same[0]!r}? (column names in the config must match the data's case)"
+        folder = os.path.basename((cfg.input.path or "").rstrip("/"))
+        if folder.split("=", 1)[0] == column and "=" in folder:
+            return f"; input.path ends in its partition folder {folder!r}: set input.path to the table's root folder"
         head = column.split(".")[0]
         if "." in column and head in fields and isinstance(fields[head].dataType, T.StructType):
             return (
@@ -211,6 +219,33 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
             f"weight.column: column {taken[0]!r} already exists in input {where};"
             " choose another name or set weight.source_column to it"
         )
+
+
+def _condition(exc: Exception) -> str:
+    """Spark's error condition of ``exc`` (e.g. FAILED_READ_FILE.FILE_NOT_EXIST), or ""."""
+    try:
+        return exc.getCondition() or ""  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - not a Spark error, or a client without conditions
+        return ""
+
+
+def missing_files_error(exc: Exception, cfg: JobConfig) -> InputError | None:
+    """The typed error for a read that found the files of its Delta version gone, else None."""
+    condition = _condition(exc)
+    if not condition.startswith("FAILED_READ_FILE.FILE_NOT_EXIST") and "FILE_NOT_EXIST" not in str(exc)[:300]:
+        return None
+    where = describe_input(cfg)
+    if cfg.input.version is not None or cfg.input.timestamp is not None:
+        pin = f"version {cfg.input.version}" if cfg.input.version is not None else f"timestamp {cfg.input.timestamp}"
+        key = "input.version" if cfg.input.version is not None else "input.timestamp"
+        return InputError(
+            f"{key}: {pin} of {where} has data files that are gone (removed by VACUUM, or deleted);"
+            f" pin a later version or remove {key}"
+        )
+    return InputError(
+        f"input {where}: data files disappeared while the run read them (the table was overwritten and"
+        " vacuumed, or files were deleted); run again"
+    )
 
 
 def _first_line(exc: Exception) -> str:

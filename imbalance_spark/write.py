@@ -9,6 +9,16 @@ import datetime as dt
 import logging
 import os
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
@@ -18,6 +28,16 @@ from imbalance_spark.errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
 
+_CONCURRENT = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 _MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exists": "errorifexists"}
 # Which columns Delta collects file statistics for while it writes (unset: the first 32).
 STATS_PROPERTY = "delta.dataSkippingStatsColumns"
@@ -202,6 +222,13 @@ def write_delta(
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
+    except _CONCURRENT as exc:
+        # Delta's optimistic concurrency: another run committed to what this one replaces (the
+        # same date, say); this commit was refused whole, so nothing of it is in the table.
+        raise OutputError(
+            f"output {describe_output(out)}: another writer changed the table while this run wrote"
+            f" ({type(exc).__name__}); this run committed nothing: run it again"
+        ) from None
     if properties:
         set_table_properties(spark, out, properties)
 
