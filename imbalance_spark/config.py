@@ -432,13 +432,13 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
         first = _format_error(errors[0])
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
-    updates = {
-        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
-        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
-        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
-        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
-        "secrets": tuple(secrets),
-    }
+    updates: dict[str, Any] = {"secrets": tuple(secrets)}
+    for section in ("input", "output", "report", "history"):
+        model = getattr(cfg, section)
+        try:
+            updates[section] = model.model_copy(update={"path": _absolute(model.path)})
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
+            raise ConfigError(f"{source}: {section}.path: not a usable path ({exc})") from None
     cfg = cfg.model_copy(update=updates)
     if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")

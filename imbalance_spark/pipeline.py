@@ -27,6 +27,7 @@ from imbalance_spark.report import build_report, history_rows, profile_hint, pro
 from imbalance_spark.transform import column, downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
     append_history,
+    check_column_names,
     check_output,
     check_output_schema,
     check_partition_count,
@@ -184,6 +185,7 @@ def run_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
         check_output(spark, cfg.output, mode)
+        check_column_names([*source.df.columns, cfg.weight.column])
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):

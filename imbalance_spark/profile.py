@@ -10,6 +10,7 @@ import decimal
 from dataclasses import dataclass
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -134,7 +135,7 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
     # An id or a regression target as the label would collect one row per value: stop at the cap.
     try:
         rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
-    except PySparkException as exc:
+    except (PySparkException, Py4JJavaError) as exc:
         # the first pass over the data: a pinned version whose files were vacuumed fails here
         from imbalance_spark.read import missing_files_error
 

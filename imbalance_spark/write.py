@@ -83,6 +83,20 @@ def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> None:
             )
 
 
+# Delta refuses these in column names unless the table uses column mapping.
+_DELTA_INVALID_NAME_CHARS = " ,;{}()\n\t="
+
+
+def check_column_names(columns: list[str]) -> None:
+    """Refuse, before any work, output column names a Delta table without column mapping cannot hold."""
+    bad = [c for c in columns if any(ch in c for ch in _DELTA_INVALID_NAME_CHARS)]
+    if bad:
+        raise OutputError(
+            f"output: column name(s) {bad} contain a character Delta refuses without column mapping"
+            " (space , ; { } ( ) = tab or newline); rename them in the input (dots, backticks and unicode are fine)"
+        )
+
+
 def check_partition_count(out: OutputConfig, estimate: int | None, by_column: tuple[int, ...] = ()) -> None:
     """Refuse a run whose output would have more than ``output.max_partitions`` partitions.
 

@@ -41,12 +41,12 @@ def delta_version(spark, path: str) -> int | None:
 
 
 QUOTED = {
-    "label": "is.fraud ü",
+    "label": "is.fraud.ü",
     "key": "tx`id",
-    "date": "event date",
+    "date": "event.date",
     "weight_src": "src.weight",
-    "weight": "ex.weight `w`",
-    "stats": "amount €",
+    "weight": "ex.weight`w`",
+    "stats": "amount€",
 }
 
 
@@ -109,7 +109,7 @@ def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
     assert {(r.y, r.m) for r in w} == {(0, 4.0), (1, 1.0)}
     detail = DeltaTable.forPath(spark, out).detail().first()
     assert list(detail.partitionColumns) == [q["date"]]
-    assert detail.properties["delta.dataSkippingStatsColumns"] == "`is.fraud ü`,`amount €`"
+    assert detail.properties["delta.dataSkippingStatsColumns"] == "`is.fraud.ü`,`amount€`"
     assert detail.properties["imbalance_spark.factor.0"] == "4.0"
     hist = read_history(spark, cfg.history)
     assert hist.filter("class = '1'").count() == 3
@@ -251,12 +251,14 @@ def lake(spark, tmp_path_factory):
         DeltaTable.forPath(spark, vacuumed).vacuum(0)
     finally:
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    spaced = str(root / "spaced")
+    spark.range(100).select("id", (F.col("id") % 10 == 0).cast("int").alias("is fraud")).write.parquet(spaced)
     not_delta_out = str(root / "not_delta_out")
     os.makedirs(not_delta_out)
     Path(not_delta_out, "notes.txt").write_text("mine")
     return {
         "good": good, "existing": existing, "dupcase": dupcase, "hive": hive, "hive_part": hive + "/d=2026-01-02",
-        "empty": empty, "csv_file": csv_file, "vacuumed": vacuumed, "not_delta_out": not_delta_out,
+        "empty": empty, "csv_file": csv_file, "vacuumed": vacuumed, "spaced": spaced, "not_delta_out": not_delta_out,
         "missing": str(root / "no_such_table"), "root": str(root),
     }
 
@@ -281,7 +283,8 @@ def _config(lake: dict, **over) -> dict:
 def _fill(value, lake):
     """Replace "@name" strings by the lake's paths, recursively."""
     if isinstance(value, str) and value.startswith("@"):
-        return lake[value[1:]]
+        name, _, rest = value[1:].partition("/")
+        return lake[name] + ("/" + rest if rest else "")
     if isinstance(value, dict):
         return {k: _fill(v, lake) for k, v in value.items()}
     if isinstance(value, list):
@@ -317,6 +320,7 @@ SPARK_CASES = [
     ("source-weight-a-string", {"weight": {"source_column": "user_id"}}, [], ("has type string", "expected a numeric weight")),
     ("negative-source-weight", {"weight": {"source_column": "w_neg"}}, [], ("1 row(s) have a null, negative", "'w_neg'")),
     ("null-labels", {"label_column": "y_null"}, [], ("1 row(s) have a null 'y_null'", "set `null_labels: drop`")),
+    ("name-with-a-space", {"input": {"path": "@spaced", "format": "parquet"}, "label_column": "is fraud"}, [], ("['is fraud']", "Delta refuses without column mapping", "rename them")),
     ("date-column-a-struct", {"input": {"date_column": "meta"}}, ["--run-date", "2026-01-01"], ("input.date_column: column 'meta' has type struct", "expected a date")),
     # odd names
     ("label-case-differs", {"label_column": "Y"}, [], ("column 'Y' is not in input", "did you mean 'y'?")),
