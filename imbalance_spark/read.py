@@ -232,7 +232,7 @@ def _condition(exc: Exception) -> str:
 def missing_files_error(exc: Exception, cfg: JobConfig) -> InputError | None:
     """The typed error for a read that found the files of its Delta version gone, else None."""
     condition = _condition(exc)
-    if not condition.startswith("FAILED_READ_FILE.FILE_NOT_EXIST") and "FAILED_READ_FILE.FILE_NOT_EXIST" not in str(exc):
+    if "FAILED_READ_FILE.FILE_NOT_EXIST" not in condition + str(exc):
         return None
     where = describe_input(cfg)
     if cfg.input.version is not None or cfg.input.timestamp is not None:
