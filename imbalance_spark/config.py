@@ -6,17 +6,19 @@ Parsed with ``yaml.safe_load`` into frozen pydantic models and validated before 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import difflib
 import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -30,8 +32,18 @@ from pydantic import (
 
 from imbalance_spark.errors import ConfigError
 
-# A class label as written in YAML: 1, "fraud", true.
-Label = Union[StrictBool, StrictInt, StrictStr]
+
+def _integral_label(value: Any) -> Any:
+    # `1.0` in YAML names the class 1 (MLlib's double labels); 0.5 names no class.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"class {value!r} is not a class label (expected an integer, string or boolean)")
+        return int(value)
+    return value
+
+
+# A class label as written in YAML: 1, "fraud", true (1.0 is read as 1).
+Label = Annotated[Union[StrictBool, StrictInt, StrictStr], BeforeValidator(_integral_label)]
 Factor = Union[StrictInt, StrictFloat]
 Degree = Literal["extreme", "moderate", "mild", "none"]
 
@@ -95,6 +107,11 @@ def label_key(value: Any) -> str:
     """The canonical string of a class label, used as JSON key and to match config to data."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    # MLlib writes labels as doubles: the class 1.0 is the class 1 (and Decimal("1.00") too).
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
     return str(value)
 
 
@@ -147,7 +164,7 @@ class DownsamplingConfig(_Model):
             if not value:
                 raise ValueError("expected a number >= 1 or a non-empty {class: factor} mapping")
             for label, f in value.items():
-                if not isinstance(label, (bool, int, str)):
+                if not isinstance(label, (bool, int, str)) and not (isinstance(label, float) and label.is_integer()):
                     raise ValueError(f"class {label!r} must be an integer, string or boolean")
                 _check_factor(f, f"factor of class {label_key(label)}")
             return value
@@ -209,6 +226,9 @@ class OutputConfig(_Model):
     path: StrictStr | None = None
     table: StrictStr | None = None
     partition_by: list[StrictStr] = Field(default_factory=list)
+    # refuse, before writing, a run that would create more partitions than this (estimated in the
+    # profiling pass); Hive's hive.exec.max.dynamic.partitions default, ~2.7 years of daily folders
+    max_partitions: StrictInt = Field(1000, ge=1)
     # default: replace_slice when the run has dates, else overwrite
     mode: Literal["overwrite", "replace_slice", "error_if_exists"] | None = None
     # an existing table whose schema differs: error (default) or merge the new columns in
@@ -314,11 +334,15 @@ class JobConfig(_Model):
                     f"downsampling.factor: class(es) {both} are also listed in minority_classes;"
                     " minority classes are never downsampled"
                 )
-        if self.weight.column == self.label_column:
+        # Spark and Delta match column names case-insensitively: "Y" and "y" are one column.
+        partitions = [c.casefold() for c in self.output.partition_by]
+        if self.weight.column.casefold() == self.label_column.casefold():
             raise ValueError("weight.column: must differ from label_column")
-        if self.label_column in self.output.partition_by:
+        if len(set(partitions)) < len(partitions):
+            raise ValueError(f"output.partition_by: {list(self.output.partition_by)} names a column twice")
+        if self.label_column.casefold() in partitions:
             raise ValueError("output.partition_by: the label column cannot be a partition column")
-        if self.weight.column in self.output.partition_by:
+        if self.weight.column.casefold() in partitions:
             raise ValueError("output.partition_by: the weight column cannot be a partition column")
         if isinstance(self.output.stats_columns, list):
             if not self.output.stats_columns:
@@ -444,13 +468,13 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
         first = _format_error(errors[0], JobConfig)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
-    updates = {
-        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
-        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
-        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
-        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
-        "secrets": tuple(secrets),
-    }
+    updates: dict[str, Any] = {"secrets": tuple(secrets)}
+    for section in ("input", "output", "report", "history"):
+        model = getattr(cfg, section)
+        try:
+            updates[section] = model.model_copy(update={"path": _absolute(model.path)})
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
+            raise ConfigError(f"{source}: {section}.path: not a usable path ({exc})") from None
     cfg = cfg.model_copy(update=updates)
     if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from imbalance_spark import __version__
@@ -26,11 +25,13 @@ from imbalance_spark.profile import ClassProfile, date_range, kept_by_class, pro
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
 from imbalance_spark.tracking import log_job_run, require_mlflow, resolve_experiment, start_job_run
-from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
+from imbalance_spark.transform import column, downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
     append_history,
+    check_column_names,
     check_output,
     check_output_schema,
+    check_partition_count,
     describe_output,
     latest_version,
     replace_where,
@@ -150,7 +151,7 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: dict[str, Any])
 def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
     """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
     if all(c.fraction == 1.0 for c in plan.classes):
-        return input_df.filter(F.col(cfg.label_column).isNotNull())
+        return input_df.filter(column(cfg.label_column).isNotNull())
     return downsample(
         input_df,
         cfg.label_column,
@@ -201,10 +202,12 @@ def run_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
         found = check_output(spark, cfg.output, mode)
+        check_column_names([*source.df.columns, cfg.weight.column])
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
         profile = profile_input(source, cfg, dates)
+    check_partition_count(cfg.output, profile.partitions, profile.partitions_by_column)
     plan = plan_sampling(profile, cfg)
     log.info(
         "plan: %s imbalance, minority %s, factors %s%s",

@@ -167,7 +167,7 @@ def test_missing_mlflow_package_is_one_line_naming_the_extra(tmp_path, monkeypat
     config = write_config(tmp_path / "c.yaml", CONFIG.format(input="/nowhere/in", output=tmp_path / "out", report=""))
     code = main(["run", "--config", str(config)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 6 and len(err) == 1
+    assert code == 7 and len(err) == 1
     assert err[0] == ("imbalance-spark: error: MLflow tracking is requested but the mlflow package is not installed:"
                       " pip install 'imbalance-spark[mlflow]'")
 
