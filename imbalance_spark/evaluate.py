@@ -154,7 +154,7 @@ def train_slice(df: DataFrame) -> DataFrame:
     return df.filter(F.col(TEST) == F.lit(False))
 
 
-def test_slice(df: DataFrame) -> DataFrame:
+def holdout_slice(df: DataFrame) -> DataFrame:
     """The held-out rows, at the true distribution: never sampled."""
     return df.filter(F.col(TEST) == F.lit(True))
 
@@ -422,7 +422,7 @@ def _evaluate(spark, cfg, dates, source, spec, base_df, factors, configured, inp
     }
     if ev.nulls == "drop":
         split_df = split_df.filter(~F.col("__null_feature"))
-    train_df, test_df = train_slice(split_df), test_slice(split_df)
+    train_df, test_df = train_slice(split_df), holdout_slice(split_df)
     train_rows_before = int(train_side["rows"]) - (null_rows["train"] if ev.nulls == "drop" else 0)
     presampled = None
     if split.train_max_rows is not None and train_rows_before > split.train_max_rows:

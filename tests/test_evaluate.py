@@ -23,7 +23,7 @@ from imbalance_spark.errors import ConfigError, DataFrameMissingColumnError, Inp
 from imbalance_spark.evaluate import (
     default_test_from,
     evaluate_job,
-    test_slice,
+    holdout_slice,
     train_slice,
     with_date_split,
     with_hash_split,
@@ -156,7 +156,7 @@ def test_figures_are_real_pngs_beside_the_report(evaluation):
 def test_date_split_never_leaks(spark, logistic_table):
     df = spark.read.format("delta").load(logistic_table)
     split = df.transform(with_date_split, "event_date", dt.date(2026, 1, 8))
-    train, test = train_slice(split), test_slice(split)
+    train, test = train_slice(split), holdout_slice(split)
     assert train.agg(F.max("event_date")).first()[0] < dt.date(2026, 1, 8)
     assert test.agg(F.min("event_date")).first()[0] == dt.date(2026, 1, 8)
     assert train.join(test, "id").count() == 0
@@ -166,12 +166,12 @@ def test_date_split_never_leaks(spark, logistic_table):
 def test_hash_split_is_the_same_under_any_partitioning(spark):
     a = generate_logistic(spark, rows=20_000, seed=5, partitions=2)
     b = generate_logistic(spark, rows=20_000, seed=5, partitions=7).repartition(5, "segment")
-    test_a = test_slice(a.transform(with_hash_split, ["id"], 7, 0.25)).select("id")
-    test_b = test_slice(b.transform(with_hash_split, ["id"], 7, 0.25)).select("id")
+    test_a = holdout_slice(a.transform(with_hash_split, ["id"], 7, 0.25)).select("id")
+    test_b = holdout_slice(b.transform(with_hash_split, ["id"], 7, 0.25)).select("id")
     assert test_a.exceptAll(test_b).count() == 0 and test_b.exceptAll(test_a).count() == 0
     n = test_a.count()
     assert abs(n - 5_000) < 6 * (20_000 * 0.25 * 0.75) ** 0.5
-    other_seed = test_slice(a.transform(with_hash_split, ["id"], 8, 0.25)).select("id")
+    other_seed = holdout_slice(a.transform(with_hash_split, ["id"], 8, 0.25)).select("id")
     assert test_a.exceptAll(other_seed).count() > 0
 
 
