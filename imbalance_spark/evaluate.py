@@ -306,8 +306,12 @@ def evaluate_factor(
 
 
 def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any]:
-    pred_df = model.transform(test_df.select(FEATURES, LABEL)).transform(with_probability, offset)
-    return prediction_metrics(pred_df, bins)
+    # Two small columns, read by the several aggregations of the metrics: keep them.
+    pred_df = model.transform(test_df.select(FEATURES, LABEL)).transform(with_probability, offset).persist()
+    try:
+        return prediction_metrics(pred_df, bins)
+    finally:
+        pred_df.unpersist()
 
 
 # --- the evaluation -------------------------------------------------------------------------------
