@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import Bucketizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -43,15 +42,18 @@ def prediction_metrics(pred_df: DataFrame, bins: int = 10) -> dict[str, Any]:
     base_rate = positives / rows if rows else float("nan")
     mean_prediction = float(row["mean_prediction"]) if rows else float("nan")
     # Equal-mass bins: edges at the prediction quantiles (ties merge bins rather than leave them empty).
+    # A bin holds the predictions up to and including its upper edge (a quantile is a value of the data).
     edges = sorted(set(float(e) for e in (row["edges"] or [])))
-    bucketizer = Bucketizer(splits=[-math.inf, *edges, math.inf], inputCol=SCORE, outputCol="__bin")
+    bin_index = F.lit(0)
+    for edge in edges:
+        bin_index = bin_index + (p > F.lit(edge)).cast("int")
     calibration = [
         {
             "rows": int(r["rows"]),
             "mean_prediction": float(r["mean_prediction"]),
             "observed_rate": float(r["observed_rate"]),
         }
-        for r in bucketizer.transform(pred_df.select(LABEL, SCORE))
+        for r in pred_df.select(LABEL, SCORE, bin_index.alias("__bin"))
         .groupBy("__bin")
         .agg(F.count(F.lit(1)).alias("rows"), F.avg(p).alias("mean_prediction"), F.avg(y).alias("observed_rate"))
         .orderBy("__bin")
