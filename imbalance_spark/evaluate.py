@@ -258,37 +258,32 @@ def evaluate_factor(
     profile = profile_classes(train_df, cfg_f)
     plan = plan_sampling(profile, cfg_f)
     weight = cfg.weight.column
-    sample_df = (
-        sample_input(train_df, cfg_f, plan)
-        .transform(with_example_weight, cfg.label_column, plan.multipliers, weight, cfg.weight.source_column)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    # Not persisted here: the draws repeat exactly over the persisted train slice, and the MLlib
+    # estimators cache their own (smaller) training instances.
+    sample_df = sample_input(train_df, cfg_f, plan).transform(
+        with_example_weight, cfg.label_column, plan.multipliers, weight, cfg.weight.source_column
     )
-    try:
-        # What the sample costs on disk, as the job writes it (every input column and the weight).
-        path = sample_dir / f"factor={factor:g}"
-        sample_df.transform(select_output, input_columns, weight).write.format("delta").mode("overwrite").save(
-            str(path)
-        )
-        sample_bytes = _delta_bytes(spark, str(path))
-        shutil.rmtree(path, ignore_errors=True)
-        fit_df = sample_df.select(FEATURES, LABEL, weight)
-        majority = [c for c in plan.classes if c.downsampled]
-        offset = majority[0].logit_offset if majority else 0.0
-        variants: dict[str, dict[str, Any]] = {}
-        model, seconds, iterations = fit_model(fit_df, ev, weight, cfg.downsampling.seed)
+    # What the sample costs on disk, as the job writes it (every input column and the weight).
+    path = sample_dir / f"factor={factor:g}"
+    sample_df.transform(select_output, input_columns, weight).write.format("delta").mode("overwrite").save(str(path))
+    sample_bytes = _delta_bytes(spark, str(path))
+    shutil.rmtree(path, ignore_errors=True)
+    fit_df = sample_df.select(FEATURES, LABEL, weight)
+    majority = [c for c in plan.classes if c.downsampled]
+    offset = majority[0].logit_offset if majority else 0.0
+    variants: dict[str, dict[str, Any]] = {}
+    model, seconds, iterations = fit_model(fit_df, ev, weight, cfg.downsampling.seed)
+    timing = {"train_seconds": seconds, "iterations": iterations}
+    variants["weighted"] = _score(model, test_df, 0.0, ev.bins) | timing
+    if factor == 1.0:
+        # Every weight is the source weight (or 1): the three variants are one model.
+        variants["unweighted"] = dict(variants["weighted"])
+        variants["king_zeng"] = dict(variants["weighted"])
+    else:
+        model, seconds, iterations = fit_model(fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
         timing = {"train_seconds": seconds, "iterations": iterations}
-        variants["weighted"] = _score(model, test_df, 0.0, ev.bins) | timing
-        if factor == 1.0:
-            # Every weight is the source weight (or 1): the three variants are one model.
-            variants["unweighted"] = dict(variants["weighted"])
-            variants["king_zeng"] = dict(variants["weighted"])
-        else:
-            model, seconds, iterations = fit_model(fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
-            timing = {"train_seconds": seconds, "iterations": iterations}
-            variants["unweighted"] = _score(model, test_df, 0.0, ev.bins) | timing
-            variants["king_zeng"] = _score(model, test_df, offset, ev.bins) | timing
-    finally:
-        sample_df.unpersist()
+        variants["unweighted"] = _score(model, test_df, 0.0, ev.bins) | timing
+        variants["king_zeng"] = _score(model, test_df, offset, ev.bins) | timing
     rows = plan.predicted_rows
     log.info(
         "evaluate: F = %g: %s training rows, %s bytes; PR-AUC weighted %.4f, unweighted %.4f",
