@@ -85,7 +85,8 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
         "recommendation": report["recommendation"]["factor"],
         "load_average_before": [round(x, 1) for x in load_before],
         "load_average_after": [round(x, 1) for x in load_after],
-        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}",
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}",
         "master": master,
         "run_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
