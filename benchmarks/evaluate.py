@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/evaluate.py                        # the demo: 2M rows, 30 days, 0.5% fraud
     .venv/bin/python benchmarks/evaluate.py --rows 10M             # a larger generated table
+    .venv/bin/python benchmarks/evaluate.py --from-report data/demo/reports/evaluate/evaluate.json --load 17,15
 
 Generates the input (Delta, partitioned by event_date, like `imbalance-spark demo`) once per size
 under benchmarks/results/tmp/, runs the evaluation with conf/datasets/demo_fraud.yaml's `evaluate:`
@@ -62,11 +63,16 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
         load_after = os.getloadavg()
     finally:
         spark.stop()
+    return summarize(report, rows, master, load_before, load_after, generate_s, total)
+
+
+def summarize(report: dict, rows: int, master: str, load_before, load_after, generate_s=None, total=None) -> dict:
+    """The benchmark result from an evaluation report (its own stage and fit timings)."""
     return {
         "rows": rows,
         "label": _label(rows),
-        "generate_s": round(generate_s, 1),
-        "evaluate_s": round(total, 1),
+        "generate_s": round(generate_s, 1) if generate_s is not None else None,
+        "evaluate_s": round(total if total is not None else report["duration_s"], 1),
         "stages_s": report["stages_s"],
         "train_rows": report["train"]["rows"],
         "test_rows": report["test"]["rows"],
@@ -88,7 +94,7 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()},"
         f" Python {platform.python_version()}",
         "master": master,
-        "run_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "run_at": report.get("created_at") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -128,9 +134,20 @@ def main() -> int:
     p.add_argument("--factors", default=None, help="override evaluate.factors, e.g. 1,10,100")
     p.add_argument("--master", default="local[2]")
     p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument(
+        "--from-report",
+        help="summarize an existing evaluate.json (e.g. of `imbalance-spark evaluate` on the demo) instead of running",
+    )
+    p.add_argument("--load", help="with --from-report: the load averages seen before,after the run, e.g. 17.4,15.0")
     args = p.parse_args()
     factors = [float(x) for x in args.factors.split(",")] if args.factors else None
-    result = bench(_rows(args.rows), factors, Path(args.out), args.master)
+    if args.from_report:
+        report = json.loads(Path(args.from_report).read_text())
+        before, after = (float(x) for x in (args.load or "nan,nan").split(","))
+        rows = report["train"]["rows"] + report["test"]["rows"]
+        result = summarize(report, rows, args.master, [before], [after])
+    else:
+        result = bench(_rows(args.rows), factors, Path(args.out), args.master)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"evaluate-{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
