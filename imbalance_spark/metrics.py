@@ -144,7 +144,7 @@ def recommend_factor(
     c = checks[_fkey(best)]
     reason = (
         f"F = {best:g} is the largest factor whose {variant} model keeps PR-AUC within {tolerance:.0%} of F = 1"
-        f" ({by_factor[best]['pr_auc']:.4f} vs {baseline:.4f}, {c['pr_auc_loss']:+.1%} loss) and mean prediction"
+        f" ({by_factor[best]['pr_auc']:.4f} vs {baseline:.4f}, {c['pr_auc_loss']:.1%} lower) and mean prediction"
         f" within {calibration_tolerance:.0%} of the base rate ({c['calibration_ratio']:.3f}x)"
     )
     larger = [f for f in sorted(by_factor) if f > best]
