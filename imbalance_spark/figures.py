@@ -146,8 +146,9 @@ def draw_class_counts(report: dict[str, Any], path: Path) -> str:
     ax.set_ylabel("rows (log)")
     ax.set_xlabel(f"class of {report['label_column']}")
     ax.set_title(f"{report['dataset']}: train slice before and after sampling at F = {factor:g}", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.margins(y=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi * 8)  # room above the bars for their labels and the legend
     return _save(fig, path)
 
 
