@@ -1,4 +1,4 @@
-"""Command line: ``imbalance-spark run|profile|validate|demo|generate|packages``.
+"""Command line: ``imbalance-spark run|profile|evaluate|validate|demo|generate|packages``.
 
 Thin: parses arguments and calls into the library; errors become one line and a non-zero exit.
 """
@@ -102,6 +102,18 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
     g.add_argument(
         "--format", choices=["delta", "parquet", "csv"], default="delta", help="table format (default delta)"
+    )
+    e = sub.add_parser(
+        "evaluate",
+        help="train a model on the sample at several factors F; recommend one",
+        description="Hold out a test slice (never sampled), downsample the rest at each factor with the job's own"
+        " code, train MLlib models with and without the weight, measure them on the test slice and recommend F"
+        " (docs/choosing-f.md).",
+    )
+    common(dated(e))
+    e.add_argument("--factors", help="factors to sweep, e.g. 1,5,10,20,50,100 (default: evaluate.factors)")
+    e.add_argument(
+        "--mlflow-experiment", help="log the sweep to this MLflow experiment (wins over tracking.mlflow.experiment)"
     )
     pk = sub.add_parser(
         "packages",
@@ -212,6 +224,17 @@ def _packages(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_factors(text: str) -> list[float]:
+    try:
+        factors = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--factors: {text!r} is not a comma-separated list of numbers, e.g. 1,5,10,20") from None
+    bad = [f for f in factors if not 1 <= f < float("inf")]
+    if not factors or bad:
+        raise ConfigError(f"--factors: every factor must be a finite number >= 1, got {text!r}")
+    return factors
+
+
 def _command(args: argparse.Namespace) -> int:
     from imbalance_spark.config import load_config
 
@@ -228,11 +251,14 @@ def _command(args: argparse.Namespace) -> int:
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
-    if args.command in ("run", "demo"):
+    if args.command in ("run", "demo", "evaluate"):
         from imbalance_spark.tracking import require_mlflow, resolve_experiment
 
         if resolve_experiment(args.mlflow_experiment, cfg):
             require_mlflow()  # before Spark starts
+    factors = _parse_factors(args.factors) if getattr(args, "factors", None) else None
+    if args.command == "evaluate" and cfg.evaluate is None:
+        raise ConfigError(f"{args.config}: evaluate: the config has no evaluate section; add one (docs/choosing-f.md)")
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
@@ -280,6 +306,12 @@ def _command(args: argparse.Namespace) -> int:
                 write_demo_table(spark, path, rows=args.rows)
         if args.command == "history":
             return _print_history(spark, cfg, args.limit, args.json, args.plot)
+        if args.command == "evaluate":
+            from imbalance_spark.evaluate import evaluate_job, render_evaluation, report_json
+
+            report = evaluate_job(spark, cfg, dates, factors, mlflow_experiment=args.mlflow_experiment)
+            print(report_json(report) if args.json else render_evaluation(report))
+            return 0
         from imbalance_spark.pipeline import run_job
 
         report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))

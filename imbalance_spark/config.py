@@ -297,6 +297,88 @@ class TrackingConfig(_Model):
         return self.mlflow.experiment if self.mlflow is not None else None
 
 
+class SplitConfig(_Model):
+    """How ``evaluate`` holds the test slice out, before any sampling (never sampled)."""
+
+    # default: date when input.date_column is set (later days test), else hash
+    by: Literal["date", "hash"] | None = None
+    # date split: rows on or after this day are test (default: the last ~test_fraction of rows by day)
+    test_from: dt.date | None = None
+    # hash split: the share of rows (decided by a hash of key_columns and seed) held out as test
+    test_fraction: Factor = 0.2
+    key_columns: list[StrictStr] = Field(default_factory=list)
+    seed: StrictInt = 7
+    # a uniform, seeded pre-sample of the train slice to at most this many rows (so F = 1 trains)
+    train_max_rows: StrictInt | None = Field(None, ge=1)
+
+    @field_validator("test_fraction")
+    @classmethod
+    def _fraction(cls, value):
+        if not (0.0 < value < 1.0):
+            raise ValueError(f"must be a share strictly between 0 and 1, e.g. 0.2, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitConfig:
+        if self.by == "hash" and not self.key_columns:
+            raise ValueError("by: hash needs `key_columns` (e.g. [transaction_id]) to decide each row")
+        if self.by == "date" and self.key_columns:
+            raise ValueError("`key_columns` only apply to by: hash")
+        if self.by == "hash" and self.test_from is not None:
+            raise ValueError("`test_from` only applies to by: date")
+        return self
+
+
+class EvaluateConfig(_Model):
+    """``imbalance-spark evaluate``: train on the sample at several factors, measure on a held-out slice."""
+
+    # numeric columns used as they are; string columns one-hot encoded
+    features: list[StrictStr] = Field(min_length=1)
+    factors: list[Factor] = Field(default_factory=lambda: [1, 5, 10, 20, 50, 100], min_length=1)
+    model: Literal["logistic", "gbt"] = "logistic"
+    # PR-AUC may drop at most this share (relative) below F = 1 for F to be recommended
+    tolerance: Factor = 0.02
+    # mean prediction must stay within this share of the test base rate
+    calibration_tolerance: Factor = 0.10
+    # equal-mass bins of the calibration error and the reliability diagram
+    bins: StrictInt = Field(10, ge=2, le=100)
+    # fewer positives in the test slice than this: no recommendation (the differences are noise)
+    min_test_positives: StrictInt = Field(400, ge=1)
+    # rows with a null feature: impute (numeric: the train mean; string: its own category) or drop
+    nulls: Literal["impute", "drop"] = "impute"
+    max_iter: StrictInt = Field(100, ge=1)
+    reg_param: Factor = Field(0.0, ge=0)
+    split: SplitConfig = SplitConfig()
+    # where the JSON report and figures go (default: an `evaluate` folder beside report.path)
+    output_dir: StrictStr | None = None
+    # how the split input is kept across the sweep
+    storage_level: Literal["MEMORY_AND_DISK", "MEMORY_ONLY", "DISK_ONLY"] = "MEMORY_AND_DISK"
+
+    @field_validator("factors")
+    @classmethod
+    def _factors(cls, value):
+        for f in value:
+            _check_factor(f, "every factor")
+        if len(set(float(f) for f in value)) != len(value):
+            raise ValueError(f"factors repeat a value: {value}")
+        return value
+
+    @field_validator("tolerance", "calibration_tolerance")
+    @classmethod
+    def _share(cls, value):
+        if not (0.0 < value < 1.0):
+            raise ValueError(f"must be a relative share strictly between 0 and 1, e.g. 0.02, got {value!r}")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, value):
+        repeated = sorted({c for c in value if value.count(c) > 1})
+        if repeated:
+            raise ValueError(f"feature(s) {repeated} listed twice")
+        return value
+
+
 class JobConfig(_Model):
     dataset: StrictStr
     input: InputConfig
@@ -312,6 +394,10 @@ class JobConfig(_Model):
     # No block: no DAG. A block without `enabled` schedules the dataset.
     schedule: ScheduleConfig = ScheduleConfig(enabled=False)
     tracking: TrackingConfig = TrackingConfig()
+
+
+    schedule: ScheduleConfig = ScheduleConfig()
+    evaluate: EvaluateConfig | None = None
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
@@ -356,7 +442,14 @@ class JobConfig(_Model):
             raise ValueError("input.date_column: must differ from label_column")
         if self.input.path and self.output.path and _inside(self.output.path, self.input.path):
             raise ValueError(f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}")
+        if self.evaluate is not None:
+            _check_evaluate(self)
         return self
+
+    def split_by(self) -> str:
+        """The evaluate split actually used: the configured one, else date when the input has one."""
+        split = self.evaluate.split if self.evaluate else SplitConfig()
+        return split.by or ("date" if self.input.date_column else "hash")
 
     def stats_columns(self) -> list[str] | None:
         """The output columns Delta collects file statistics for; None: Delta's default (first 32)."""
@@ -380,6 +473,28 @@ class JobConfig(_Model):
         data = self.model_dump(mode="json", exclude={"source_file", "source_sha256", "secrets"})
         data["input"].pop("options", None)
         return json.loads(self.redact(json.dumps(data)))
+
+
+def _check_evaluate(cfg: JobConfig) -> None:
+    ev = cfg.evaluate
+    for column in ev.features:
+        for other, key in ((cfg.label_column, "label_column"), (cfg.weight.column, "weight.column")):
+            if column == other:
+                raise ValueError(f"evaluate.features: {column!r} is the {key}; a model cannot use it as a feature")
+    split, by = ev.split, cfg.split_by()
+    if by == "date" and not cfg.input.date_column:
+        raise ValueError("evaluate.split.by: date needs input.date_column (or use by: hash with key_columns)")
+    if by == "hash" and not split.key_columns:
+        raise ValueError(
+            "evaluate.split.key_columns: the input has no date_column, so the split is by a hash of key columns;"
+            " name them (e.g. [transaction_id])"
+        )
+    ds = cfg.downsampling
+    if by == "hash" and ds.method == "hash" and split.seed == ds.seed and split.key_columns == ds.key_columns:
+        raise ValueError(
+            "evaluate.split.seed: equals downsampling.seed with the same key columns, so the test slice and the"
+            " kept rows would be decided by the same draw; choose another seed"
+        )
 
 
 def _check_factor(f: Any, what: str) -> None:
@@ -475,6 +590,17 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
             updates[section] = model.model_copy(update={"path": _absolute(model.path)})
         except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
             raise ConfigError(f"{source}: {section}.path: not a usable path ({exc})") from None
+
+
+    updates = {
+        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
+        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
+        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
+        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
+        "evaluate": cfg.evaluate
+        and cfg.evaluate.model_copy(update={"output_dir": _absolute(cfg.evaluate.output_dir)}),
+        "secrets": tuple(secrets),
+    }
     cfg = cfg.model_copy(update=updates)
     if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")

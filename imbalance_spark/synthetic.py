@@ -113,3 +113,63 @@ def write_demo_table(
     """Generate a transaction table and write it partitioned by `event_date`."""
     df = generate_transactions(spark, rows=rows, fraud_rate=fraud_rate, days=days, seed=seed)
     df.write.format(fmt).mode("overwrite").option("overwriteSchema", "true").partitionBy("event_date").save(path)
+
+
+# The known model of generate_logistic: logit P(y=1) = intercept + x1 - 0.7 * device.score + segment effect.
+LOGISTIC_COEFFICIENTS = {"x1": 1.0, "device.score": -0.7}
+LOGISTIC_SEGMENTS = [("a", 0.5, 0.0), ("b", 0.3, 0.8), ("c", 0.2, -0.5)]
+
+
+def generate_logistic(
+    spark: SparkSession,
+    rows: int = 100_000,
+    intercept: float = -4.0,
+    days: int = 10,
+    seed: int = 3,
+    null_segment_rate: float = 0.01,
+    start_date: dt.date = dt.date(2026, 1, 1),
+    partitions: int | None = None,
+) -> DataFrame:
+    """Rows whose 0/1 `label` follows a known logistic model of two normal features and a segment.
+
+    `device.score` has a dot in its name (a name, not a path); `segment` is null in a share of rows
+    (effect 0 there). Deterministic whatever the partitioning, like :func:`generate_transactions`.
+    """
+    if rows <= 0 or days <= 0:
+        raise ValueError("rows and days must be positive")
+    partitions = partitions or max(2, min(400, rows // 1_000_000))
+
+    def normal(stream: int) -> Column:
+        return F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, stream))) * F.cos(
+            2 * 3.141592653589793 * _uniform(seed, stream + 1)
+        )
+
+    u = _uniform(seed, 5)
+    segment = effect = None
+    edge = 0.0
+    for name, p, b in LOGISTIC_SEGMENTS:
+        edge += p
+        segment = F.when(u < edge, name) if segment is None else segment.when(u < edge, name)
+        effect = F.when(u < edge, b) if effect is None else effect.when(u < edge, b)
+    is_null = _uniform(seed, 6) < F.lit(null_segment_rate)
+    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    logit = (
+        F.lit(intercept)
+        + F.lit(LOGISTIC_COEFFICIENTS["x1"]) * F.col("x1")
+        + F.lit(LOGISTIC_COEFFICIENTS["device.score"]) * F.col("`device.score`")
+        + F.when(is_null, 0.0).otherwise(effect)
+    )
+    return (
+        spark.range(0, rows, 1, partitions)
+        .withColumn("x1", normal(1))
+        .withColumn("device.score", normal(3))
+        .withColumn("__p", F.lit(1.0) / (F.lit(1.0) + F.exp(-logit)))
+        .select(
+            F.col("id"),
+            F.date_add(F.lit(start_date), day).alias("event_date"),
+            F.col("x1"),
+            F.col("`device.score`"),
+            F.when(is_null, F.lit(None).cast("string")).otherwise(segment).alias("segment"),
+            (_uniform(seed, 7) < F.col("__p")).cast("int").alias("label"),
+        )
+    )

@@ -1,4 +1,5 @@
-"""The pictures: a real run's PNG beside its report, and the drift picture from a real history table."""
+"""The pictures: a real run's PNG beside its report, the drift picture from a real history table, and
+the evaluation figures drawn from a report dict alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from imbalance_spark.cli import main
 from imbalance_spark.config import parse_config
-from imbalance_spark.figures import DPI, DRIFT_FIGURE_SIZE, RUN_FIGURE_SIZE, drift_series
+from imbalance_spark.figures import DPI, DRIFT_FIGURE_SIZE, RUN_FIGURE_SIZE, draw_evaluation_figures, drift_series
 from imbalance_spark.pipeline import run_job
 from imbalance_spark.write import append_history
 from tests.conftest import write_config
@@ -132,3 +133,36 @@ def test_drift_series_ignores_missing_classes_in_factor_changes():
     rows = [r for r in rows if not (r["run_id"] == "r1" and r["class"] == "1")]
     series = drift_series(rows, "d")
     assert series["runs"][1]["shares"]["1"] is None and series["factor_changes"] == []
+
+
+
+
+def variant(ratio: float, pr: float, seconds: float) -> dict:
+    bins = [{"rows": 100, "mean_prediction": 0.01 * i * ratio, "observed_rate": 0.01 * i} for i in range(1, 6)]
+    return {"pr_auc": pr, "log_loss": 0.1 * ratio, "train_seconds": seconds, "calibration_ratio": ratio,
+            "calibration_bins": bins}
+
+
+def report() -> dict:
+    sweep = []
+    for f, rows in ((1.0, 10_000), (10.0, 1_900)):
+        sweep.append({
+            "factor": f, "train_rows": rows, "sample_bytes": rows * 50,
+            "classes": {"0": {"count": rows - 1_000, "weight_sum": 9_000.0}, "1": {"count": 1_000, "weight_sum": 1_000.0}},
+            "variants": {"weighted": variant(1.0, 0.40, 3.0), "unweighted": variant(f, 0.39, 2.0),
+                         "king_zeng": variant(1.0, 0.39, 2.0)},
+        })
+    return {
+        "dataset": "d", "model": "logistic", "label_column": "y", "bins": 5, "tolerance": 0.02,
+        "reliability_factor": 10.0, "test": {"rows": 5_000, "base_rate": 0.1},
+        "train": {"classes": {"0": {"count": 9_000, "role": "majority"}, "1": {"count": 1_000, "role": "minority"}}},
+        "sweep": sweep, "recommendation": {"factor": 10.0},
+    }
+
+
+def test_every_figure_is_a_real_png(tmp_path):
+    paths = draw_evaluation_figures(report(), tmp_path / "figs")
+    assert set(paths) == {"reliability", "sweep", "class_counts"}
+    for path in paths.values():
+        data = open(path, "rb").read()
+        assert data[:8] == PNG_SIGNATURE and len(data) > 10_000, path

@@ -1,0 +1,160 @@
+"""Benchmark: how long `imbalance-spark evaluate` (the F sweep) takes on the demo table, per stage and per F.
+
+    .venv/bin/python benchmarks/evaluate.py                        # the demo: 2M rows, 30 days, 0.5% fraud
+    .venv/bin/python benchmarks/evaluate.py --rows 10M             # a larger generated table
+    .venv/bin/python benchmarks/evaluate.py --from-report data/demo/reports/evaluate/evaluate.json --load 17,15
+
+Generates the input (Delta, partitioned by event_date, like `imbalance-spark demo`) once per size
+under benchmarks/results/tmp/, runs the evaluation with conf/datasets/demo_fraud.yaml's `evaluate:`
+section in one local[2] Spark process, and writes ``<out>/evaluate-<rows>.json`` and ``.md``. The
+machine's load average is recorded before and after: on a shared machine the times are inflated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from imbalance_spark.config import load_config  # noqa: E402
+
+
+def _rows(text: str) -> int:
+    text = text.strip().upper()
+    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("KM")) * scale)
+
+
+def _label(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows // 1_000}K"
+
+
+def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dict:
+    """Generate (or reuse) the table, run the evaluation, return the timings."""
+    from delta.tables import DeltaTable
+
+    from imbalance_spark.evaluate import evaluate_job
+    from imbalance_spark.session import build_spark_session
+    from imbalance_spark.synthetic import write_demo_table
+
+    spark = build_spark_session(master=master, app_name="imbalance-spark evaluate benchmark")
+    table = HERE / "results" / "tmp" / f"evaluate-{_label(rows)}" / "transactions"
+    try:
+        t0 = time.perf_counter()
+        if not DeltaTable.isDeltaTable(spark, str(table)):
+            write_demo_table(spark, str(table), rows=rows)
+        generate_s = time.perf_counter() - t0
+        cfg = load_config(REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml")
+        ev = cfg.evaluate.model_copy(update={"output_dir": str(table.parent / "evaluate")})
+        cfg = cfg.model_copy(update={"input": cfg.input.model_copy(update={"path": str(table)}), "evaluate": ev})
+        load_before = os.getloadavg()
+        t0 = time.perf_counter()
+        report = evaluate_job(spark, cfg, factors=factors, figures=False)
+        total = time.perf_counter() - t0
+        load_after = os.getloadavg()
+    finally:
+        spark.stop()
+    return summarize(report, rows, master, load_before, load_after, generate_s, total)
+
+
+def summarize(report: dict, rows: int, master: str, load_before, load_after, generate_s=None, total=None) -> dict:
+    """The benchmark result from an evaluation report (its own stage and fit timings)."""
+    return {
+        "rows": rows,
+        "label": _label(rows),
+        "generate_s": round(generate_s, 1) if generate_s is not None else None,
+        "evaluate_s": round(total if total is not None else report["duration_s"], 1),
+        "stages_s": report["stages_s"],
+        "train_rows": report["train"]["rows"],
+        "test_rows": report["test"]["rows"],
+        "test_positives": report["test"]["positives"],
+        "per_factor": [
+            {
+                "factor": s["factor"],
+                "train_rows": s["train_rows"],
+                "sample_mb": round(s["sample_bytes"] / 1e6, 2),
+                "train_s": {k: round(v["train_seconds"], 1) for k, v in s["variants"].items()},
+                "iterations": {k: v["iterations"] for k, v in s["variants"].items()},
+                "pr_auc_weighted": s["variants"]["weighted"]["pr_auc"],
+            }
+            for s in report["sweep"]
+        ],
+        "recommendation": report["recommendation"]["factor"],
+        "load_average_before": [round(x, 1) for x in load_before],
+        "load_average_after": [round(x, 1) for x in load_after],
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}",
+        "master": master,
+        "run_at": report.get("created_at") or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def render(result: dict) -> str:
+    """A markdown table of one benchmark result."""
+    lines = [
+        f"# `imbalance-spark evaluate` on the demo table, {result['label']} rows",
+        "",
+        f"{result['train_rows']:,} train rows, {result['test_rows']:,} held-out test rows"
+        f" ({result['test_positives']:,} positives); Spark `{result['master']}`, default driver memory.",
+        f"Total: **{result['evaluate_s']:.0f} s** (stages: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in result["stages_s"].items())
+        + ").",
+        "",
+        "| F | train rows | sample MB (Delta) | fit s (weighted / unweighted) | iterations | PR-AUC (weighted) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in result["per_factor"]:
+        lines.append(
+            f"| {p['factor']:g} | {p['train_rows']:,} | {p['sample_mb']:.1f} |"
+            f" {p['train_s']['weighted']:.1f} / {p['train_s']['unweighted']:.1f} |"
+            f" {p['iterations']['weighted']} | {p['pr_auc_weighted']:.4f} |"
+        )
+    lines += [
+        "",
+        f"Machine: {result['machine']}; run {result['run_at']}. **The machine was shared** (load average"
+        f" {result['load_average_before'][0]:.1f} before, {result['load_average_after'][0]:.1f} after, on"
+        " 2 cores): other Spark processes were running, so these times are inflated; compare the ratios"
+        " between factors, not the absolute seconds.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", default="2M", help="rows of the generated table (2M, 10M, ...)")
+    p.add_argument("--factors", default=None, help="override evaluate.factors, e.g. 1,10,100")
+    p.add_argument("--master", default="local[2]")
+    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument(
+        "--from-report",
+        help="summarize an existing evaluate.json (e.g. of `imbalance-spark evaluate` on the demo) instead of running",
+    )
+    p.add_argument("--load", help="with --from-report: the load averages seen before,after the run, e.g. 17.4,15.0")
+    args = p.parse_args()
+    factors = [float(x) for x in args.factors.split(",")] if args.factors else None
+    if args.from_report:
+        report = json.loads(Path(args.from_report).read_text())
+        before, after = (float(x) for x in (args.load or "nan,nan").split(","))
+        rows = report["train"]["rows"] + report["test"]["rows"]
+        result = summarize(report, rows, args.master, [before], [after])
+    else:
+        result = bench(_rows(args.rows), factors, Path(args.out), args.master)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"evaluate-{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"evaluate-{result['label']}.md").write_text(render(result))
+    print(render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
