@@ -166,3 +166,10 @@ def test_unreachable_server_is_one_line(tmp_path):
         os.environ.pop("IMBALANCE_SPARK_CONNECT_TIMEOUT_S")
     assert code == 6
     assert errors(err) == [f"imbalance-spark: error: --remote: no Spark Connect server answers at sc://127.0.0.1:{port} within 2 s"]
+
+
+def test_master_and_remote_are_exclusive(tmp_path, capsys):
+    cfg = config(tmp_path, str(tmp_path / "in"))
+    code, _, err = run_classic(capsys, "run", "--config", str(cfg), "--master", "local[1]", "--remote", "sc://127.0.0.1:1")
+    assert code == 2
+    assert errors(err) == ["imbalance-spark: error: --master local[1] and --remote/SPARK_REMOTE sc://127.0.0.1:1: choose one"]
