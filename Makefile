@@ -1,35 +1,67 @@
 # imbalance-spark: `make demo` runs the job on a generated demo table, `make test` runs the tests.
-# Both create .venv and install what they need (Python packages here, Delta jars through
-# Spark's Ivy on first use, cached in ~/.ivy2.5.2). Needs Python 3.10+ and Java 17+.
+# Both create .venv and install what they need: the demo only the package itself, the tests also
+# the extras in EXTRAS; then `imbalance-spark packages --fetch` resolves the Delta jars once (Spark's
+# Ivy, from Maven Central) into ~/.cache/imbalance-spark/jars. Needs Python 3.10+ and Java 17+.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= dev,airflow,bench
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)-$(EXTRAS)
+# The extras `make install`/`make test` install (pyproject.toml [project.optional-dependencies]).
+EXTRAS ?= dev,airflow,bench,mlflow
+SUM    := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+CORE_STAMP := $(VENV)/.installed-$(SUM)-core
+FULL_STAMP := $(VENV)/.installed-$(SUM)-$(EXTRAS)
+# setuptools warns about every editable install of a flat layout; it says nothing to the user.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(BIN)/python -m pip install --quiet \
+	--disable-pip-version-check
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-core demo test lint bench zip clean distclean
 
-install: $(STAMP)
+install: $(FULL_STAMP)
+install-core: $(CORE_STAMP)
 
-$(STAMP): pyproject.toml
+define venv_and_jars
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	@rm -f $(VENV)/.installed-*
+	@echo "installing $(1) into $(VENV) (the first time takes a few minutes)"
+	@$(PIP_INSTALL) -e "$(1)"
+	@$(BIN)/imbalance-spark packages --fetch
+	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '.installed-$(SUM)-*' -delete
+endef
+
+$(CORE_STAMP): pyproject.toml
+	$(call venv_and_jars,.)
 	@touch $@
 
-demo: install
+$(FULL_STAMP): pyproject.toml
+	$(call venv_and_jars,.[$(EXTRAS)])
+	@touch $@ $(CORE_STAMP)
+
+demo: $(CORE_STAMP)
 	$(BIN)/imbalance-spark demo
 
-test: install
-	$(BIN)/python -m pytest -q
+test: $(FULL_STAMP)
+	$(BIN)/python -m pytest
 
-bench: install
-	$(BIN)/python benchmarks/run.py
+# Quick: 200k rows, one repetition of the core variants, a few minutes; results in data/bench/
+# (benchmarks/README.md has the scaling runs that the docs cite).
+bench: $(FULL_STAMP)
+	$(BIN)/python benchmarks/run.py --rows 200k --repeat 1 --variants core --out data/bench --name quick
 
-lint: install
+lint: $(FULL_STAMP)
 	$(BIN)/ruff check .
 
+# The package as a zip for spark-submit --py-files (the executors and a cluster's driver import it).
+zip: dist/imbalance_spark.zip
+dist/imbalance_spark.zip: $(wildcard imbalance_spark/*.py)
+	@mkdir -p dist
+	$(or $(wildcard $(BIN)/python),$(PYTHON)) -m zipfile -c $@ imbalance_spark/
+
+# Everything the commands above create inside the repo, except .venv (distclean).
 clean:
-	rm -rf data spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf data dist build spark-warehouse metastore_db derby.log .pytest_cache .ruff_cache \
+		benchmarks/results/tmp *.egg-info
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+# clean + the virtualenv. Caches outside the repo are listed in docs/production.md#cleaning-up.
+distclean: clean
+	rm -rf $(VENV)

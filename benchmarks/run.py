@@ -39,7 +39,7 @@ GROUPS = {
     "core": ["floor_noop_scan", "job_library", "job_spark_submit", "naive_spark",
              "pandas_imblearn", "polars_eager", "polars_streaming"],
     # possible library changes, measured as pure DataFrame code around the unchanged library
-    "candidates": ["job_repartition", "job_optimize_write", "job_hash", "job_native_sample", "job_v1_create"],
+    "candidates": ["job_repartition", "job_optimize_write", "job_hash", "job_sampleby_udf", "job_v1_create"],
     # where the job's time goes: the label-only pass and the full pass without its write
     "diagnostics": ["label_count", "sample_noop", "sample_delta", "sample_delta_flat", "sample_parquet"],
 }
@@ -56,16 +56,14 @@ DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 400, "polars_eager": 250}
 
 
 def parse_rows(text: str) -> list[int]:
-    """'2M,10M,100000' -> [2000000, 10000000, 100000]."""
-    mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
-    sizes = []
-    for part in text.split(","):
-        part = part.strip().lower().replace("_", "")
-        if not part:
-            continue
-        factor = mult.get(part[-1], 1)
-        sizes.append(int(float(part[:-1] if factor > 1 else part) * factor))
-    if not sizes or min(sizes) <= 0:
+    """'2M,10M,100000' -> [2000000, 10000000, 100000]; each size as `imbalance-spark generate --rows`."""
+    from imbalance_spark.cli import row_count
+
+    try:
+        sizes = [row_count(part) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        sizes = []
+    if not sizes:
         raise argparse.ArgumentTypeError(f"--rows: expected positive sizes like 2M,10M; got {text!r}")
     return sizes
 
@@ -411,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out_dir = Path(args.out)
+    own_data_dir = args.data_dir is None
     args.data_dir = args.data_dir or str(out_dir / "tmp")
     args.calibration = [
         s for f in args.calibrate_from.split(",") if f.strip() for s in json.loads(Path(f).read_text())["sizes"]
@@ -444,13 +443,22 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"generating the warm-up input failed: {gen['error']}")
         args.warmup_input = warm_dir / "input"
     results["warmup"] = None if args.cold else f"each in-process Spark variant first runs on {WARMUP_ROWS:,} rows"
-    for rows in args.rows:
-        results["sizes"].append(run_size(rows, args.variants, args, results["sizes"]))
-        results["scaling"] = scaling(results["sizes"])
-        results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-        # write after every size so a long run that is stopped keeps what it measured
-        (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
-        render(results, out_dir, args.name)
+    try:
+        for rows in args.rows:
+            results["sizes"].append(run_size(rows, args.variants, args, results["sizes"]))
+            results["scaling"] = scaling(results["sizes"])
+            results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+            # write after every size so a long run that is stopped keeps what it measured
+            (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
+            render(results, out_dir, args.name)
+    finally:
+        # Leave nothing behind but the results: the warm-up input, the exported library, and the
+        # data folder itself when it was ours (runs' logs are summarized in the JSON).
+        if not (args.keep_data or args.reuse_data):
+            if own_data_dir:
+                shutil.rmtree(args.data_dir, ignore_errors=True)
+            elif args.warmup_input is not None:
+                shutil.rmtree(Path(args.data_dir) / "warmup", ignore_errors=True)
     print((out_dir / f"{args.name}.md").read_text())
     return 0
 

@@ -243,38 +243,30 @@ def job_library(
     return out
 
 
-def job_native_sample(args: argparse.Namespace) -> dict:
-    """Candidate: ``run_job`` with ``sampleBy`` replaced by the very same draw as a native filter.
+def job_sampleby_udf(args: argparse.Namespace) -> dict:
+    """Reference: ``run_job`` sampling with ``DataFrame.sampleBy`` (its Scala UDF per row), as the job
+    did before it switched to the native filter that keeps exactly the same rows.
 
-    ``DataFrame.sampleBy`` is ``filter(udf(label, rand(seed)))`` with a Scala UDF that looks each
-    row's label up in a map; ``filter(rand(seed) < fraction(label))`` keeps exactly the same rows
-    (the profiling pass already relies on that) in generated code. Wraps the pipeline's
-    ``downsample`` in this process only; the wrapper counts its calls.
+    Wraps the pipeline's ``downsample`` in this process only; the wrapper counts its calls.
     """
-    from pyspark.sql import functions as F
-
     import imbalance_spark.pipeline as pipeline
 
     original = pipeline.downsample
     calls = []
 
-    def native_downsample(df, label_column, fractions, seed, method="sampleBy", *rest, **kw):
+    def sampleby_downsample(df, label_column, fractions, seed, method="sampleBy", *rest, **kw):
         if method != "sampleBy":
             return original(df, label_column, fractions, seed, method, *rest, **kw)
         calls.append(1)
-        fraction = None
-        for value, x in fractions.items():
-            hit = F.col(f"`{label_column}`") == F.lit(value)
-            fraction = F.when(hit, F.lit(float(x))) if fraction is None else fraction.when(hit, F.lit(float(x)))
-        return df.filter(F.rand(seed) < fraction.otherwise(F.lit(0.0)))
+        return df.sampleBy(label_column, dict(fractions), seed)
 
-    pipeline.downsample = native_downsample
+    pipeline.downsample = sampleby_downsample
     try:
         result = job_library(args)
     finally:
         pipeline.downsample = original  # a warm-up run patches it too
     if not calls:
-        raise RuntimeError("imbalance_spark.pipeline no longer calls downsample; update job_native_sample")
+        raise RuntimeError("imbalance_spark.pipeline no longer calls downsample; update job_sampleby_udf")
     return result
 
 
@@ -508,7 +500,7 @@ VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "job_optimize_write": job_optimize_write,
     "job_hash": job_hash,
     "job_v1_create": job_v1_create,
-    "job_native_sample": job_native_sample,
+    "job_sampleby_udf": job_sampleby_udf,
     "naive_spark": naive_spark,
     "pandas_imblearn": pandas_imblearn,
     "polars_eager": polars_eager,

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from imbalance_spark import __version__
@@ -20,13 +21,39 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml"
 
 
+_ROW_SUFFIXES = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
+
+
+def row_count(text: str) -> int:
+    """A positive row count: ``200000``, ``200_000``, ``200k``, ``2M``, ``1.5M`` (benchmarks/run.py too)."""
+    part = str(text).strip().lower().replace("_", "")
+    factor = _ROW_SUFFIXES.get(part[-1:], 1)
+    try:
+        rows = float(part[:-1] if factor > 1 else part) * factor
+    except ValueError:
+        rows = 0
+    if not (rows >= 1 and rows == int(rows)):
+        raise argparse.ArgumentTypeError(f"expected a positive row count like 200000, 200k or 2M; got {text!r}")
+    return int(rows)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="imbalance-spark",
         description="Downsample the majority class(es) of an imbalanced table and upweight them.",
     )
     p.add_argument("--version", action="version", version=f"imbalance-spark {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    subparsers = p.add_subparsers(dest="command", required=True)
+
+    class _Sub:
+        """Each subcommand's --help opens with the one line `imbalance-spark --help` lists."""
+
+        @staticmethod
+        def add_parser(name: str, **kw) -> argparse.ArgumentParser:
+            kw.setdefault("description", kw["help"][:1].upper() + kw["help"][1:] + ".")
+            return subparsers.add_parser(name, **kw)
+
+    sub = _Sub()
 
     def common(sp: argparse.ArgumentParser, config: bool = True) -> None:
         if config:
@@ -37,8 +64,11 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); see docs/connect.md",
         )
-        sp.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+        sp.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
         sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+        sp.add_argument(
+            "-v", "--verbose", action="store_true", help="also Spark's INFO logs and the JVM's start-up output"
+        )
 
     def dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--run-date", help="process only this day (YYYY-MM-DD) of input.date_column")
@@ -46,27 +76,46 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
         return sp
 
-    common(dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
+    r = dated(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
+    common(r)
+    mlflow_help = "log the run to this MLflow experiment (wins over tracking.mlflow.experiment)"
+    r.add_argument("--mlflow-experiment", help=mlflow_help)
     common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
     h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
     common(h)
     h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
+    h.add_argument("--plot", metavar="PATH", help="also draw each class's share over the run dates to this PNG")
     v = sub.add_parser("validate", help="check a config file without starting Spark")
-    v.add_argument("--config", required=True)
+    v.add_argument("--config", required=True, help="dataset YAML to check, e.g. conf/datasets/demo_fraud.yaml")
     d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
     common(d, config=False)
     d.add_argument("--config", default=str(DEMO_CONFIG), help="demo dataset YAML")
-    d.add_argument("--rows", type=int, default=2_000_000, help="rows of the synthetic table")
-    d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table")
+    d.add_argument("--rows", type=row_count, default=2_000_000, help="rows of the demo table, e.g. 200k (default 2M)")
+    d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table even if it has --rows rows")
+    d.add_argument("--mlflow-experiment", help=mlflow_help)
     g = sub.add_parser("generate", help="write a synthetic transaction table")
     common(g, config=False)
-    g.add_argument("--output", required=True, help="path of the table to write")
-    g.add_argument("--rows", type=int, default=2_000_000)
-    g.add_argument("--fraud-rate", type=float, default=0.005)
-    g.add_argument("--days", type=int, default=30)
-    g.add_argument("--seed", type=int, default=7)
-    g.add_argument("--format", choices=["delta", "parquet", "csv"], default="delta")
-    sub.add_parser("packages", help="print the Delta Maven coordinates for spark-submit --packages")
+    g.add_argument("--output", required=True, help="path of the table to write (replaced if it exists)")
+    g.add_argument("--rows", type=row_count, default=2_000_000, help="rows to write: 200000, 200k, 2M (default 2M)")
+    g.add_argument("--fraud-rate", type=float, default=0.005, help="share of rows with is_fraud = 1 (default 0.005)")
+    g.add_argument("--days", type=int, default=30, help="days of event_date, from 2026-01-01 (default 30)")
+    g.add_argument("--seed", type=int, default=7, help="random seed of the generator (default 7)")
+    g.add_argument(
+        "--format", choices=["delta", "parquet", "csv"], default="delta", help="table format (default delta)"
+    )
+    pk = sub.add_parser(
+        "packages",
+        help="print the Delta Maven coordinates for spark-submit --packages",
+        description="Print the Delta Lake Maven coordinates matching the installed pyspark/delta-spark"
+        " (for spark-submit --packages); with --fetch, resolve them once into a local cache that every"
+        " later Spark start uses instead of Ivy.",
+    )
+    what = pk.add_mutually_exclusive_group()
+    what.add_argument(
+        "--fetch", action="store_true", help="resolve the jars from Maven Central once and cache them (make install)"
+    )
+    what.add_argument("--jars", action="store_true", help="print the cached jars for spark-submit --jars")
+    what.add_argument("--dir", action="store_true", help="print the cache folder of the jars")
     return p
 
 
@@ -95,13 +144,18 @@ def _render_profile(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
+def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = None) -> int:
     from pyspark.sql import functions as F
 
     from imbalance_spark.write import read_history
 
     df = read_history(spark, cfg.history)
     if df is None:
+        print(f"no history yet for {cfg.dataset}")
+        return 0
+    from imbalance_spark.figures import plot_history
+
+    if plot and plot_history(df, cfg.dataset, plot) is None:
         print(f"no history yet for {cfg.dataset}")
         return 0
     rows = (
@@ -122,6 +176,8 @@ def _print_history(spark, cfg, limit: int, as_json: bool) -> int:
             f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
             f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}"
         )
+    if plot:
+        print(f"picture of the class drift: {plot} (its numbers: {Path(plot).with_suffix('.json')})")
     return 0
 
 
@@ -133,14 +189,34 @@ def _demo_table_rows(spark, path: str) -> int | None:
     return spark.read.format("delta").load(path).count()
 
 
+def _packages(args: argparse.Namespace) -> int:
+    from imbalance_spark import packages
+
+    if args.dir:
+        print(packages.jars_dir())
+    elif args.fetch:
+        try:
+            jars = packages.fetch_jars()
+        except RuntimeError as exc:
+            raise ImbalanceSparkError(f"packages --fetch: {exc}") from None
+        print(f"{len(jars)} jars of {packages.delta_packages_arg()} in {packages.jars_dir()}")
+    elif args.jars:
+        jars = packages.cached_jars_arg()
+        if not jars:
+            raise ImbalanceSparkError(
+                f"packages --jars: no cached jars in {packages.jars_dir()}; run `imbalance-spark packages --fetch`"
+            )
+        print(jars)
+    else:
+        print(packages.delta_packages_arg())
+    return 0
+
+
 def _command(args: argparse.Namespace) -> int:
     from imbalance_spark.config import load_config
 
     if args.command == "packages":
-        from imbalance_spark.packages import delta_packages_arg
-
-        print(delta_packages_arg())
-        return 0
+        return _packages(args)
     if args.command == "validate":
         cfg = load_config(args.config)
         print(f"{args.config}: ok (dataset {cfg.dataset})")
@@ -152,6 +228,11 @@ def _command(args: argparse.Namespace) -> int:
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
+    if args.command in ("run", "demo"):
+        from imbalance_spark.tracking import require_mlflow, resolve_experiment
+
+        if resolve_experiment(args.mlflow_experiment, cfg):
+            require_mlflow()  # before Spark starts
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     from pyspark.sql import SparkSession
@@ -160,7 +241,12 @@ def _command(args: argparse.Namespace) -> int:
 
     # A session that already runs (a notebook, a test) is used and left running.
     owned = SparkSession.getActiveSession() is None
-    spark = build_spark_session(master=args.master, app_name=f"imbalance-spark {args.command}", remote=args.remote)
+    spark = build_spark_session(
+        master=args.master,
+        app_name=f"imbalance-spark {args.command}",
+        verbose=getattr(args, "verbose", False),
+        remote=getattr(args, "remote", None),
+    )
     try:
         if args.command == "generate":
             from imbalance_spark.synthetic import write_demo_table
@@ -174,7 +260,10 @@ def _command(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 fmt=args.format,
             )
-            print(f"wrote {args.rows:,} rows to {args.output}")
+            if args.json:
+                print(json.dumps({"output": args.output, "rows": args.rows, "format": args.format}, indent=2))
+            else:
+                print(f"wrote {args.rows:,} rows to {args.output}")
             return 0
         if args.command == "profile":
             from imbalance_spark.pipeline import profile_job
@@ -190,10 +279,10 @@ def _command(args: argparse.Namespace) -> int:
                 log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
                 write_demo_table(spark, path, rows=args.rows)
         if args.command == "history":
-            return _print_history(spark, cfg, args.limit, args.json)
+            return _print_history(spark, cfg, args.limit, args.json, args.plot)
         from imbalance_spark.pipeline import run_job
 
-        report = run_job(spark, cfg, dates)
+        report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
         _print_report(report, args.json)
         if cfg.report.path:
             log.info("report written to %s", cfg.report.path)
@@ -207,16 +296,34 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _spark_cause(exc: Exception) -> str:
+    """The line of a Spark/Py4J error that names the cause, with a hint where one is known."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    # Py4J's first line only names the JVM call ("An error occurred while calling None.org...
+    # JavaSparkContext."); the Java exception, e.g. a --py-files zip that does not exist, follows.
+    if first.startswith("An error occurred while calling") and len(lines) > 1:
+        first = lines[1].lstrip(":").strip()
+    if ".zip does not exist" in first:
+        first += " (the --py-files zip: build dist/imbalance_spark.zip with `make zip`)"
+    return _one_line(first)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``jobs/downsample.py``."""
     args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
     logging.basicConfig(
-        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    logging.getLogger("py4j").setLevel(logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        # Deprecation notices of the libraries underneath say nothing to the user of the job.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         return _command(args)
     except ImbalanceSparkError as exc:
@@ -233,8 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:  # pragma: no cover
             Py4JError = ()  # type: ignore[assignment]
         if isinstance(exc, (PySparkException, Py4JError)):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"imbalance-spark: spark error: {_one_line(first)}", file=sys.stderr)
+            print(f"imbalance-spark: spark error: {_spark_cause(exc)}", file=sys.stderr)
             return 1
         raise
 

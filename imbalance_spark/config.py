@@ -6,16 +6,19 @@ Parsed with ``yaml.safe_load`` into frozen pydantic models and validated before 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import difflib
 import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -29,8 +32,18 @@ from pydantic import (
 
 from imbalance_spark.errors import ConfigError
 
-# A class label as written in YAML: 1, "fraud", true.
-Label = Union[StrictBool, StrictInt, StrictStr]
+
+def _integral_label(value: Any) -> Any:
+    # `1.0` in YAML names the class 1 (MLlib's double labels); 0.5 names no class.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"class {value!r} is not a class label (expected an integer, string or boolean)")
+        return int(value)
+    return value
+
+
+# A class label as written in YAML: 1, "fraud", true (1.0 is read as 1).
+Label = Annotated[Union[StrictBool, StrictInt, StrictStr], BeforeValidator(_integral_label)]
 Factor = Union[StrictInt, StrictFloat]
 Degree = Literal["extreme", "moderate", "mild", "none"]
 
@@ -94,6 +107,11 @@ def label_key(value: Any) -> str:
     """The canonical string of a class label, used as JSON key and to match config to data."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    # MLlib writes labels as doubles: the class 1.0 is the class 1 (and Decimal("1.00") too).
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral_value():
+        return str(int(value))
     return str(value)
 
 
@@ -146,7 +164,7 @@ class DownsamplingConfig(_Model):
             if not value:
                 raise ValueError("expected a number >= 1 or a non-empty {class: factor} mapping")
             for label, f in value.items():
-                if not isinstance(label, (bool, int, str)):
+                if not isinstance(label, (bool, int, str)) and not (isinstance(label, float) and label.is_integer()):
                     raise ValueError(f"class {label!r} must be an integer, string or boolean")
                 _check_factor(f, f"factor of class {label_key(label)}")
             return value
@@ -208,6 +226,9 @@ class OutputConfig(_Model):
     path: StrictStr | None = None
     table: StrictStr | None = None
     partition_by: list[StrictStr] = Field(default_factory=list)
+    # refuse, before writing, a run that would create more partitions than this (estimated in the
+    # profiling pass); Hive's hive.exec.max.dynamic.partitions default, ~2.7 years of daily folders
+    max_partitions: StrictInt = Field(1000, ge=1)
     # default: replace_slice when the run has dates, else overwrite
     mode: Literal["overwrite", "replace_slice", "error_if_exists"] | None = None
     # an existing table whose schema differs: error (default) or merge the new columns in
@@ -229,7 +250,11 @@ class ReportConfig(_Model):
 
 
 class ScheduleConfig(_Model):
-    """How the Airflow DAG (jobs/dags/imbalance_downsampling.py) schedules this dataset."""
+    """How the Airflow DAG (jobs/dags/imbalance_downsampling.py) schedules this dataset.
+
+    Only a YAML with a ``schedule`` block gets a DAG (a copied config must not start running
+    daily unasked); inside the block ``enabled: false`` switches it off.
+    """
 
     enabled: StrictBool = True
     cron: StrictStr | None = "@daily"
@@ -258,6 +283,20 @@ class HistoryConfig(_Model):
         return self.path is not None or self.table is not None
 
 
+class MlflowConfig(_Model):
+    """Log each run to this MLflow experiment; the server comes from MLFLOW_TRACKING_URI."""
+
+    experiment: StrictStr = Field(min_length=1)
+
+
+class TrackingConfig(_Model):
+    mlflow: MlflowConfig | None = None
+
+    @property
+    def mlflow_experiment(self) -> str | None:
+        return self.mlflow.experiment if self.mlflow is not None else None
+
+
 class JobConfig(_Model):
     dataset: StrictStr
     input: InputConfig
@@ -270,7 +309,9 @@ class JobConfig(_Model):
     report: ReportConfig = ReportConfig()
     guards: GuardsConfig = GuardsConfig()
     history: HistoryConfig = HistoryConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
+    # No block: no DAG. A block without `enabled` schedules the dataset.
+    schedule: ScheduleConfig = ScheduleConfig(enabled=False)
+    tracking: TrackingConfig = TrackingConfig()
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
@@ -293,11 +334,15 @@ class JobConfig(_Model):
                     f"downsampling.factor: class(es) {both} are also listed in minority_classes;"
                     " minority classes are never downsampled"
                 )
-        if self.weight.column == self.label_column:
+        # Spark and Delta match column names case-insensitively: "Y" and "y" are one column.
+        partitions = [c.casefold() for c in self.output.partition_by]
+        if self.weight.column.casefold() == self.label_column.casefold():
             raise ValueError("weight.column: must differ from label_column")
-        if self.label_column in self.output.partition_by:
+        if len(set(partitions)) < len(partitions):
+            raise ValueError(f"output.partition_by: {list(self.output.partition_by)} names a column twice")
+        if self.label_column.casefold() in partitions:
             raise ValueError("output.partition_by: the label column cannot be a partition column")
-        if self.weight.column in self.output.partition_by:
+        if self.weight.column.casefold() in partitions:
             raise ValueError("output.partition_by: the weight column cannot be a partition column")
         if isinstance(self.output.stats_columns, list):
             if not self.output.stats_columns:
@@ -375,13 +420,27 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve())
 
 
-def _format_error(error: dict[str, Any]) -> str:
+def _known_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
+    """The keys allowed at the mapping that holds ``loc``'s last key (empty if not a model)."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [k for k in model.model_fields if k not in ("source_file", "source_sha256", "secrets")]
+
+
+def _format_error(error: dict[str, Any], model: type[BaseModel] | None = None) -> str:
     loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-after", "union")))
     # pydantic reports union members as locations ("int", "float", "dict[...]"); drop them
     loc = re.sub(r"\.(bool|int|float|str|dict\[.*?\]|list\[.*?\])(?=\.|$)", "", loc)
     msg = error["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
+        if model is not None:
+            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"], model), n=1)
+            msg += f"; did you mean {close[0]!r}?" if close else ""
     elif error["type"] == "missing":
         msg = "required key is missing"
     elif msg.startswith("Value error, "):
@@ -404,17 +463,18 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
     try:
         cfg = JobConfig.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        first = _format_error(errors[0])
+        # A misspelled key also makes the real one "missing": name the misspelling first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = _format_error(errors[0], JobConfig)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
-    updates = {
-        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
-        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
-        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
-        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
-        "secrets": tuple(secrets),
-    }
+    updates: dict[str, Any] = {"secrets": tuple(secrets)}
+    for section in ("input", "output", "report", "history"):
+        model = getattr(cfg, section)
+        try:
+            updates[section] = model.model_copy(update={"path": _absolute(model.path)})
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
+            raise ConfigError(f"{source}: {section}.path: not a usable path ({exc})") from None
     cfg = cfg.model_copy(update=updates)
     if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
@@ -435,10 +495,13 @@ def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
     dataset = data.get("dataset")
     if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset):
         raise ConfigError(f"{p}: dataset: expected a name of letters, digits, '_', '.' or '-'")
+    if "schedule" not in data:
+        return dataset, ScheduleConfig(enabled=False)
     try:
         schedule = ScheduleConfig.model_validate(data.get("schedule") or {})
     except ValidationError as exc:
-        raise ConfigError(f"{p}: schedule.{_format_error(exc.errors()[0])}") from None
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(f"{p}: schedule.{_format_error(errors[0], ScheduleConfig)}") from None
     return dataset, schedule
 
 

@@ -24,6 +24,10 @@ class InputError(ImbalanceSparkError, ValueError):
     exit_code = 3
 
 
+class EmptyInputError(InputError):
+    """The input (or the run's slice of it) has no labelled rows."""
+
+
 class DataFrameMissingColumnError(InputError):
     """A column named in the config is not in the input."""
 
@@ -44,3 +48,9 @@ class ConnectServerError(ImbalanceSparkError):
     """The Spark Connect server given by --remote or SPARK_REMOTE does not answer."""
 
     exit_code = 6
+
+
+class TrackingError(ImbalanceSparkError):
+    """The run cannot be recorded in the experiment tracker (missing package, unreachable server)."""
+
+    exit_code = 7

@@ -1,21 +1,30 @@
-"""The one source of truth for the Delta Lake Maven coordinates.
+"""The one source of truth for the Delta Lake Maven coordinates, and the local cache of their jars.
 
-Derived from the installed pyspark and delta-spark, exactly as
-``delta.configure_spark_with_delta_pip`` does; spark-submit, the DAG and docker-compose reuse it.
+Coordinates are derived from the installed pyspark and delta-spark, exactly as
+``delta.configure_spark_with_delta_pip`` does; spark-submit, the DAG and docker-compose reuse them.
+``fetch_jars`` resolves them once (Spark's own Ivy) into a cache folder that the session factory
+passes as ``spark.jars``, so that no Spark command resolves (and prints) them again.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 SCALA_VERSION = "2.13"
+# Written last by fetch_jars: a folder without it is an interrupted fetch and is not used.
+MANIFEST = "jars.txt"
 
 
 def spark_version() -> str:
     """The installed pyspark version, e.g. ``4.2.0``."""
-    import pyspark
-
-    return pyspark.__version__
+    return version("pyspark")
 
 
 def delta_version() -> str:
@@ -32,6 +41,79 @@ def delta_packages() -> list[str]:
 def delta_packages_arg() -> str:
     """The value for spark-submit's ``--packages``."""
     return ",".join(delta_packages())
+
+
+def jars_dir() -> Path:
+    """Where the resolved jars of the current coordinates are cached.
+
+    ``$IMBALANCE_SPARK_JARS_DIR`` if set, else ``$XDG_CACHE_HOME/imbalance-spark/jars`` (default
+    ``~/.cache``); one sub-folder per coordinate set, so a version bump never reuses stale jars.
+    """
+    root = os.environ.get("IMBALANCE_SPARK_JARS_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    ) / "imbalance-spark" / "jars"
+    name = "+".join(c.replace(":", "_") for c in delta_packages())
+    return Path(root).expanduser() / name
+
+
+def cached_jars() -> list[Path] | None:
+    """The cached jars of the current coordinates, or None when they were not fetched (completely)."""
+    folder = jars_dir()
+    try:
+        names = (folder / MANIFEST).read_text().split()
+    except OSError:
+        return None
+    jars = [folder / n for n in names]
+    return jars if jars and all(j.is_file() for j in jars) else None
+
+
+def cached_jars_arg() -> str | None:
+    """The value for spark-submit's ``--jars`` (or ``spark.jars``), or None when not fetched."""
+    jars = cached_jars()
+    return ",".join(str(j) for j in jars) if jars else None
+
+
+# Runs in a child process: a bare JVM gateway (no SparkContext) started with --packages, whose
+# spark-submit resolves the coordinates through Ivy and records the local jar paths in spark.jars.
+_RESOLVE = """
+from pyspark.java_gateway import launch_gateway
+gateway = launch_gateway()
+print("SPARK_JARS=" + (gateway.jvm.java.lang.System.getProperty("spark.jars") or ""))
+gateway.shutdown()
+"""
+
+
+def fetch_jars(force: bool = False) -> list[Path]:
+    """Resolve the Delta coordinates once with Spark's Ivy and copy the jars into :func:`jars_dir`."""
+    if not force and (jars := cached_jars()):
+        return jars
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--packages {delta_packages_arg()} pyspark-shell"}
+    result = subprocess.run([sys.executable, "-c", _RESOLVE], env=env, capture_output=True, text=True)
+    listed = [line[len("SPARK_JARS=") :] for line in result.stdout.splitlines() if line.startswith("SPARK_JARS=")]
+    if result.returncode != 0 or not listed or not listed[0]:
+        lines = [ln for ln in (result.stderr + result.stdout).splitlines() if ln.strip()]
+        cause = next((ln for ln in lines if "unresolved dependency" in ln or "Exception" in ln), None)
+        raise RuntimeError(
+            f"could not resolve {delta_packages_arg()} from Maven Central: "
+            + (cause or (lines[-1] if lines else f"exit code {result.returncode}")).strip()
+        )
+    sources = [Path(unquote(urlparse(uri).path)) for uri in listed[0].split(",") if uri]
+    folder = jars_dir()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        for src in sources:
+            shutil.copy2(src, staging / src.name)
+        (staging / MANIFEST).write_text("\n".join(src.name for src in sources) + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if cached_jars() is None:  # not another process's complete fetch that won the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return cached_jars() or []
 
 
 def main() -> None:

@@ -15,21 +15,23 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from imbalance_spark import __version__
 from imbalance_spark.config import JobConfig, RunDates
-from imbalance_spark.errors import GuardError
+from imbalance_spark.errors import EmptyInputError, GuardError
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
-from imbalance_spark.profile import ClassProfile, kept_by_class, profile_classes
+from imbalance_spark.profile import ClassProfile, date_range, kept_by_class, profile_classes
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
-from imbalance_spark.transform import downsample, observe_output, select_output, with_example_weight
+from imbalance_spark.tracking import log_job_run, require_mlflow, resolve_experiment, start_job_run
+from imbalance_spark.transform import column, downsample, observe_output, select_output, with_example_weight
 from imbalance_spark.write import (
     append_history,
+    check_column_names,
     check_output,
     check_output_schema,
+    check_partition_count,
     describe_output,
     latest_version,
     replace_where,
@@ -65,6 +67,18 @@ def _slice_text(dates: RunDates | None) -> str:
     return f" for run date(s) {dates}" if dates is not None else ""
 
 
+def profile_input(source: InputTable, cfg: JobConfig, dates: RunDates | None) -> ClassProfile:
+    """Profile the run's slice; an empty slice's error says which dates the input has."""
+    try:
+        return profile_classes(source.df, cfg, _slice_text(dates))
+    except EmptyInputError as exc:
+        if source.unsliced_df is None:
+            raise
+        span = date_range(source.unsliced_df, cfg.input.date_column)
+        has = f"{span[0]} to {span[1]}" if span else "no dates at all"
+        raise EmptyInputError(f"{exc}; input.date_column {cfg.input.date_column!r} has {has}") from None
+
+
 def profile_job(
     spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None
 ) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
@@ -73,7 +87,7 @@ def profile_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
     with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
-        profile = profile_classes(source.df, cfg, _slice_text(dates))
+        profile = profile_input(source, cfg, dates)
     plan = plan_sampling(profile, cfg)
     summary = {
         "dataset": cfg.dataset,
@@ -137,7 +151,7 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: dict[str, Any])
 def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
     """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
     if all(c.fraction == 1.0 for c in plan.classes):
-        return input_df.filter(F.col(cfg.label_column).isNotNull())
+        return input_df.filter(column(cfg.label_column).isNotNull())
     return downsample(
         input_df,
         cfg.label_column,
@@ -171,11 +185,16 @@ def run_job(
     dates: RunDates | None = None,
     *,
     sample_hook: Callable[[DataFrame], DataFrame] | None = None,
+    mlflow_experiment: str | None = None,
 ) -> dict[str, Any]:
     """Run the whole job for one dataset config (and optionally one date slice); return the report.
 
     ``sample_hook`` transforms the sample before the guards (a test seam to force a failure).
+    ``mlflow_experiment`` (else ``tracking.mlflow.experiment``) records the run in MLflow.
     """
+    experiment = resolve_experiment(mlflow_experiment, cfg)
+    if experiment:
+        require_mlflow()
     timer = StageTimer()
     run_id = uuid.uuid4().hex[:12]
     now = dt.datetime.now(dt.timezone.utc)
@@ -183,10 +202,12 @@ def run_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
         found = check_output(spark, cfg.output, mode)
+        check_column_names([*source.df.columns, cfg.weight.column])
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
-        profile = profile_classes(input_df, cfg, _slice_text(dates))
+        profile = profile_input(source, cfg, dates)
+    check_partition_count(cfg.output, profile.partitions, profile.partitions_by_column)
     plan = plan_sampling(profile, cfg)
     log.info(
         "plan: %s imbalance, minority %s, factors %s%s",
@@ -274,6 +295,18 @@ def run_job(
     if cfg.history.enabled:
         with timer.stage("history", "appending class proportions to the history table"):
             append_history(spark, cfg.history, history_rows(report, now))
+        # the history stage is part of the run: the report's times include it
+        report["stages_s"] = {k: round(v, 3) for k, v in timer.stages.items()}
+        report["duration_s"] = round(timer.elapsed, 3)
+    tracker = start_job_run(experiment, cfg, report) if experiment else None
+    if tracker is not None:
+        report["mlflow"] = tracker.summary()
     if cfg.report.path:
+        from imbalance_spark.figures import plot_run, run_figure_path
+
+        report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
         write_report(report, cfg.report.path)
+        plot_run(report, report["figures"]["run"])
+    if tracker is not None:
+        log_job_run(tracker, cfg, report, input_df=input_df, output_df=output_df)
     return report

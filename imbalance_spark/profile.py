@@ -6,15 +6,21 @@ and committed before the full scan writes anything.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.config import JobConfig, label_key
-from imbalance_spark.errors import InputError
-from imbalance_spark.transform import sampling_uniform, value_by_class
+from imbalance_spark.errors import EmptyInputError, InputError
+from imbalance_spark.transform import column, label_key_column, sampling_uniform, value_by_class
+
+# More distinct labels than this is not a classification this job can rebalance class by class.
+MAX_CLASSES = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class ClassProfile:
     null_labels: int
     bad_weights: int = 0
     null_keys: int = 0
+    # approximate distinct values of output.partition_by (together, and each column), when set
+    partitions: int | None = None
+    partitions_by_column: tuple[int, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -59,68 +68,101 @@ def fractions_if_majority(cfg: JobConfig) -> dict[str, float] | None:
 def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
     """Aggregate per class: count, weight sum, and rows/weight kept if downsampled.
 
-    Reads only the label, key and source weight columns.
+    Reads only the label, key, source weight and partition columns. With ``output.partition_by``
+    the aggregation is a rollup whose grand-total row (``__total`` = 1) carries the approximate
+    number of distinct partition values, so estimating the output's partitions costs no extra scan.
+    The label is ``__label`` (a label column called ``count`` must not collide with a metric).
     """
-    label = F.col(cfg.label_column)
     source = cfg.weight.source_column
-    keys = list(cfg.downsampling.key_columns)
-    cols = [label] + [F.col(f"`{k}`") for k in keys if k != cfg.label_column]
-    cols += [F.col(source).cast("double").alias("__w")] if source else []
+    keys = [f"__k{i}" for i in range(len(cfg.downsampling.key_columns))]
+    parts = [f"__p{i}" for i in range(len(cfg.output.partition_by))]
+    cols = [column(cfg.label_column).alias("__label")]
+    cols += [column(k).alias(a) for k, a in zip(cfg.downsampling.key_columns, keys, strict=True)]
+    cols += [column(p).alias(a) for p, a in zip(cfg.output.partition_by, parts, strict=True)]
+    cols += [column(source).cast("double").alias("__w")] if source else []
     weight = F.col("__w") if source else F.lit(1.0)
     bad = weight.isNull() | F.isnan(weight) | (weight < 0) | (F.abs(weight) == float("inf")) if source else F.lit(False)
     null_key = F.lit(False)
     for k in keys:
-        null_key = null_key | F.col(f"`{k}`").isNull()
+        null_key = null_key | F.col(k).isNull()
     metrics = [
         F.count(F.lit(1)).alias("count"),
         F.sum(weight).alias("weight_sum"),
         F.sum(F.when(bad, 1).otherwise(0)).alias("bad_weights"),
         F.sum(F.when(null_key, 1).otherwise(0)).alias("null_keys"),
     ]
+    df_cols = df.select(*cols)
     fractions = fractions_if_majority(cfg)
     if fractions is not None:
         default = 1.0 / float(cfg.downsampling.factor) if not isinstance(cfg.downsampling.factor, dict) else 1.0
+        key = label_key_column(df_cols, "__label")
         kept = sampling_uniform(cfg.downsampling.method, cfg.downsampling.seed, keys) < value_by_class(
-            label, fractions, default
+            key, fractions, default
         )
         metrics += [
             F.sum(F.when(F.col("__kept"), 1).otherwise(0)).alias("kept"),
             F.sum(F.when(F.col("__kept"), weight).otherwise(0.0)).alias("kept_weight"),
         ]
-        df_cols = df.select(*cols).withColumn("__kept", kept)
-    else:
-        df_cols = df.select(*cols)
-    return df_cols.groupBy(cfg.label_column).agg(*metrics)
+        df_cols = df_cols.withColumn("__kept", kept)
+    if not parts:
+        return df_cols.groupBy("__label").agg(*metrics)
+    # struct(): a null partition value is a partition too (__HIVE_DEFAULT_PARTITION__)
+    metrics += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
+    metrics += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
+    return df_cols.rollup("__label").agg(*metrics, F.grouping("__label").alias("__total"))
 
 
 def kept_by_class_df(sample_df: DataFrame, cfg: JobConfig) -> DataFrame:
     """Per-class kept rows and weight of a sample; Spark prunes the scan to label/key/weight."""
     source = cfg.weight.source_column
-    weight = F.col(source).cast("double") if source else F.lit(1.0)
-    return sample_df.groupBy(cfg.label_column).agg(F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight"))
+    weight = column(source).cast("double") if source else F.lit(1.0)
+    return sample_df.groupBy(column(cfg.label_column).alias("__label")).agg(
+        F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight")
+    )
 
 
 def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, float]]:
     """Collect the (aggregate) kept counts and weights per class key."""
     return {
-        label_key(r[cfg.label_column]): (int(r["kept"]), float(r["kept_weight"] or 0.0))
+        label_key(r["__label"]): (int(r["kept"]), float(r["kept_weight"] or 0.0))
         for r in kept_by_class_df(sample_df, cfg).collect()
-        if r[cfg.label_column] is not None
+        if r["__label"] is not None
     }
 
 
 def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect)."""
-    rows = class_profile_df(df, cfg).collect()
+    # An id or a regression target as the label would collect one row per value: stop at the cap.
+    try:
+        rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
+    except (PySparkException, Py4JJavaError) as exc:
+        # the first pass over the data: a pinned version whose files were vacuumed fails here
+        from imbalance_spark.read import missing_files_error
+
+        typed = missing_files_error(exc, cfg)
+        if typed is None:
+            raise
+        raise typed from None
+    if len(rows) > MAX_CLASSES + 1:
+        raise InputError(
+            f"label_column: {cfg.label_column!r} has more than {MAX_CLASSES:,} distinct values:"
+            " an id or a continuous target, not class labels; choose the class column"
+        )
     classes, null_labels, bad, null_keys = [], 0, 0, 0
+    partitions, partitions_by_column = None, ()
     for row in rows:
-        value = row[cfg.label_column]
+        data = row.asDict()
+        if data.get("__total") == 1:
+            partitions = int(data["__partitions"])
+            partitions_by_column = tuple(int(data[f"__partitions__p{i}"]) for i in range(len(cfg.output.partition_by)))
+            continue
+        value = row["__label"]
         if value is None:
             null_labels = int(row["count"])
             continue
         bad += int(row["bad_weights"] or 0)
         null_keys += int(row["null_keys"] or 0)
-        has_kept = "kept" in row.asDict()
+        has_kept = "kept" in data
         classes.append(
             ClassStats(
                 key=label_key(value),
@@ -132,9 +174,25 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
             )
         )
     classes.sort(key=lambda c: (-c.count, c.key))
-    profile = ClassProfile(classes=tuple(classes), null_labels=null_labels, bad_weights=bad, null_keys=null_keys)
+    profile = ClassProfile(
+        classes=tuple(classes),
+        null_labels=null_labels,
+        bad_weights=bad,
+        null_keys=null_keys,
+        partitions=partitions,
+        partitions_by_column=partitions_by_column,
+    )
     _check_profile(profile, cfg, where)
     return profile
+
+
+def _not_a_class(value: Any) -> bool:
+    """A fractional label value that names no class: 0.5, NaN, inf, or too large to be exact."""
+    if isinstance(value, float):
+        return not value.is_integer() or abs(value) >= 2**53
+    if isinstance(value, decimal.Decimal):
+        return value != value.to_integral_value()
+    return False
 
 
 def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> None:
@@ -146,7 +204,13 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
             f"label_column: {profile.null_labels} row(s) have a null {label!r}; set `null_labels: drop` to drop them"
         )
     if profile.rows == 0:
-        raise InputError(f"input has no rows{where} with a {label!r} label")
+        raise EmptyInputError(f"input has no rows{where} with a {label!r} label")
+    odd = sorted(label_key(c.value) for c in profile.classes if _not_a_class(c.value))
+    if odd:
+        raise InputError(
+            f"label_column: {label!r} holds {len(odd)} non-integral value(s) (e.g. {', '.join(odd[:3])}):"
+            " a regression target, not class labels; bucket it into classes first (integral 0.0/1.0 labels work)"
+        )
     if len(profile.classes) < 2:
         raise InputError(f"label_column: only one class ({profile.classes[0].key}) in {label!r}; nothing to rebalance")
     if profile.bad_weights:
@@ -159,3 +223,10 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
             f"downsampling.key_columns: {profile.null_keys} row(s) have a null key in"
             f" {list(cfg.downsampling.key_columns)}; set `null_keys: allow` to hash them as nulls"
         )
+
+
+def date_range(df: DataFrame, date_column: str) -> tuple[Any, Any] | None:
+    """The first and last day in ``date_column`` (one aggregate row), or None when it has none."""
+    day = F.to_date(F.col(date_column))
+    row = df.agg(F.min(day).alias("first"), F.max(day).alias("last")).first()
+    return None if row is None or row["first"] is None else (row["first"], row["last"])

@@ -23,7 +23,11 @@ from imbalance_spark.write import has_file_stats
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_LABEL_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.StringType, T.BooleanType)
+# Fractional types hold labels too (MLlib writes 0.0/1.0): the profile refuses non-integral values.
+SUPPORTED_LABEL_TYPES = (
+    T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.StringType, T.BooleanType,
+    T.FloatType, T.DoubleType, T.DecimalType,
+)
 NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
 
 
@@ -39,6 +43,8 @@ class InputTable:
     df: DataFrame
     version: int | None
     dates: RunDates | None
+    # the whole input when ``df`` is a slice: to say which dates there are when the slice is empty
+    unsliced_df: DataFrame | None = None
 
 
 def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None) -> InputTable:
@@ -70,11 +76,17 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
     except AnalysisException as exc:
         if src.path is not None and error_condition(exc) == "PATH_NOT_FOUND":
             raise InputError(f"input.path: {cfg.redact(src.path)} does not exist") from None
+        if error_condition(exc) == "COLUMN_ALREADY_EXISTS":
+            raise InputError(
+                f"input {describe_input(cfg)}: two columns differ only in case, which Spark and Delta treat as the"
+                f" same name ({cfg.redact(_first_line(exc))}); rename or drop one"
+            ) from None
         raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
     check_input_columns(df, cfg, dates)
+    unsliced_df = None
     if dates is not None:
-        df = df.transform(filter_dates, src.date_column, dates.start, dates.end)
-    return InputTable(df=df, version=version, dates=dates)
+        unsliced_df, df = df, df.transform(filter_dates, src.date_column, dates.start, dates.end)
+    return InputTable(df=df, version=version, dates=dates, unsliced_df=unsliced_df)
 
 
 def resolve_input_version(spark: SparkSession, cfg: JobConfig, latest: int | None = None) -> int:
@@ -176,19 +188,43 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
     """Raise a typed error when a configured column is missing or of the wrong type."""
     fields = {f.name: f for f in df.schema.fields}
     where = describe_input(cfg)
+    by_case: dict[str, list[str]] = {}
+    for name in fields:
+        by_case.setdefault(name.casefold(), []).append(name)
+    clashes = [names for names in by_case.values() if len(names) > 1]
+    if clashes:
+        raise InputError(
+            f"input {where}: columns {clashes[0]} differ only in case, which Spark and Delta treat as the"
+            " same name; rename or drop one"
+        )
 
     def need(column: str, key: str) -> T.StructField:
         if column not in fields:
-            raise DataFrameMissingColumnError(
-                f"{key}: column {column!r} is not in input {where} (columns: {', '.join(fields)})"
-            )
+            raise DataFrameMissingColumnError(f"{key}: column {column!r} is not in input {where}{_hint(column)}")
         return fields[column]
+
+    def _hint(column: str) -> str:
+        # Config names are matched exactly: Spark would resolve "Is_Fraud" to is_fraud, but the
+        # output, the report and the table properties would then disagree on the name.
+        same = by_case.get(column.casefold())
+        if same:
+            return f"; did you mean {same[0]!r}? (column names in the config must match the data's case)"
+        folder = os.path.basename((cfg.input.path or "").rstrip("/"))
+        if folder.split("=", 1)[0] == column and "=" in folder:
+            return f"; input.path ends in its partition folder {folder!r}: set input.path to the table's root folder"
+        head = column.split(".")[0]
+        if "." in column and head in fields and isinstance(fields[head].dataType, T.StructType):
+            return (
+                f"; {head!r} is a struct: config names are top-level column names, not paths;"
+                " select the field into its own column first"
+            )
+        return f" (columns: {', '.join(fields)})"
 
     label = need(cfg.label_column, "label_column")
     if not isinstance(label.dataType, SUPPORTED_LABEL_TYPES):
         raise InputError(
             f"label_column: column {cfg.label_column!r} has type {label.dataType.simpleString()};"
-            " expected an integer, string or boolean class label"
+            " expected a class label: an integer, string or boolean, or a float/double/decimal of integral values"
         )
     if cfg.weight.source_column is not None:
         src = need(cfg.weight.source_column, "weight.source_column")
@@ -218,11 +254,31 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
                     f"output.stats_columns: column {column!r} has type {field.dataType.simpleString()},"
                     " which Delta keeps no file statistics for"
                 )
-    if cfg.weight.column in fields and cfg.weight.column != cfg.weight.source_column:
+    taken = by_case.get(cfg.weight.column.casefold(), [])
+    if taken and cfg.weight.column != cfg.weight.source_column:
         raise InputError(
-            f"weight.column: column {cfg.weight.column!r} already exists in input {where};"
+            f"weight.column: column {taken[0]!r} already exists in input {where};"
             " choose another name or set weight.source_column to it"
         )
+
+
+def missing_files_error(exc: Exception, cfg: JobConfig) -> InputError | None:
+    """The typed error for a read that found the files of its Delta version gone, else None."""
+    condition = error_condition(exc) or ""
+    if "FAILED_READ_FILE.FILE_NOT_EXIST" not in condition + str(exc):
+        return None
+    where = describe_input(cfg)
+    if cfg.input.version is not None or cfg.input.timestamp is not None:
+        pin = f"version {cfg.input.version}" if cfg.input.version is not None else f"timestamp {cfg.input.timestamp}"
+        key = "input.version" if cfg.input.version is not None else "input.timestamp"
+        return InputError(
+            f"{key}: {pin} of {where} has data files that are gone (removed by VACUUM, or deleted);"
+            f" pin a later version or remove {key}"
+        )
+    return InputError(
+        f"input {where}: data files disappeared while the run read them (the table was overwritten and"
+        " vacuumed, or files were deleted); run again"
+    )
 
 
 def _first_line(exc: Exception) -> str:

@@ -176,6 +176,11 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append(report["hint"])
     if report.get("notes"):
         lines.extend(f"note: {n}" for n in report["notes"])
+    if report.get("mlflow"):
+        m = report["mlflow"]
+        lines.append(f"MLflow run {m['run_id']} in experiment {m['experiment']!r} at {m['tracking_uri']}")
+    for name, path in (report.get("figures") or {}).items():
+        lines.append(f"picture of the {name}: {path}")
     lines.append(f"done in {report['duration_s']:.1f} s")
     return "\n".join(lines)
 

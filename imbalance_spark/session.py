@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from imbalance_spark.errors import ConfigError, ConnectServerError
-from imbalance_spark.packages import delta_packages
+from imbalance_spark.packages import cached_jars_arg, delta_packages
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,56 @@ def _log4j_conf() -> dict[str, str]:
     return {"spark.driver.extraJavaOptions": opt, "spark.executor.extraJavaOptions": opt}
 
 
+# What a JVM launched from Python prints on stderr at every start and that tells the user nothing:
+# the JDK's notice about the jdk.incubator.vector module, which Spark's launcher always adds
+# (JavaModuleOptions, for MLlib's vectorized BLAS) and which no JVM flag silences; and Ivy's
+# resolution report when the Delta jars are not cached. Problems (Ivy's UNRESOLVED report,
+# exceptions) do not match and pass through.
+_JVM_NOISE = re.compile(
+    rb"^(WARNING: Using incubator modules: "
+    rb"|:: loading settings :: |Ivy Default Cache set to: |The jars for the packages stored in: "
+    rb"|\S+#\S+ added as a dependency"
+    rb"|:: (resolving dependencies|resolution report|retrieving) :: "
+    rb"|\t(confs: |found \S+ in |downloading |\[SUCCESSFUL \]|:: (modules in use|evicted modules):"
+    rb"|\S+#\S+ (from|by) |-{20}|\||\d+ artifacts copied))"
+)
+
+
+def _pump(src_fd: int, dst_fd: int) -> None:
+    with os.fdopen(src_fd, "rb") as src, os.fdopen(dst_fd, "wb", buffering=0) as dst:
+        for line in src:
+            if not _JVM_NOISE.match(line):
+                try:
+                    dst.write(line)
+                except OSError:
+                    return
+
+
+@contextmanager
+def _jvm_noise_filtered() -> Iterator[None]:
+    """Give processes started in the block a stderr that drops :data:`_JVM_NOISE` lines.
+
+    The JVM that pyspark launches inherits file descriptor 2; it keeps the filtered pipe for its
+    whole life, while this process gets its own stderr back when the block ends.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        read_end, write_end = os.pipe()
+    except (OSError, ValueError):
+        yield
+        return
+    threading.Thread(target=_pump, args=(read_end, os.dup(saved)), name="jvm-stderr", daemon=True).start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _submitted_conf() -> dict[str, str]:
     """The settings spark-submit passed (empty when run from plain Python: no JVM yet)."""
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
@@ -75,11 +129,13 @@ def build_spark_session(
     master: str | None = None,
     app_name: str = "imbalance-spark",
     conf: Mapping[str, str] | None = None,
+    verbose: bool = False,
     remote: str | None = None,
 ):
     """Build (or return the running) SparkSession configured for Delta Lake.
 
     ``master`` of None keeps what spark-submit set, or ``local[*]`` when run from plain Python.
+    ``verbose`` keeps Spark's own INFO logs and everything the JVM prints at start.
     ``remote`` (or ``SPARK_REMOTE``), e.g. ``sc://127.0.0.1:15002``, connects to a Spark Connect
     server instead (see :func:`build_connect_session`).
     """
@@ -99,15 +155,41 @@ def build_spark_session(
         builder = builder.master(master)
     submitted = _submitted_conf()
     # What spark-submit --conf set wins over our defaults.
-    defaults = {**DEFAULT_CONF, **_log4j_conf(), **local_defaults(master or submitted.get("spark.master"))}
+    quiet_logs = {} if verbose else _log4j_conf()
+    defaults = {**DEFAULT_CONF, **quiet_logs, **local_defaults(master or submitted.get("spark.master"))}
     defaults = {k: v for k, v in defaults.items() if k not in submitted}
     settings = {**defaults, **DELTA_CONF, **dict(conf or {})}
+    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    jars = None if under_submit else cached_jars_arg()
+    if jars:
+        # Fetched once by `imbalance-spark packages --fetch` (make install): no Ivy resolution.
+        settings["spark.jars"] = ",".join(filter(None, [settings.get("spark.jars"), jars]))
     for key, value in settings.items():
         builder = builder.config(key, value)
-    # Under spark-submit --packages the jars are already on the classpath and this is a no-op;
-    # from plain Python it makes Spark's Ivy fetch (and cache) the Delta jars on first use.
-    builder = configure_spark_with_delta_pip(builder, extra_packages=delta_packages()[1:])
-    return builder.getOrCreate()
+    if not jars:
+        # Under spark-submit --packages/--jars the jars are already on the classpath and this is a
+        # no-op; from plain Python it makes Spark's Ivy resolve the Delta jars at every start.
+        if not under_submit:
+            log.info("resolving the Delta jars with Ivy (`imbalance-spark packages --fetch` caches them once)")
+        builder = configure_spark_with_delta_pip(builder, extra_packages=delta_packages()[1:])
+    if verbose or under_submit:
+        spark = builder.getOrCreate()
+    else:
+        with _jvm_noise_filtered():
+            spark = builder.getOrCreate()
+    if under_submit and not verbose and not _log4j_configured(submitted):
+        # spark-submit without the project's log4j2 file logs every task at INFO; the public
+        # setLogLevel keeps what follows to warnings (the start-up lines are already printed).
+        spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def _log4j_configured(submitted: Mapping[str, str]) -> bool:
+    """Whether the driver was given a log4j2 configuration (an option, or SPARK_CONF_DIR's file)."""
+    if "log4j2.configurationFile" in submitted.get("spark.driver.extraJavaOptions", ""):
+        return True
+    conf_dir = os.environ.get("SPARK_CONF_DIR")
+    return bool(conf_dir) and (Path(conf_dir) / "log4j2.properties").exists()
 
 
 # Settings of a session that a Connect client may change; the rest (Delta's extension and catalog,

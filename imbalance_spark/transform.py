@@ -16,16 +16,37 @@ from pyspark.sql import types as T
 from imbalance_spark.config import label_key
 
 _2_53 = float(2**53)
+_FRACTIONAL = (T.FloatType, T.DoubleType, T.DecimalType)
+
+
+def column(name: str) -> Column:
+    """The column called ``name``: a configured name is a name, never a path ("a.b" is not field b of a)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def label_key_column(df: DataFrame, label_column: str) -> Column:
+    """Each row's canonical class key as a string, as :func:`label_key` writes it ("1" for 1, 1.0, 1.00).
+
+    Fractional labels are integral by the time rows are sampled (the profile refuses others); the
+    conversion never fails on a value that is not (NaN, huge), it only yields a key no class has.
+    """
+    label = column(label_column)
+    dtype = df.schema[label_column].dataType
+    if isinstance(dtype, T.DecimalType):
+        return label.cast(T.DecimalType(38, 0)).cast("string")
+    if isinstance(dtype, (T.FloatType, T.DoubleType)):
+        return label.try_cast("long").cast("string")
+    return label.cast("string")
 
 
 def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) -> DataFrame:
     """Rows whose date column falls in [start, end]; prunes partitions when partitioned by it."""
-    column = F.col(f"`{date_column}`")
+    date = column(date_column)
     dtype = df.schema[date_column].dataType
     if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
         after = end + dt.timedelta(days=1)
         return df.filter(
-            (column >= F.lit(start.isoformat()).cast(dtype)) & (column < F.lit(after.isoformat()).cast(dtype))
+            (date >= F.lit(start.isoformat()).cast(dtype)) & (date < F.lit(after.isoformat()).cast(dtype))
         )
     # date columns compare to date literals; strings compare as ISO text
     lo, hi = (
@@ -33,12 +54,12 @@ def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) 
         if isinstance(dtype, T.DateType)
         else (F.lit(start.isoformat()), F.lit(end.isoformat()))
     )
-    return df.filter((column >= lo) & (column <= hi))
+    return df.filter((date >= lo) & (date <= hi))
 
 
 def hash_uniform(key_columns: Sequence[str], seed: int) -> Column:
     """A uniform in [0, 1) from a hash of the row's key and the seed: same row, same draw."""
-    h = F.xxhash64(F.lit(seed), *[F.col(f"`{c}`") for c in key_columns])
+    h = F.xxhash64(F.lit(seed), *[column(c) for c in key_columns])
     return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
 
 
@@ -60,21 +81,23 @@ def downsample(
     """Stratified sample: keep each row of class c with probability ``fractions[c]``."""
     if not fractions:
         raise ValueError("fractions must name every class; an empty mapping drops every row")
-    if method == "hash":
-        # Unlisted classes and null labels get fraction 0, like sampleBy; the plan lists all.
-        keep = hash_uniform(key_columns, seed) < value_by_class(F.col(label_column), fractions, 0.0)
-        return df.filter(keep)
-    # sampleBy drops any class missing from `fractions` (implicit fraction 0): the plan names
-    # every class seen in the data, and null labels, never a key, are dropped on purpose.
-    return df.sampleBy(label_column, dict(fractions), seed)
+    # DataFrame.sampleBy(col, fractions, seed) is filter(udf(col, rand(seed))), the UDF being
+    # `rand < fractions.getOrElse(label, 0)`. The same comparison as a native expression makes
+    # exactly the same draws (rand(seed) is seeded per partition and drawn once per row either
+    # way) without a Scala UDF call per row; tests/test_transform.py compares them row for row.
+    # It compares the canonical class key, so a label named "a.b" is a name, not a path, and
+    # 1.0 and Decimal("1.00") are the class "1". Unlisted classes and null labels get fraction 0,
+    # as in sampleBy; the plan lists every class.
+    key = label_key_column(df, label_column)
+    keep = sampling_uniform(method, seed, key_columns) < value_by_class(key, fractions, 0.0)
+    return df.filter(keep)
 
 
-def value_by_class(label: Column, values: Mapping[Any, float], default: float) -> Column:
-    """A per-row value chosen by the row's class (canonical label key), ``default`` otherwise."""
-    label_str = label.cast("string")
+def value_by_class(key: Column, values: Mapping[Any, float], default: float) -> Column:
+    """A per-row value chosen by the row's class key (:func:`label_key_column`), ``default`` otherwise."""
     expr = None
     for value, x in values.items():
-        cond = label_str == F.lit(label_key(value))
+        cond = key == F.lit(label_key(value))
         expr = F.when(cond, F.lit(float(x))) if expr is None else expr.when(cond, F.lit(float(x)))
     return F.lit(float(default)) if expr is None else expr.otherwise(F.lit(float(default)))
 
@@ -91,23 +114,23 @@ def with_example_weight(
     A kept row of a class downsampled by F stands for F rows of the input, so its weight is
     multiplied by F: weighted class totals then match the input and the model stays calibrated.
     """
-    base = F.col(source_column).cast("double") if source_column else F.lit(1.0)
-    weight = (base * value_by_class(F.col(label_column), multipliers, 1.0)).cast("double")
+    base = column(source_column).cast("double") if source_column else F.lit(1.0)
+    weight = (base * value_by_class(label_key_column(df, label_column), multipliers, 1.0)).cast("double")
     return df.withColumn(weight_column, weight)
 
 
 def select_output(df: DataFrame, input_columns: Sequence[str], weight_column: str) -> DataFrame:
     """The output contract: every input column, in order, then the weight column."""
     columns = [c for c in input_columns if c != weight_column] + [weight_column]
-    return df.select(*[F.col(f"`{c}`") for c in columns])
+    return df.select(*[column(c) for c in columns])
 
 
 def observe_output(df: DataFrame, observation, label_column: str, keys: Sequence[str], weight_column: str) -> DataFrame:
     """Gather per-class output counts and weight sums while the write runs (one pass)."""
-    label_str = F.col(label_column).cast("string")
+    label_str = label_key_column(df, label_column)
     metrics = [F.count(F.lit(1)).alias("rows")]
     for i, key in enumerate(keys):
         hit = label_str == F.lit(key)
         metrics.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"count_{i}"))
-        metrics.append(F.sum(F.when(hit, F.col(weight_column)).otherwise(0.0)).alias(f"weight_{i}"))
+        metrics.append(F.sum(F.when(hit, column(weight_column)).otherwise(0.0)).alias(f"weight_{i}"))
     return df.observe(observation, *metrics)

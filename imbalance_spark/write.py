@@ -10,6 +10,16 @@ import logging
 import os
 from dataclasses import dataclass
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -21,6 +31,16 @@ from imbalance_spark.errors import ConfigError, OutputError
 
 log = logging.getLogger(__name__)
 
+_CONCURRENT = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 _MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exists": "errorifexists"}
 # Which columns Delta collects file statistics for while it writes (unset: the first 32).
 STATS_PROPERTY = "delta.dataSkippingStatsColumns"
@@ -107,6 +127,37 @@ def _holds_files(spark: SparkSession, path: str) -> bool:
         raise
 
 
+# Delta refuses these in column names unless the table uses column mapping.
+_DELTA_INVALID_NAME_CHARS = " ,;{}()\n\t="
+
+
+def check_column_names(columns: list[str]) -> None:
+    """Refuse, before any work, output column names a Delta table without column mapping cannot hold."""
+    bad = [c for c in columns if any(ch in c for ch in _DELTA_INVALID_NAME_CHARS)]
+    if bad:
+        raise OutputError(
+            f"output: column name(s) {bad} contain a character Delta refuses without column mapping"
+            " (space , ; { } ( ) = tab or newline); rename them in the input (dots, backticks and unicode are fine)"
+        )
+
+
+def check_partition_count(out: OutputConfig, estimate: int | None, by_column: tuple[int, ...] = ()) -> None:
+    """Refuse a run whose output would have more than ``output.max_partitions`` partitions.
+
+    ``estimate`` is the approximate number of distinct partition values in the rows read (an upper
+    bound of what the sample writes), from the profiling pass; ``by_column`` the same per column.
+    """
+    if estimate is None or estimate <= out.max_partitions:
+        return
+    named = list(zip(out.partition_by, by_column, strict=False))
+    column, distinct = max(named, key=lambda p: p[1]) if named else (out.partition_by[0], estimate)
+    raise OutputError(
+        f"output.partition_by: partitioning by {list(out.partition_by)} would write about {estimate:,} partitions"
+        f" (column {column!r} has ~{distinct:,} distinct values), more than output.max_partitions"
+        f" {out.max_partitions:,}; partition by a low-cardinality column such as a date, or raise output.max_partitions"
+    )
+
+
 def check_output_schema(
     spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str, found: OutputTable | None = None
 ) -> dict[str, str]:
@@ -183,7 +234,8 @@ def stats_property(wanted: list[str] | None, explicit: bool, schema: T.StructTyp
 
 def quote_column(name: str) -> str:
     """A column name as Delta's table properties and SQL expect it (backticks when not plain)."""
-    return name if name.replace("_", "a").isalnum() and not name[0].isdigit() else "`" + name.replace("`", "``") + "`"
+    plain = name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    return name if plain else "`" + name.replace("`", "``") + "`"
 
 
 def write_delta(
@@ -229,6 +281,13 @@ def write_delta(
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
+    except _CONCURRENT as exc:
+        # Delta's optimistic concurrency: another run committed to what this one replaces (the
+        # same date, say); this commit was refused whole, so nothing of it is in the table.
+        raise OutputError(
+            f"output {describe_output(out)}: another writer changed the table while this run wrote"
+            f" ({type(exc).__name__}); this run committed nothing: run it again"
+        ) from None
     if properties:
         set_table_properties(spark, out, properties, current=current)
 
@@ -246,7 +305,7 @@ def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str
     spark = df.sparkSession
     writer = df.writeTo(_identifier(out)).using("delta")
     if out.partition_by:
-        writer = writer.partitionedBy(*[F.col(f"`{c}`") for c in out.partition_by])
+        writer = writer.partitionedBy(*[F.col("`" + c.replace("`", "``") + "`") for c in out.partition_by])
     for key, value in properties.items():
         writer = writer.tableProperty(key, value)
     # DataFrameWriterV2 has no userMetadata option; Delta reads this conf at commit time.

@@ -7,7 +7,12 @@
 #   status  one line per daemon; exit 0 when all run, 1 when one died, 3 when not started
 set -euo pipefail
 
-PYTHON=${PYTHON:-python3}
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The interpreter whose pyspark runs the cluster: $PYTHON, else the repo's .venv (so that the
+# script works without activating it), else python3 from the PATH.
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "${REPO_ROOT}/.venv/bin/python" ]]; then PYTHON=${REPO_ROOT}/.venv/bin/python; else PYTHON=python3; fi
+fi
 # The state dir holds pid files, logs and worker dirs; `stop` only signals what `start` recorded.
 STATE_DIR=${LOCAL_CLUSTER_DIR:-${TMPDIR:-/tmp}/imbalance-spark-local-cluster}
 MASTER_PORT=${LOCAL_CLUSTER_MASTER_PORT:-7077}
@@ -25,7 +30,13 @@ MASTER_URL="spark://${HOST}:${MASTER_PORT}"
 
 # Every Spark process binds its RPC and web UI to loopback only.
 export SPARK_LOCAL_IP=${HOST}
-export SPARK_HOME=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}
+if [[ -z "${SPARK_HOME:-}" ]]; then
+  SPARK_HOME=$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null) || {
+    echo "local-cluster: ${PYTHON} has no pyspark; run make install (or set PYTHON or SPARK_HOME)" >&2
+    exit 2
+  }
+fi
+export SPARK_HOME
 # Logs go to the state dir, not into the installed pyspark package.
 export SPARK_LOG_DIR=${STATE_DIR}/logs
 SPARK_CLASS=${SPARK_HOME}/bin/spark-class

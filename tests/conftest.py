@@ -53,6 +53,16 @@ def fraud_table(spark, tmp_path_factory) -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_fraud_table(spark, tmp_path_factory) -> str:
+    """A 30k-row synthetic transaction table (Delta, partitioned by event_date, 3 days), 3% fraud."""
+    from imbalance_spark.synthetic import write_demo_table
+
+    path = str(tmp_path_factory.mktemp("small_fraud") / "transactions")
+    write_demo_table(spark, path, rows=30_000, fraud_rate=0.03, days=3, seed=9)
+    return path
+
+
 def write_config(path: Path, text: str) -> Path:
     """Write a YAML config file and return its path."""
     path.write_text(text)
@@ -65,6 +75,11 @@ def cli_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYSPARK_PYTHON"] = PYTHON
     return env
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the fast tests first and the slow end-to-end ones last, so progress shows from the start."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
 
 
 def free_port() -> int:

@@ -121,7 +121,7 @@ def test_console_script_subprocess_bad_config(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"imbalance-spark: error: {bad}: input: required key is missing (and 4 more problem(s))"
+        f"imbalance-spark: error: {bad}: unknown_key: unknown key (and 4 more problem(s))"
     ]
 
 
@@ -131,6 +131,81 @@ def test_packages_prints_delta_coordinates(capsys):
     code, out, _ = run_main(capsys, "packages")
     assert code == 0 and out.strip() == ",".join(delta_packages())
     assert out.startswith("io.delta:delta-spark_")
+
+
+def test_packages_jars_and_dir(capsys, monkeypatch, tmp_path):
+    from imbalance_spark import packages
+
+    monkeypatch.setenv("IMBALANCE_SPARK_JARS_DIR", str(tmp_path))
+    code, out, _ = run_main(capsys, "packages", "--dir")
+    assert code == 0 and out.strip() == str(packages.jars_dir()) and out.startswith(str(tmp_path))
+    code, _, err = run_main(capsys, "packages", "--jars")
+    assert code == 1 and "run `imbalance-spark packages --fetch`" in err and len(err.strip().splitlines()) == 1
+    folder = packages.jars_dir()
+    folder.mkdir(parents=True)
+    for name in ("a.jar", "b.jar"):
+        (folder / name).write_bytes(b"PK")
+    (folder / packages.MANIFEST).write_text("a.jar\nb.jar\n")
+    code, out, _ = run_main(capsys, "packages", "--jars")
+    assert code == 0 and out.strip() == f"{folder / 'a.jar'},{folder / 'b.jar'}"
+    (folder / "b.jar").unlink()  # an incomplete cache is not used
+    assert packages.cached_jars() is None
+
+
+@pytest.mark.parametrize("text, rows", [("200000", 200_000), ("200_000", 200_000), ("200k", 200_000),
+                                         ("2M", 2_000_000), ("1.5m", 1_500_000)])
+def test_row_counts_take_suffixes(text, rows):
+    from imbalance_spark.cli import row_count
+
+    assert row_count(text) == rows
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "2x", "", "1.5"])
+def test_bad_row_counts_are_refused(text):
+    import argparse
+
+    from imbalance_spark.cli import row_count
+
+    with pytest.raises(argparse.ArgumentTypeError, match="positive row count"):
+        row_count(text)
+
+
+def test_every_option_of_every_subcommand_is_described():
+    from imbalance_spark.cli import _parser
+
+    parser = _parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    undescribed = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, sp in sub.choices.items()
+        for action in sp._actions
+        if not action.help
+    ]
+    assert undescribed == []
+    assert all(sp.description for sp in sub.choices.values())
+
+
+def test_generate_json(spark, tmp_path, capsys):
+    code, out, _ = run_main(capsys, "generate", "--output", str(tmp_path / "t"), "--rows", "2k", "--days", "2",
+                            "--json")
+    assert code == 0
+    assert json.loads(out) == {"output": str(tmp_path / "t"), "rows": 2000, "format": "delta"}
+    assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 2000
+
+
+def test_a_missing_py_files_zip_is_named_in_one_line():
+    from imbalance_spark.cli import _spark_cause
+
+    exc = Exception(
+        "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": java.io.FileNotFoundException: File file:/r/dist/imbalance_spark.zip does not exist\n"
+        "\tat org.apache.hadoop.fs.RawLocalFileSystem.deprecatedGetFileStatus(RawLocalFileSystem.java:1)\n"
+    )
+    assert _spark_cause(exc) == (
+        "java.io.FileNotFoundException: File file:/r/dist/imbalance_spark.zip does not exist"
+        " (the --py-files zip: build dist/imbalance_spark.zip with `make zip`)"
+    )
+    assert _spark_cause(Exception("[TABLE_OR_VIEW_NOT_FOUND] x\nmore")) == "[TABLE_OR_VIEW_NOT_FOUND] x"
 
 
 PROD = """\
@@ -170,13 +245,16 @@ def _bad_cases(tmp_path, spark, fraud_table, out):
         (["--run-date", "2026-13-01"], conf(), 2, "--run-date: '2026-13-01' is not a date (expected YYYY-MM-DD)"),
         (["--start-date", "2026-01-01"], conf(), 2, "--start-date/--end-date: a backfill needs both"),
         (["--start-date", "2026-01-03", "--end-date", "2026-01-01"], conf(), 2, "--end-date: 2026-01-01 is before"),
-        (["--run-date", "2031-01-01"], conf(), 3, "input has no rows for run date(s) 2031-01-01"),
+        (["--run-date", "2031-01-01"], conf(), 3,
+         "input has no rows for run date(s) 2031-01-01 with a 'is_fraud' label;"
+         " input.date_column 'event_date' has 2026-01-01 to 2026-01-05"),
         ([], conf(input=one_class), 3, "only one class (0) in 'is_fraud'; nothing to rebalance"),
         ([], conf(input=nulls), 3, "every one of the 10 rows has a null 'is_fraud'"),
         ([], conf(output=fraud_table + "/sub"), 2, "is equal to or inside input.path"),
         ([], conf().replace("factor: 4", "factor: four"), 2, "downsampling.factor: factor must be a number >= 1"),
         ([], conf().replace("dataset: prod", "dataset: [prod"), 2, "not valid YAML at line"),
         ([], conf() + "surprise: 1\n", 2, "surprise: unknown key"),
+        ([], conf().replace("label_column:", "lable_column:"), 2, "lable_column: unknown key; did you mean 'label_column'?"),
         ([], conf().replace("label_column: is_fraud\n", ""), 2, "label_column: required key is missing"),
         ([], conf().replace("date_column: event_date", "date_column: [event_date]"), 2, "input.date_column"),
     ]

@@ -130,7 +130,7 @@ def cluster_input(spark, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def py_files_zip(tmp_path_factory) -> Path:
-    """The imbalance_spark package zipped for --py-files, built as the README says."""
+    """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
     zip_path = tmp_path_factory.mktemp("dist") / "imbalance_spark.zip"
     subprocess.run(
         [sys.executable, "-m", "zipfile", "-c", str(zip_path), "imbalance_spark/"],

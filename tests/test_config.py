@@ -142,6 +142,33 @@ def test_load_config_file_errors(tmp_path):
         load_config(unsafe)
 
 
+def test_a_misspelled_key_is_named_before_the_missing_one(tmp_path):
+    data = with_(lambda d: d.update(lable_column=d.pop("label_column")))
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "c.yaml")
+    assert str(err.value) == "c.yaml: lable_column: unknown key; did you mean 'label_column'? (and 1 more problem(s))"
+    with pytest.raises(ConfigError, match=r"downsampling\.factr: unknown key; did you mean 'factor'\?"):
+        parse_config(with_(lambda d: d["downsampling"].update(factr=d["downsampling"].pop("factor"))))
+    with pytest.raises(ConfigError, match=r"surprise: unknown key$"):
+        parse_config(with_(lambda d: d.update(surprise=1)))
+
+
+def test_only_a_schedule_block_asks_for_a_dag(tmp_path):
+    from imbalance_spark.config import load_schedule
+
+    assert parse_config(BASE).schedule.enabled is False
+    assert parse_config(with_(lambda d: d.update(schedule={"cron": "@hourly"}))).schedule.enabled is True
+    cases = {"none.yaml": "", "empty.yaml": "schedule: {}\n", "off.yaml": "schedule:\n  enabled: false\n"}
+    got = {}
+    for name, extra in cases.items():
+        (tmp_path / name).write_text(f"dataset: d_{name[:-5]}\n{extra}")
+        got[name] = load_schedule(tmp_path / name)[1].enabled
+    assert got == {"none.yaml": False, "empty.yaml": True, "off.yaml": False}
+    (tmp_path / "typo.yaml").write_text("dataset: t\nschedule:\n  corn: '@daily'\n")
+    with pytest.raises(ConfigError, match=r"schedule\.corn: unknown key; did you mean 'cron'\?"):
+        load_schedule(tmp_path / "typo.yaml")
+
+
 def test_demo_config_is_valid_and_hashed():
     from tests.conftest import REPO_ROOT
 
@@ -149,3 +176,4 @@ def test_demo_config_is_valid_and_hashed():
     assert cfg.dataset == "demo_fraud"
     assert cfg.downsampling.factor == 20
     assert cfg.source_sha256 and len(cfg.source_sha256) == 64
+    assert cfg.schedule.enabled  # the DAG tests and docs/airflow.md schedule the demo

@@ -226,7 +226,7 @@ def airflow_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def py_files_zip(tmp_path_factory) -> Path:
-    """The imbalance_spark package zipped for --py-files, built as the README says."""
+    """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
     dist = tmp_path_factory.mktemp("dist")
     zip_path = dist / "imbalance_spark.zip"
     subprocess.run(
@@ -246,7 +246,7 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
     expected = {}
     for path in configs:
         data = yaml.safe_load(path.read_text())
-        if (data.get("schedule") or {}).get("enabled", True):
+        if "schedule" in data and (data["schedule"] or {}).get("enabled", True):
             expected[DAG_PREFIX + data["dataset"]] = path
     assert set(bag["dags"]) == set(expected)
     for dag_id, path in expected.items():
@@ -271,8 +271,9 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
 def test_schedule_opt_out_and_overrides(tmp_path):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
-    write_dataset(datasets / "a_default.yaml", "plain")
+    write_dataset(datasets / "a_default.yaml", "plain", "schedule: {}\n")
     write_dataset(datasets / "b_off.yaml", "switched_off", "schedule:\n  enabled: false\n")
+    write_dataset(datasets / "d_unasked.yaml", "unasked")  # no schedule block: no DAG
     write_dataset(
         datasets / "c_own.yml",
         "nightly",

@@ -153,6 +153,15 @@ def test_string_labels_multi_class_parquet_input(spark, tmp_path):
     assert report["input"]["classes"]["ok"]["weight_sum"] == in_w["ok"]
 
 
+def test_report_times_include_the_history_stage(spark, fraud_table, tmp_path):
+    cfg = make_cfg(fraud_table, str(tmp_path / "out"), history={"path": str(tmp_path / "hist")},
+                   report={"path": str(tmp_path / "r.json")})
+    report = run_job(spark, cfg)
+    assert "history" in report["stages_s"] and report["stages_s"]["history"] > 0
+    assert report["duration_s"] >= sum(report["stages_s"].values())
+    assert json.loads(Path(tmp_path / "r.json").read_text())["stages_s"] == report["stages_s"]
+
+
 def test_profile_job_hint(spark, fraud_table):
     _, plan, summary = profile_job(spark, make_cfg(fraud_table, "/tmp/unused-out"))
     assert summary["degree"] == "moderate"

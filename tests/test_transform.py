@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 from pyspark.sql import Observation
@@ -63,3 +64,72 @@ def test_observe_output_counts_while_writing(spark, tmp_path):
     obs = Observation("t")
     df.transform(observe_output, obs, "y", ["0", "1"], "w").write.format("noop").mode("overwrite").save()
     assert obs.get == {"rows": 100, "count_0": 75, "weight_0": 150.0, "count_1": 25, "weight_1": 50.0}
+
+
+def _labelled(df, dtype):
+    values = {"int": ("0", "1", "2"), "string": ("'legit'", "'fraud'", "'chargeback'"), "boolean": ("false", "true", "true")}[dtype]
+    # three strata (two for booleans), some null labels, a bit of skew
+    return df.selectExpr(
+        "id",
+        f"CASE WHEN id % 97 = 0 THEN NULL WHEN id % 10 = 0 THEN {values[1]} WHEN id % 7 = 0 THEN {values[2]}"
+        f" ELSE {values[0]} END AS y",
+    )
+
+
+def _fractions(dtype):
+    return {
+        "int": {0: 0.05, 1: 1.0, 2: 0.5},
+        "string": {"legit": 0.05, "fraud": 1.0, "chargeback": 0.5},
+        "boolean": {False: 0.05, True: 1.0},
+    }[dtype]
+
+
+@pytest.mark.parametrize("dtype", ["int", "string", "boolean"])
+@pytest.mark.parametrize("layout", ["range", "repartitioned", "coalesced", "delta_partitioned", "parquet_small_files"])
+def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, tmp_path, dtype, layout):
+    df = _labelled(spark.range(0, 60_000, 1, 3), dtype)
+    if layout == "repartitioned":
+        df = df.repartition(7, "id")
+    elif layout == "coalesced":
+        df = df.coalesce(1)
+    elif layout == "delta_partitioned":
+        df.withColumn("p", F.col("id") % 5).write.format("delta").partitionBy("p").save(str(tmp_path / "t"))
+        df = spark.read.format("delta").load(str(tmp_path / "t"))
+    elif layout == "parquet_small_files":
+        df.repartition(40).write.parquet(str(tmp_path / "t"))
+        df = spark.read.parquet(str(tmp_path / "t"))
+    fractions = _fractions(dtype)
+    ours = downsample(df, "y", fractions, seed=17).select("id")
+    theirs = df.sampleBy("y", fractions, 17).select("id")
+    n = ours.count()
+    assert n == theirs.count() > 0
+    assert ours.exceptAll(theirs).count() == 0 and theirs.exceptAll(ours).count() == 0
+
+
+_SAME_ROWS_SCRIPT = """
+import sys
+from imbalance_spark.session import build_spark_session
+from imbalance_spark.transform import downsample
+spark = build_spark_session(master=sys.argv[1], conf={"spark.ui.enabled": "false"})
+df = spark.range(0, 50_000, 1, 5).selectExpr("id", "CASE WHEN id % 10 = 0 THEN 1 ELSE 0 END AS y")
+f = {0: 0.1, 1: 1.0}
+ours, theirs = downsample(df, "y", f, 5).select("id"), df.sampleBy("y", f, 5).select("id")
+n = ours.count()
+print(n, theirs.count(), ours.exceptAll(theirs).count() + theirs.exceptAll(ours).count())
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("master", ["local[1]", "local[3]"])
+def test_native_sampler_matches_sampleBy_on_other_masters(master):
+    import subprocess
+
+    from tests.conftest import cli_env
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SAME_ROWS_SCRIPT, master], env=cli_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    kept, theirs, differing = map(int, done.stdout.split()[-3:])
+    assert kept == theirs > 5_000 and differing == 0

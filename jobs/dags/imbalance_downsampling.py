@@ -23,7 +23,7 @@ from imbalance_spark.packages import delta_packages_arg
 PROJECT_ROOT = Path(Variable.get("imbalance_spark_home", default=None) or Path(__file__).resolve().parents[2])
 DATASETS_DIR = Path(Variable.get("imbalance_spark_datasets_dir", default=None) or PROJECT_ROOT / "conf" / "datasets")
 CONN_ID = Variable.get("imbalance_spark_conn_id", default="spark_default")
-# The imbalance_spark package zipped for --py-files (see README "Scheduling with Airflow");
+# The imbalance_spark package zipped for --py-files (docs/airflow.md, built by `make zip`);
 # an empty value ships nothing and relies on the package being installed where the job runs.
 PY_FILES = Variable.get("imbalance_spark_py_files", default=str(PROJECT_ROOT / "dist" / "imbalance_spark.zip"))
 # Extra spark-submit --conf pairs as a JSON object, e.g. the memory settings of the cluster:

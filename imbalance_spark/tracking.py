@@ -1,0 +1,521 @@
+"""Record runs in MLflow (the optional ``mlflow`` extra): params, metrics, report, pictures, tables.
+
+The input and output Delta tables are logged as MLflow datasets with their versions, so a model
+trained later can point at the exact table version it learned from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import re
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imbalance_spark import __version__
+from imbalance_spark.config import JobConfig, redact
+from imbalance_spark.errors import TrackingError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'imbalance-spark[mlflow]'"
+# What each table is to the run, in MLflow's dataset context tag (mlflow.data.context).
+INPUT_CONTEXT = "source"
+OUTPUT_CONTEXT = "training"
+EVALUATION_CONTEXT = "evaluation"
+_PARAMS_PER_BATCH = 100  # MLflow's limits per log_batch call
+_METRICS_PER_BATCH = 1000
+_PARAM_VALUE_MAX = 6000
+_KEY_UNSAFE = re.compile(r"[^\w\-]")
+
+
+def resolve_experiment(cli_experiment: str | None, cfg: JobConfig) -> str | None:
+    """The MLflow experiment of a run: ``--mlflow-experiment`` wins over ``tracking.mlflow.experiment``."""
+    return cli_experiment or cfg.tracking.mlflow_experiment
+
+
+def require_mlflow() -> None:
+    """Fail with one line naming the extra when the mlflow package is not installed."""
+    if importlib.util.find_spec("mlflow") is None:
+        raise TrackingError(f"MLflow tracking is requested but the mlflow package is not installed: {INSTALL_HINT}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__
+
+
+def metric_key(*parts: Any) -> str:
+    """A dotted MLflow key; each part (a class label may be any string) made safe for MLflow."""
+    return ".".join(_KEY_UNSAFE.sub("_", str(p)) or "_" for p in parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a run logs: plain functions of the report
+
+
+def run_params(report: Mapping[str, Any]) -> dict[str, str]:
+    """The run's MLflow params: dataset, factors, method, seed, weight mode, config SHA-256, lineage."""
+    out = report.get("output", {})
+    params: dict[str, Any] = {
+        "dataset": report["dataset"],
+        "label_column": report["label_column"],
+        "method": report["method"],
+        "seed": report["seed"],
+        "weight_mode": report["weight_mode"],
+        "weight_column": report["weight_column"],
+        "weight_source_column": report.get("weight_source_column"),
+        "config_sha256": report.get("config_sha256"),
+        "minority_classes": ",".join(report["minority_classes"]),
+        "majority_classes": ",".join(report["majority_classes"]),
+        "target_minority_share": report.get("target_minority_share"),
+        "derived_factor": report.get("derived_factor"),
+        "key_columns": ",".join(report.get("key_columns") or []),
+        "skipped": report.get("skipped"),
+        "input": report.get("input", {}).get("source"),
+        "input_version": report.get("input_version"),
+        "output": out.get("target"),
+        "output_version": out.get("version"),
+        "output_mode": out.get("mode"),
+        "run_dates": _run_dates(report),
+        "imbalance_spark_run_id": report.get("run_id"),
+        "imbalance_spark_version": report.get("package_version", __version__),
+    }
+    for key, factor in report["factors"].items():
+        params[metric_key("factor", key)] = factor
+    return {k: _param_value(v) for k, v in params.items() if v is not None and v != ""}
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:_PARAM_VALUE_MAX]
+
+
+def _run_dates(report: Mapping[str, Any]) -> str | None:
+    dates = report.get("run_dates")
+    if not isinstance(dates, Mapping):
+        return dates
+    if not dates.get("sliced"):
+        return None
+    return dates["start"] if dates["start"] == dates["end"] else f"{dates['start']}..{dates['end']}"
+
+
+def run_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """The run's MLflow metrics: input/output counts, shares and weight sums per class, stage times."""
+    inp, out = report["input"], report["output"]
+    metrics: dict[str, float] = {
+        "input.rows": inp["rows"],
+        "output.rows": out["rows"],
+        "input.minority_share": report["minority_share"],
+        "output.minority_share": out["minority_share"],
+        "input.null_labels_dropped": inp.get("null_labels_dropped", 0),
+        "duration_s": report["duration_s"],
+    }
+    for key in report["classes"]:
+        i, o = inp["classes"][key], out["classes"][key]
+        metrics[metric_key("input", "count", key)] = i["count"]
+        metrics[metric_key("input", "share", key)] = i["share"]
+        metrics[metric_key("input", "weight_sum", key)] = i["weight_sum"]
+        metrics[metric_key("output", "count", key)] = o["count"]
+        metrics[metric_key("output", "share", key)] = o["count"] / out["rows"] if out["rows"] else 0.0
+        metrics[metric_key("output", "expected_count", key)] = o["expected_count"]
+        metrics[metric_key("output", "weight_sum", key)] = o["weight_sum"]
+        metrics[metric_key("weight_multiplier", key)] = report["weight_multipliers"][key]
+    for stage, seconds in report.get("stages_s", {}).items():
+        metrics[metric_key("stage_s", stage)] = seconds
+    return {k: float(v) for k, v in metrics.items() if _is_number(v)}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def evaluation_params_and_metrics(report: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, float], list]:
+    """An evaluation report as MLflow params (strings and booleans, two levels deep), metrics (every
+    number, by its dotted path; sweep entries named by their factor, ``F20``) and, for sweeps over
+    integral factors, (key, value, step=F) points so MLflow charts each metric against F."""
+    params: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+    steps: list[tuple[str, float, int]] = []
+    for path, value, in_list in _leaves(report, ()):
+        if _is_number(value):
+            metrics[metric_key(*path)] = float(value)
+        elif isinstance(value, (str, bool)) and len(path) <= 2 and not in_list:
+            params[metric_key(*path)] = _param_value(value)
+    for name, items in _sweeps(report, ()):
+        for item in items:
+            for path, value, _ in _leaves(item, ()):
+                if _is_number(value) and path != ("factor",):
+                    steps.append((metric_key(*name, *path), float(value), int(item["factor"])))
+    return params, metrics, steps
+
+
+def _item_name(i: int, item: Any) -> str:
+    if isinstance(item, Mapping) and _is_number(item.get("factor")):
+        return f"F{item['factor']:g}"
+    return str(i)
+
+
+def _leaves(value: Any, path: tuple[str, ...], in_list: bool = False) -> Iterator[tuple[tuple[str, ...], Any, bool]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _leaves(v, (*path, str(k)), in_list)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path, _item_name(i, v)), True)
+    else:
+        yield path, value, in_list
+
+
+def _sweeps(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _sweeps(v, (*path, str(k)))
+    elif isinstance(value, list) and value and all(
+        isinstance(x, Mapping) and _is_number(x.get("factor")) and float(x["factor"]).is_integer() for x in value
+    ):
+        yield path, value
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables as MLflow datasets
+
+
+def _dataset_classes():
+    """mlflow.data classes, adjusted where MLflow's defaults do not fit a scheduled Spark job."""
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+    from mlflow.data.spark_dataset import SparkDataset
+
+    class VersionedDeltaSource(DeltaDatasetSource):
+        """A Delta table source that records version 0 too and never looks a two-part name up in
+        Databricks Unity Catalog (MLflow's own drops a falsy version and treats ``db.table`` as UC)."""
+
+        def to_dict(self) -> dict[str, Any]:
+            info: dict[str, Any] = {"path": self.path} if self.path else {"delta_table_name": self.delta_table_name}
+            if self.delta_table_version is not None:
+                info["delta_table_version"] = self.delta_table_version
+            return info
+
+    class CountedSparkDataset(SparkDataset):
+        """A Spark dataset whose profile is the job's exact counts, not MLflow's own approximate count
+        (a Python pass over the whole table)."""
+
+        def __init__(self, *args, profile: dict[str, Any], **kwargs):
+            super().__init__(*args, **kwargs)
+            self._known_profile = profile
+
+        @property
+        def profile(self) -> dict[str, Any]:
+            return self._known_profile
+
+    return VersionedDeltaSource, CountedSparkDataset
+
+
+def table_dataset(
+    df: DataFrame,
+    *,
+    name: str,
+    path: str | None = None,
+    table: str | None = None,
+    fmt: str = "delta",
+    version: int | None = None,
+    targets: str | None = None,
+    profile: dict[str, Any] | None = None,
+    secrets: tuple[str, ...] = (),
+):
+    """An ``mlflow.data`` Spark dataset for a table at a version (Delta) or a Parquet/CSV path.
+
+    ``df`` gives only the schema (no Spark job runs); the digest is a hash of where and which version.
+    """
+    from mlflow.data.spark_dataset_source import SparkDatasetSource
+
+    delta_source, dataset_class = _dataset_classes()
+    where = redact(path, secrets) if path is not None else None
+    if fmt == "delta":
+        source = delta_source(path=where, delta_table_name=table, delta_table_version=version)
+    else:
+        source = SparkDatasetSource(path=where, table_name=table)
+    digest = hashlib.md5(
+        json.dumps([source.to_dict(), fmt, profile], sort_keys=True, default=str).encode(), usedforsecurity=False
+    ).hexdigest()[:8]
+    return dataset_class(df=df, source=source, targets=targets, name=name, digest=digest, profile=profile or {})
+
+
+def _dataset_input(dataset, context: str, extra_tags: Mapping[str, Any]):
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    with warnings.catch_warnings():
+        # MLflow's schema inference warns that integer columns cannot hold missing values at model
+        # serving time: true, and irrelevant to a table's record
+        warnings.simplefilter("ignore", UserWarning)
+        d = dataset.to_dict()
+    entity = Dataset(
+        name=d["name"],
+        digest=d["digest"],
+        source_type=d["source_type"],
+        source=d["source"],
+        schema=d.get("schema"),
+        profile=d.get("profile"),
+    )
+    tags = [InputTag(MLFLOW_DATASET_CONTEXT, context)]
+    tags += [InputTag(k, str(v)) for k, v in extra_tags.items() if v is not None]
+    return DatasetInput(dataset=entity, tags=tags)
+
+
+def _class_profile(section: Mapping[str, Any]) -> dict[str, Any]:
+    return {"num_rows": section["rows"], "class_counts": {k: c["count"] for k, c in section["classes"].items()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# The MLflow run
+
+
+@dataclass
+class MlflowRun:
+    """An open MLflow run of this job, created with the client API (no global active run)."""
+
+    client: Any
+    run_id: str
+    experiment: str
+    experiment_id: str
+    tracking_uri: str
+
+    def summary(self) -> dict[str, str]:
+        """Where the run is, for the report."""
+        return {
+            "experiment": self.experiment,
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "tracking_uri": redact(self.tracking_uri),
+        }
+
+    def log(
+        self,
+        params: Mapping[str, str],
+        metrics: Mapping[str, float],
+        *,
+        steps: Sequence[tuple[str, float, int]] = (),
+        artifacts: Sequence[tuple[str | Path, str]] = (),
+        report: tuple[Mapping[str, Any], str] | None = None,
+        datasets: Sequence[Any] = (),
+    ) -> None:
+        """Log params, metrics (and stepped points), artifact files (path, artifact dir), the report
+        (as JSON, when its file was not written) and dataset inputs; then mark the run finished."""
+        from mlflow.entities import Metric, Param
+
+        try:
+            now = int(time.time() * 1000)
+            items = [Param(k, v) for k, v in params.items()]
+            for i in range(0, len(items), _PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=items[i : i + _PARAMS_PER_BATCH], synchronous=True)
+            points = [Metric(k, v, now, 0) for k, v in metrics.items()]
+            points += [Metric(k, v, now, step) for k, v, step in steps]
+            for i in range(0, len(points), _METRICS_PER_BATCH):
+                self.client.log_batch(self.run_id, metrics=points[i : i + _METRICS_PER_BATCH], synchronous=True)
+            if report is not None:
+                self.client.log_dict(self.run_id, dict(report[0]), report[1])
+            for local, artifact_dir in artifacts:
+                self.client.log_artifact(self.run_id, str(local), artifact_dir)
+            if datasets:
+                self.client.log_inputs(self.run_id, datasets=list(datasets))
+        except Exception as exc:
+            self._terminate("FAILED")
+            raise TrackingError(
+                f"MLflow: could not log run {self.run_id} to experiment {self.experiment!r}"
+                f" at {redact(self.tracking_uri)}: {_one_line(exc)}"
+            ) from None
+        self._terminate("FINISHED")
+
+    def _terminate(self, status: str) -> None:
+        try:
+            self.client.set_terminated(self.run_id, status)
+        except Exception as exc:  # the run stays RUNNING in the tracker; the job's result stands
+            log.warning("MLflow: could not mark run %s %s: %s", self.run_id, status, _one_line(exc))
+
+
+def start_mlflow_run(experiment: str, run_name: str, tags: Mapping[str, str] | None = None) -> MlflowRun:
+    """Create a run in ``experiment`` (created if missing) on the server of ``MLFLOW_TRACKING_URI``."""
+    require_mlflow()
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = mlflow.get_tracking_uri()
+    try:
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            try:
+                experiment_id = client.create_experiment(experiment)
+            except MlflowException:  # created meanwhile by a concurrent run
+                exp = client.get_experiment_by_name(experiment)
+                if exp is None:
+                    raise
+                experiment_id = exp.experiment_id
+        elif exp.lifecycle_stage != "active":
+            raise TrackingError(
+                f"MLflow: experiment {experiment!r} at {redact(uri)} is deleted; restore it or choose another name"
+            )
+        else:
+            experiment_id = exp.experiment_id
+        run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags or {}))
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"MLflow: could not start a run in experiment {experiment!r} at {redact(uri)}: {_one_line(exc)}"
+        ) from None
+    log.info("MLflow: run %s in experiment %r at %s", run.info.run_id, experiment, redact(uri))
+    return MlflowRun(client, run.info.run_id, experiment, experiment_id, uri)
+
+
+def start_job_run(experiment: str, cfg: JobConfig, report: Mapping[str, Any]) -> MlflowRun:
+    """Start the MLflow run of one job run (named after the dataset and its run dates)."""
+    dates = _run_dates(report)
+    return start_mlflow_run(
+        experiment,
+        f"{cfg.dataset} {dates}" if dates else cfg.dataset,
+        {
+            "imbalance_spark.kind": "run",
+            "imbalance_spark.dataset": cfg.dataset,
+            "imbalance_spark.run_id": str(report.get("run_id")),
+            "imbalance_spark.degree": str(report["degree"]),
+        },
+    )
+
+
+def log_job_run(
+    tracker: MlflowRun,
+    cfg: JobConfig,
+    report: Mapping[str, Any],
+    *,
+    input_df: DataFrame,
+    output_df: DataFrame,
+) -> None:
+    """Log a finished job run: params, metrics, the report and its picture, and both tables as datasets.
+
+    The report's file and picture are logged when ``report.path`` wrote them; otherwise they are
+    written to a temporary folder for the tracker only.
+    """
+    from imbalance_spark.figures import plot_run
+
+    dates = _run_dates(report)
+    out = report["output"]
+    datasets = [
+        _dataset_input(
+            table_dataset(
+                input_df,
+                name=f"{cfg.dataset}.input",
+                path=cfg.input.path,
+                table=cfg.input.table,
+                fmt=cfg.input.format,
+                version=report.get("input_version"),
+                targets=cfg.label_column,
+                profile=_class_profile(report["input"]) | ({"run_dates": dates} if dates else {}),
+                secrets=cfg.secrets,
+            ),
+            INPUT_CONTEXT,
+            {"imbalance_spark.delta_version": report.get("input_version"), "imbalance_spark.run_dates": dates},
+        ),
+        _dataset_input(
+            table_dataset(
+                output_df,
+                name=f"{cfg.dataset}.output",
+                path=cfg.output.path,
+                table=cfg.output.table,
+                version=out.get("version"),
+                targets=cfg.label_column,
+                profile=_class_profile(out) | {"weight_column": cfg.weight.column},
+                secrets=cfg.secrets,
+            ),
+            OUTPUT_CONTEXT,
+            {
+                "imbalance_spark.delta_version": out.get("version"),
+                "imbalance_spark.run_dates": dates,
+                "imbalance_spark.weight_column": cfg.weight.column,
+            },
+        ),
+    ]
+    with tempfile.TemporaryDirectory(prefix="imbalance-spark-mlflow-") as tmp:
+        files: list[tuple[str | Path, str]] = []
+        report_doc = None
+        if cfg.report.path and Path(cfg.report.path).is_file():
+            files.append((cfg.report.path, "report"))
+        else:
+            report_doc = (report, f"report/{cfg.dataset}.json")
+        pictures = [Path(p) for p in (report.get("figures") or {}).values() if Path(p).is_file()]
+        if not pictures:
+            pictures = [plot_run(report, Path(tmp) / f"{cfg.dataset}.png")]
+        files += [(p, "report") for p in pictures]
+        tracker.log(run_params(report), run_metrics(report), artifacts=files, report=report_doc, datasets=datasets)
+
+
+def log_evaluation(
+    report: Mapping[str, Any],
+    figures: Sequence[str | Path] = (),
+    experiment: str | None = None,
+    *,
+    cfg: JobConfig | None = None,
+    input_df: DataFrame | None = None,
+    run_name: str | None = None,
+) -> dict[str, str] | None:
+    """Log an ``evaluate`` sweep to MLflow the way runs are logged; return where (None: no experiment).
+
+    ``experiment`` defaults to ``cfg.tracking.mlflow.experiment``. Params: the report's strings and
+    booleans (two levels deep) plus the config SHA-256; metrics: every number by its dotted path, and
+    each sweep list (entries with an integral ``factor``) also as points with step = F; artifacts: the
+    report (``evaluation/<dataset>.json``) and ``figures``; with ``cfg`` and ``input_df``, the input
+    table as a dataset (context ``evaluation``, version ``report["input_version"]``).
+    """
+    experiment = experiment or (cfg.tracking.mlflow_experiment if cfg is not None else None)
+    if not experiment:
+        return None
+    dataset = str(report.get("dataset") or (cfg.dataset if cfg is not None else "evaluation"))
+    params, metrics, steps = evaluation_params_and_metrics(report)
+    if cfg is not None and cfg.source_sha256:
+        params.setdefault("config_sha256", cfg.source_sha256)
+    datasets = []
+    if cfg is not None and input_df is not None:
+        version = report.get("input_version")
+        datasets.append(
+            _dataset_input(
+                table_dataset(
+                    input_df,
+                    name=f"{cfg.dataset}.input",
+                    path=cfg.input.path,
+                    table=cfg.input.table,
+                    fmt=cfg.input.format,
+                    version=version,
+                    targets=cfg.label_column,
+                    secrets=cfg.secrets,
+                ),
+                EVALUATION_CONTEXT,
+                {"imbalance_spark.delta_version": version},
+            )
+        )
+    tracker = start_mlflow_run(
+        experiment,
+        run_name or f"{dataset} evaluate",
+        {"imbalance_spark.kind": "evaluate", "imbalance_spark.dataset": dataset},
+    )
+    tracker.log(
+        params,
+        metrics,
+        steps=steps,
+        artifacts=[(f, "evaluation") for f in figures],
+        report=(report, f"evaluation/{metric_key(dataset)}.json"),
+        datasets=datasets,
+    )
+    return tracker.summary()

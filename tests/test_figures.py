@@ -1,0 +1,134 @@
+"""The pictures: a real run's PNG beside its report, and the drift picture from a real history table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from imbalance_spark.cli import main
+from imbalance_spark.config import parse_config
+from imbalance_spark.figures import DPI, DRIFT_FIGURE_SIZE, RUN_FIGURE_SIZE, drift_series
+from imbalance_spark.pipeline import run_job
+from imbalance_spark.write import append_history
+from tests.conftest import write_config
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk (it must be a PNG)."""
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def pixels(size: tuple[float, float]) -> tuple[int, int]:
+    return round(size[0] * DPI), round(size[1] * DPI)
+
+
+def test_run_writes_its_picture_beside_the_report(spark, small_fraud_table, tmp_path, capsys):
+    report_path = tmp_path / "reports" / "fraud.json"
+    cfg = parse_config({
+        "dataset": "fig_test",
+        "input": {"path": small_fraud_table},
+        "label_column": "is_fraud",
+        "minority_classes": [1],
+        "downsampling": {"factor": 10, "seed": 1},
+        "output": {"path": str(tmp_path / "out")},
+        "report": {"path": str(report_path)},
+    })
+    report = run_job(spark, cfg)
+    picture = tmp_path / "reports" / "fraud.png"
+    assert report["figures"] == {"run": str(picture)}
+    assert json.loads(report_path.read_text())["figures"] == {"run": str(picture)}
+    assert png_size(picture) == pixels(RUN_FIGURE_SIZE)
+    assert picture.stat().st_size > 20_000, "a blank canvas compresses to a few kB"
+    from imbalance_spark.report import render_report
+
+    assert f"picture of the run: {picture}" in render_report(report)
+
+
+def _history_rows(dataset: str, days: int, start: dt.date, factor_change_at: int | None) -> list[dict]:
+    rows = []
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        share = 0.004 + 0.02 * i / max(days, 1)  # drifts from extreme into moderate
+        factor = 20.0 if factor_change_at is None or i < factor_change_at else 10.0
+        for cls, s, f in (("0", 1 - share, factor), ("1", share, 1.0)):
+            rows.append({
+                "dataset": dataset, "run_id": f"r{i}", "run_date": day, "run_end_date": day, "class": cls,
+                "input_count": int(100_000 * s), "share": s, "degree": "extreme" if share < 0.01 else "moderate",
+                "output_count": int(100_000 * s / f), "weight_sum": 100_000 * s, "factor": f, "input_version": 0,
+                "recorded_at": dt.datetime(2026, 1, 1) + dt.timedelta(days=i),
+            })
+    return rows
+
+
+HISTORY_CONFIG = """\
+dataset: {dataset}
+input: {{path: /nowhere/in}}
+label_column: is_fraud
+downsampling: {{factor: 20}}
+output: {{path: /nowhere/out}}
+history: {{path: {history}}}
+"""
+
+
+def test_history_plot_over_hundreds_of_dates_marks_factor_change(spark, tmp_path, capsys):
+    history = tmp_path / "history"
+    hist_cfg = parse_config(json.loads(json.dumps({
+        "dataset": "drift", "input": {"path": "/x/in"}, "label_column": "y", "downsampling": {"factor": 2},
+        "output": {"path": "/x/out"}, "history": {"path": str(history)}})))
+    # another dataset in the same table, and a rerun of one date (the latest run of a date wins)
+    rerun = [r | {"run_id": "rerun", "share": 0.5, "recorded_at": dt.datetime(2027, 1, 1)}
+             for r in _history_rows("drift", 1, dt.date(2025, 3, 1), None)]
+    append_history(spark, hist_cfg.history, _history_rows("drift", 300, dt.date(2025, 3, 1), factor_change_at=200)
+                   + _history_rows("other", 5, dt.date(2025, 3, 1), None) + rerun)
+    config = write_config(tmp_path / "drift.yaml", HISTORY_CONFIG.format(dataset="drift", history=history))
+    picture = tmp_path / "plots" / "drift.png"
+    assert main(["history", "--config", str(config), "--plot", str(picture), "--limit", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"picture of the class drift: {picture}" in out
+    assert png_size(picture) == pixels(DRIFT_FIGURE_SIZE)
+    series = json.loads(picture.with_suffix(".json").read_text())
+    assert len(series["runs"]) == 300 and series["classes"] == ["0", "1"]
+    assert series["runs"][0]["run_id"] == "rerun" and series["runs"][0]["shares"]["0"] == 0.5
+    assert series["factor_changes"] == [
+        {"run_date": "2025-09-17", "run_id": "r200", "factors": {"0": [20.0, 10.0]}}]
+
+
+def test_history_plot_of_one_real_run(spark, small_fraud_table, tmp_path, capsys):
+    history = tmp_path / "history"
+    config = write_config(tmp_path / "one.yaml", f"""\
+dataset: one_day
+input: {{path: {small_fraud_table}, date_column: event_date}}
+label_column: is_fraud
+minority_classes: [1]
+downsampling: {{factor: 5}}
+output: {{path: {tmp_path / 'out'}, partition_by: [event_date]}}
+history: {{path: {history}}}
+""")
+    assert main(["run", "--config", str(config), "--run-date", "2026-01-02", "-q"]) == 0
+    capsys.readouterr()
+    picture = tmp_path / "one.png"
+    assert main(["history", "--config", str(config), "--plot", str(picture), "--json", "-q"]) == 0
+    rows = json.loads(capsys.readouterr().out)  # --json output stays parseable
+    assert {r["class"] for r in rows} == {"0", "1"}
+    assert png_size(picture) == pixels(DRIFT_FIGURE_SIZE)
+    series = json.loads(picture.with_suffix(".json").read_text())
+    assert [r["run_date"] for r in series["runs"]] == ["2026-01-02"]
+    shares = series["runs"][0]["shares"]
+    assert shares["0"] + shares["1"] == pytest.approx(1.0) and 0.005 < shares["1"] < 0.05
+    assert series["factor_changes"] == []
+
+
+def test_drift_series_ignores_missing_classes_in_factor_changes():
+    rows = _history_rows("d", 2, dt.date(2026, 1, 1), None)
+    rows = [r for r in rows if not (r["run_id"] == "r1" and r["class"] == "1")]
+    series = drift_series(rows, "d")
+    assert series["runs"][1]["shares"]["1"] is None and series["factor_changes"] == []

@@ -1,0 +1,568 @@
+"""Hostile inputs: quoted names, numeric labels, partition explosions, and a matrix of refusals.
+
+Every refusal is checked through the real CLI ``main()`` (in process, for speed): a non-zero
+exit, one line naming the problem and the fix, no stack trace, an existing output left at its
+version and nothing written for a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from imbalance_spark.cli import main
+from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.errors import InputError, OutputError
+from imbalance_spark.pipeline import profile_job, run_job
+from imbalance_spark.write import read_history
+
+ROWS = 12_000
+
+
+def delta_version(spark, path: str) -> int | None:
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Case 2: configured names that need quoting work everywhere a config names a column
+
+
+QUOTED = {
+    "label": "is.fraud.ü",
+    "key": "tx`id",
+    "date": "event.date",
+    "weight_src": "src.weight",
+    "weight": "ex.weight`w`",
+    "stats": "amount€",
+}
+
+
+@pytest.fixture(scope="module")
+def quoted_table(spark, tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("quoted") / "t")
+    q = QUOTED
+    spark.range(20_000).select(
+        F.col("id").alias(q["key"]),
+        (F.col("id") % 20 == 0).cast("int").alias(q["label"]),
+        F.expr("date_add(date'2026-03-01', cast(id % 3 as int))").alias(q["date"]),
+        (F.lit(1.0) + (F.col("id") % 2)).alias(q["weight_src"]),
+        (F.col("id") * 0.5).alias(q["stats"]),
+        F.struct(F.col("id").alias("a"), F.lit("x").alias("b")).alias("nested.struct"),
+    ).write.format("delta").partitionBy(q["date"]).save(path)
+    return path
+
+
+@pytest.mark.parametrize("method", ["sampleBy", "hash"])
+def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
+    q = QUOTED
+    out = str(tmp_path / "out")
+    history = str(tmp_path / "history")
+    ds = {"factor": 4, "seed": 5, "method": method}
+    if method == "hash":
+        ds["key_columns"] = [q["key"]]
+    cfg = parse_config({
+        "dataset": "quoted",
+        "input": {"path": quoted_table, "date_column": q["date"]},
+        "label_column": q["label"],
+        "minority_classes": [1],
+        "downsampling": ds,
+        "weight": {"column": q["weight"], "source_column": q["weight_src"]},
+        "output": {"path": out, "partition_by": [q["date"]], "stats_columns": [q["label"], q["stats"]]},
+        "history": {"path": history},
+    })
+    day1, day2 = RunDates(dt.date(2026, 3, 1), dt.date(2026, 3, 1)), RunDates(dt.date(2026, 3, 2), dt.date(2026, 3, 2))
+    _, plan, summary = profile_job(spark, cfg, day1)
+    assert summary["minority_classes"] == ["1"]
+    first = run_job(spark, cfg, day1)  # creates the table (properties, stats columns)
+    second = run_job(spark, cfg, day2)  # replaceWhere on an existing table, observed metrics
+    again = run_job(spark, cfg, day2)  # idempotent rerun of the same slice
+    out_df = spark.read.format("delta").load(out)
+    in_df = spark.read.format("delta").load(quoted_table)
+    assert out_df.columns == in_df.columns + [q["weight"]]
+    for report, day in ((first, "2026-03-01"), (again, "2026-03-02")):
+        day_in = in_df.filter(F.col(f"`{q['date']}`") == F.lit(day))
+        day_out = out_df.filter(F.col(f"`{q['date']}`") == F.lit(day))
+        n_minor = day_in.filter(F.col(f"`{q['label']}`") == 1).count()
+        assert day_out.filter(F.col(f"`{q['label']}`") == 1).count() == n_minor  # every minority row kept
+        n_major = day_in.count() - n_minor
+        kept = day_out.filter(F.col(f"`{q['label']}`") == 0).count()
+        assert abs(kept - n_major / 4) <= 5 * math.sqrt(n_major * 0.25 * 0.75)
+        assert report["output"]["classes"]["0"]["count"] == kept
+    assert second["output"]["classes"] == again["output"]["classes"]
+    # the weight is the source weight x F for the majority, the source weight for the minority
+    w = out_df.select(
+        (F.col(f"`{q['weight']}`") / F.col(f"`{q['weight_src']}`")).alias("m"), F.col(f"`{q['label']}`").alias("y")
+    ).distinct().collect()
+    assert {(r.y, r.m) for r in w} == {(0, 4.0), (1, 1.0)}
+    detail = DeltaTable.forPath(spark, out).detail().first()
+    assert list(detail.partitionColumns) == [q["date"]]
+    assert detail.properties["delta.dataSkippingStatsColumns"] == "`is.fraud.ü`,`amount€`"
+    assert detail.properties["imbalance_spark.factor.0"] == "4.0"
+    hist = read_history(spark, cfg.history)
+    assert hist.filter("class = '1'").count() == 3
+
+
+def test_nested_struct_beside_the_label_is_carried_and_a_path_is_not_a_name(spark, quoted_table, tmp_path):
+    cfg = parse_config({
+        "dataset": "nested", "input": {"path": quoted_table}, "label_column": "nested.struct.a",
+        "downsampling": {"factor": 2}, "output": {"path": str(tmp_path / "o")},
+    })
+    with pytest.raises(InputError, match=r"'nested.struct.a' is not in input"):
+        run_job(spark, cfg)
+    assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Case 3: integral numeric labels (MLlib's 0.0/1.0) are classes; non-integral ones are refused
+
+
+@pytest.mark.parametrize("dtype", ["float", "double", "decimal(10,2)", "smallint", "tinyint"])
+def test_integral_numeric_labels_are_classes_keyed_like_integers(spark, tmp_path, dtype):
+    path, out = str(tmp_path / "in"), str(tmp_path / "out")
+    spark.range(20_000).select(
+        "id", (F.col("id") % 25 == 0).cast("int").cast(dtype).alias("label")
+    ).write.format("delta").save(path)
+    cfg = parse_config({
+        "dataset": "numeric", "input": {"path": path}, "label_column": "label",
+        "minority_classes": [1], "downsampling": {"factor": 5, "seed": 3}, "output": {"path": out},
+    })
+    report = run_job(spark, cfg)
+    assert report["classes"] == ["0", "1"] and report["minority_classes"] == ["1"]
+    assert report["factors"] == {"0": 5.0, "1": 1.0}
+    out_df = spark.read.format("delta").load(out)
+    assert out_df.schema["label"].dataType.simpleString() == T._parse_datatype_string(dtype).simpleString()
+    counts = {int(r.label): r["count"] for r in out_df.groupBy("label").count().collect()}
+    assert counts[1] == 800  # every minority row
+    assert abs(counts[0] - 19_200 / 5) <= 5 * math.sqrt(19_200 * 0.2 * 0.8)
+    assert report["output"]["classes"]["0"]["count"] == counts[0]
+    weights = {(int(r.label), r.example_weight) for r in out_df.select("label", "example_weight").distinct().collect()}
+    assert weights == {(0, 5.0), (1, 1.0)}
+    props = DeltaTable.forPath(spark, out).detail().first().properties
+    assert props["imbalance_spark.factor.0"] == "5.0" and "imbalance_spark.factor.0.0" not in props
+
+
+def test_double_labels_with_hash_and_a_factor_mapping_keyed_1_0(spark, tmp_path):
+    path, out = str(tmp_path / "in"), str(tmp_path / "out")
+    spark.range(9_000).select("id", (F.col("id") % 3).cast("double").alias("y")).write.parquet(path)
+    cfg = parse_config({
+        "dataset": "multi", "input": {"path": path, "format": "parquet"}, "label_column": "y",
+        "minority_classes": [2.0], "downsampling": {"factor": {0.0: 3, 1: 2}, "method": "hash", "key_columns": ["id"]},
+        "output": {"path": out},
+    })
+    report = run_job(spark, cfg)
+    assert report["factors"] == {"0": 3.0, "1": 2.0, "2": 1.0}
+    assert report["output"]["classes"]["2"]["count"] == 3_000
+
+
+@pytest.mark.parametrize("values, shown", [((0.0, 1.0, 0.5), "0.5"), ((0.0, 1.0, float("nan")), "nan")])
+def test_non_integral_labels_are_refused_as_a_regression_target(spark, tmp_path, values, shown):
+    df = spark.createDataFrame([(i, values[i % 3]) for i in range(30)], "id long, y double")
+    cfg = parse_config({
+        "dataset": "reg", "input": {"path": "/in"}, "label_column": "y", "downsampling": {"factor": 2},
+        "output": {"path": str(tmp_path / "o")},
+    })
+    from imbalance_spark.profile import profile_classes
+
+    with pytest.raises(InputError, match=rf"non-integral value\(s\) \(e.g. {shown}\): a regression target"):
+        profile_classes(df, cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Case 4: partitioning by a high-cardinality column is refused before anything is written
+
+
+def test_partition_explosion_is_refused_naming_column_and_estimate(spark, tmp_path):
+    path, out = str(tmp_path / "in"), str(tmp_path / "out")
+    spark.range(5_000).select("id", (F.col("id") % 10 == 0).cast("int").alias("y"), (F.col("id") % 4).alias("shard")).write.format("delta").save(path)
+    base = {"dataset": "p", "input": {"path": path}, "label_column": "y", "downsampling": {"factor": 2}}
+    cfg = parse_config({**base, "output": {"path": out, "partition_by": ["shard", "id"]}})
+    with pytest.raises(OutputError, match=r"would write about [\d,]+ partitions \(column 'id' has ~[\d,]+ distinct values\), more than output.max_partitions 1,000") as err:
+        run_job(spark, cfg)
+    estimate = int(str(err.value).split("about ")[1].split(" ")[0].replace(",", ""))
+    assert 4_500 <= estimate <= 5_500  # HyperLogLog++, 5% relative error
+    assert not (tmp_path / "out").exists()
+    # a low-cardinality column passes; so does a raised limit
+    ok = run_job(spark, parse_config({**base, "output": {"path": out, "partition_by": ["shard"], "max_partitions": 4}}))
+    assert ok["output"]["version"] == 0
+    from imbalance_spark.profile import profile_classes
+
+    profile = profile_classes(spark.read.format("delta").load(path), parse_config({**base, "output": {"path": out, "partition_by": ["shard", "id"]}}))
+    assert profile.partitions_by_column[0] == 4 and profile.rows == 5_000
+
+
+# ---------------------------------------------------------------------------------------------
+# The matrix: each hostile input or config is refused in one line, nothing written
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory):
+    """Small hostile inputs, built once, and an existing output table to keep untouched."""
+    root = tmp_path_factory.mktemp("lake")
+    good = str(root / "good")
+    spark.range(ROWS).select(
+        "id",
+        (F.col("id") % 10 == 0).cast("int").alias("y"),
+        F.expr("date_add(date'2026-01-01', cast(id % 3 as int))").alias("d"),
+        F.when(F.col("id") % 4 == 0, 0.5).otherwise(F.col("id") % 2).cast("double").alias("y_half"),
+        (F.col("id") % 2).cast("decimal(10,3)").alias("y_dec"),
+        F.when(F.col("id") % 10 == 0, Decimal("0.250")).otherwise(Decimal("1.000")).cast("decimal(10,3)").alias("y_dec_frac"),
+        F.expr("timestamp'2026-01-01 00:00:00' + make_interval(0, 0, 0, 0, cast(id % 48 as int), 0, 0)").alias("ts"),
+        F.struct((F.col("id") * 0.1).alias("score"), F.lit("t").alias("tag")).alias("meta"),
+        F.concat(F.lit("u"), F.col("id").cast("string")).alias("user_id"),
+        F.when(F.col("id") == 7, None).otherwise(F.col("id") % 2).cast("int").alias("y_null"),
+        F.when(F.col("id") == 3, -1.0).otherwise(1.0).alias("w_neg"),
+        F.lit(1.0).alias("example_weight_src"),
+    ).write.format("delta").save(good)
+    existing = str(root / "existing_out")
+    run_job(spark, parse_config({
+        "dataset": "existing", "input": {"path": good}, "label_column": "y", "downsampling": {"factor": 2},
+        "output": {"path": existing, "partition_by": ["d"]},
+    }))
+    dupcase = str(root / "dupcase")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(dupcase)
+    pq.write_table(pa.table({"y": [0, 1, 0], "Y": [1, 1, 0]}), os.path.join(dupcase, "part-0.parquet"))
+    hive = str(root / "hive")
+    spark.range(300).select("id", (F.col("id") % 10 == 0).cast("int").alias("y"), F.expr("date_add(date'2026-01-01', cast(id % 3 as int))").alias("d")).write.partitionBy("d").parquet(hive)
+    empty = str(root / "empty_dir")
+    os.makedirs(empty)
+    csv_file = str(root / "one.csv")
+    Path(csv_file).write_text("id,y\n1,0\n2,1\n")
+    vacuumed = str(root / "vacuumed")
+    spark.range(100).select("id", (F.col("id") % 10 == 0).cast("int").alias("y")).write.format("delta").save(vacuumed)
+    spark.range(100).select("id", (F.col("id") % 5 == 0).cast("int").alias("y")).write.format("delta").mode("overwrite").save(vacuumed)
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        DeltaTable.forPath(spark, vacuumed).vacuum(0)
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    spaced = str(root / "spaced")
+    spark.range(100).select("id", (F.col("id") % 10 == 0).cast("int").alias("is fraud")).write.parquet(spaced)
+    not_delta_out = str(root / "not_delta_out")
+    os.makedirs(not_delta_out)
+    Path(not_delta_out, "notes.txt").write_text("mine")
+    return {
+        "good": good, "existing": existing, "dupcase": dupcase, "hive": hive, "hive_part": hive + "/d=2026-01-02",
+        "empty": empty, "csv_file": csv_file, "vacuumed": vacuumed, "spaced": spaced, "not_delta_out": not_delta_out,
+        "missing": str(root / "no_such_table"), "root": str(root),
+    }
+
+
+def _config(lake: dict, **over) -> dict:
+    data = {
+        "dataset": "hostile",
+        "input": {"path": lake["good"]},
+        "label_column": "y",
+        "minority_classes": [1],
+        "downsampling": {"factor": 2, "seed": 1},
+        "output": {"path": None},
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return data
+
+
+def _fill(value, lake):
+    """Replace "@name" strings by the lake's paths, recursively."""
+    if isinstance(value, str) and value.startswith("@"):
+        name, _, rest = value[1:].partition("/")
+        return lake[name] + ("/" + rest if rest else "")
+    if isinstance(value, dict):
+        return {k: _fill(v, lake) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, lake) for v in value]
+    return value
+
+
+def assert_refused(capsys, argv: list[str], needles: tuple[str, ...]) -> tuple[int, str]:
+    """Run the CLI; one error line holding every needle, no trace, a non-zero exit."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith("imbalance-spark:")]
+    assert code != 0, err
+    assert len(ours) == 1, err
+    assert "Traceback" not in err and "py4j" not in err.lower(), err
+    assert not any(line.lstrip().startswith("at ") or "Exception" in line for line in lines), err
+    assert out == "", out
+    for needle in needles:
+        assert needle in ours[0], ours[0]
+    return code, ours[0]
+
+
+# (id, config overrides with "@lake" paths, extra CLI args, needles: the problem and the fix)
+SPARK_CASES = [
+    # odd types
+    ("label-timestamp", {"label_column": "ts"}, [], ("column 'ts' has type timestamp", "expected a class label")),
+    ("label-struct", {"label_column": "meta"}, [], ("column 'meta' has type struct", "expected a class label")),
+    ("label-double-non-integral", {"label_column": "y_half"}, [], ("non-integral value(s) (e.g. 0.5)", "bucket it into classes")),
+    ("label-decimal-non-integral", {"label_column": "y_dec_frac", "minority_classes": None}, [], ("non-integral value(s) (e.g. 0.250)", "bucket it")),
+    ("label-is-an-id", {"label_column": "user_id", "minority_classes": None}, [], ("more than 10,000 distinct values", "choose the class column")),
+    ("nested-path-as-name", {"weight": {"source_column": "meta.score"}}, [], ("'meta.score' is not in input", "select the field into its own column")),
+    ("source-weight-a-string", {"weight": {"source_column": "user_id"}}, [], ("has type string", "expected a numeric weight")),
+    ("negative-source-weight", {"weight": {"source_column": "w_neg"}}, [], ("1 row(s) have a null, negative", "'w_neg'")),
+    ("null-labels", {"label_column": "y_null"}, [], ("1 row(s) have a null 'y_null'", "set `null_labels: drop`")),
+    ("name-with-a-space", {"input": {"path": "@spaced", "format": "parquet"}, "label_column": "is fraud"}, [], ("['is fraud']", "Delta refuses without column mapping", "rename them")),
+    ("date-column-a-struct", {"input": {"date_column": "meta"}}, ["--run-date", "2026-01-01"], ("input.date_column: column 'meta' has type struct", "expected a date")),
+    # odd names
+    ("label-case-differs", {"label_column": "Y"}, [], ("column 'Y' is not in input", "did you mean 'y'?")),
+    ("key-case-differs", {"downsampling": {"method": "hash", "key_columns": ["ID"]}}, [], ("column 'ID' is not in input", "did you mean 'id'?")),
+    ("weight-clashes-by-case", {"weight": {"column": "Example_Weight_Src"}}, [], ("column 'example_weight_src' already exists", "choose another name")),
+    ("columns-differ-only-in-case", {"input": {"path": "@dupcase", "format": "parquet"}}, [], ("differ only in case", "rename or drop one")),
+    ("unknown-unicode-label", {"label_column": "étiquette"}, [], ("column 'étiquette' is not in input", "columns: id, y")),
+    # odd layouts
+    ("hive-partition-folder", {"input": {"path": "@hive_part", "format": "parquet", "date_column": "d"}}, ["--run-date", "2026-01-02"], ("partition folder 'd=2026-01-02'", "set input.path to the table's root folder")),
+    ("empty-folder", {"input": {"path": "@empty", "format": "parquet"}}, [], ("cannot be read", "empty_dir")),
+    ("empty-slice", {"input": {"date_column": "d"}}, ["--run-date", "2030-01-01"], ("no rows for run date(s) 2030-01-01", "'y' label")),
+    ("missing-input", {"input": {"path": "@missing"}}, [], ("no_such_table does not exist",)),
+    ("csv-file-as-delta", {"input": {"path": "@csv_file"}}, [], ("is not a Delta table (no _delta_log)", "set input.format")),
+    ("delta-declared-csv", {"input": {"path": "@good", "format": "csv"}}, [], ("is a Delta table", "set input.format: delta")),
+    # odd histories
+    ("pinned-version-vacuumed", {"input": {"path": "@vacuumed", "version": 0}}, [], ("input.version: version 0 of", "VACUUM", "pin a later version")),
+    ("pinned-version-missing", {"input": {"version": 9}}, [], ("input.version: 9 does not exist (latest is 0)",)),
+    ("pinned-timestamp-too-early", {"input": {"timestamp": "2000-01-01T00:00:00"}}, [], ("before the table's first version",)),
+    # odd outputs
+    ("too-many-partitions", {"output": {"partition_by": ["user_id"]}}, [], ("would write about", "column 'user_id'", "raise output.max_partitions")),
+    ("output-not-delta", {"output": {"path": "@not_delta_out"}}, [], ("exists and is not a Delta table", "refusing to overwrite")),
+    ("output-other-partitioning", {"output": {"path": "@existing", "partition_by": []}}, [], ("partitioned by ['d']", "schema_evolution: merge")),
+    ("output-error-if-exists", {"output": {"path": "@existing", "mode": "error_if_exists"}}, [], ("already exists", "error_if_exists")),
+    ("run-date-without-date-column", {}, ["--run-date", "2026-01-01"], ("input.date_column", "needs the input's date column")),
+]
+
+
+@pytest.mark.parametrize("case_id, over, args, needles", SPARK_CASES, ids=[c[0] for c in SPARK_CASES])
+def test_hostile_input_is_refused_in_one_line(spark, lake, tmp_path, capsys, case_id, over, args, needles):
+    data = _fill(_config(lake, **over), lake)
+    if data["output"]["path"] is None:
+        # alternate between a new output (nothing may appear) and the existing one (left at its version)
+        data["output"]["path"] = lake["existing"] if SPARK_CASES.index(next(c for c in SPARK_CASES if c[0] == case_id)) % 2 else str(tmp_path / "new_out")
+    if data.get("minority_classes") is None:
+        data.pop("minority_classes", None)
+    target = data["output"]["path"]
+    before = delta_version(spark, target)
+    listing = sorted(os.listdir(target)) if os.path.isdir(target) else None
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert_refused(capsys, ["run", "--config", str(config), "-q", *args], needles)
+    assert delta_version(spark, target) == before
+    assert (sorted(os.listdir(target)) if os.path.isdir(target) else None) == listing
+
+
+# Odd configs: refused before Spark starts (validate and run alike).
+CONFIG_CASES = [
+    ("factor-below-one", {"downsampling": {"factor": 0.5}}, ("downsampling.factor", "finite number >= 1")),
+    ("factor-a-word", {"downsampling": {"factor": "ten"}}, ("downsampling.factor", "must be a number >= 1")),
+    ("factor-infinite", {"downsampling": {"factor": float("inf")}}, ("downsampling.factor", "finite number")),
+    ("unknown-key", {"labelcolumn": "y"}, ("labelcolumn: unknown key",)),
+    ("minority-empty", {"minority_classes": []}, ("minority_classes: the list is empty", "omit the key")),
+    ("minority-non-integral", {"minority_classes": [0.5]}, ("class 0.5 is not a class label", "expected an integer")),
+    ("max-partitions-zero", {"output": {"max_partitions": 0}}, ("output.max_partitions", "greater than or equal to 1")),
+    ("path-and-table", {"input": {"table": "db.t"}}, ("input: set exactly one of `path` or `table`",)),
+    ("version-and-timestamp", {"input": {"version": 1, "timestamp": "2026-01-01"}}, ("either `version` or `timestamp`",)),
+    ("pin-on-parquet", {"input": {"format": "parquet", "version": 1}}, ("pin only a Delta input",)),
+    ("weight-is-label-by-case", {"weight": {"column": "Y"}}, ("weight.column: must differ from label_column",)),
+    ("partition-twice-by-case", {"output": {"partition_by": ["d", "D"]}}, ("output.partition_by", "names a column twice")),
+    ("partition-by-label", {"output": {"partition_by": ["y"]}}, ("the label column cannot be a partition column",)),
+    ("stats-on-partition", {"output": {"partition_by": ["d"], "stats_columns": ["d"]}}, ("output.stats_columns", "partition columns")),
+    ("output-inside-input", {"output": {"path": "@good/out"}}, ("output.path", "inside input.path")),
+    ("hash-without-keys", {"downsampling": {"method": "hash"}}, ("method hash needs `key_columns`",)),
+    ("sigmas-negative", {"guards": {"sigmas": -1}}, ("guards.sigmas", "positive number")),
+    ("mode-unknown", {"output": {"mode": "append"}}, ("output.mode", "overwrite")),
+    ("env-missing", {"input": {"path": "${NO_SUCH_VAR_FOR_TEST}/x"}}, ("${NO_SUCH_VAR_FOR_TEST}", "not set")),
+]
+
+
+@pytest.mark.parametrize("case_id, over, needles", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_odd_config_is_refused_before_spark(lake, tmp_path, capsys, case_id, over, needles):
+    data = _fill(_config(lake, **over), lake)
+    if data["output"].get("path") is None:
+        data["output"]["path"] = str(tmp_path / "new_out")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    code, _ = assert_refused(capsys, ["validate", "--config", str(config)], needles)
+    assert code == 2
+    assert assert_refused(capsys, ["run", "--config", str(config), "-q"], needles)[0] == 2
+    assert not (tmp_path / "new_out").exists()
+
+
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ("- just\n- a list\n", ("expected a YAML mapping",)),
+        ("dataset: [unclosed\n", ("not valid YAML at line",)),
+        ("", ("expected a YAML mapping", "NoneType")),
+    ],
+    ids=["yaml-list", "yaml-broken", "yaml-empty"],
+)
+def test_unreadable_config_is_refused(tmp_path, capsys, text, needles):
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    assert assert_refused(capsys, ["run", "--config", str(config), "-q"], needles)[0] == 2
+
+
+def test_bad_run_dates_are_refused(lake, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_fill(_config(lake, input={"date_column": "d"}, output={"path": str(tmp_path / "o")}), lake)))
+    assert_refused(capsys, ["run", "--config", str(config), "-q", "--run-date", "2026-13-01"], ("--run-date", "expected YYYY-MM-DD"))
+    assert_refused(capsys, ["run", "--config", str(config), "-q", "--start-date", "2026-01-03", "--end-date", "2026-01-01"], ("--end-date", "is before --start-date"))
+    assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile inputs the job must read correctly
+
+
+def test_label_column_named_like_a_metric_and_hive_folders(spark, lake, tmp_path):
+    path = str(tmp_path / "in")
+    spark.read.parquet(lake["hive"]).withColumnRenamed("y", "count").write.partitionBy("d").parquet(path)
+    cfg = parse_config({
+        "dataset": "h", "input": {"path": path, "format": "parquet", "date_column": "d"}, "label_column": "count",
+        "minority_classes": [1], "downsampling": {"factor": 3}, "output": {"path": str(tmp_path / "o"), "partition_by": ["d"]},
+    })
+    report = run_job(spark, cfg, RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2)))
+    assert report["input"]["rows"] == 100  # the Hive folder d=2026-01-02 only
+    assert report["input"]["classes"]["1"]["count"] == 10
+
+
+def test_deletion_vectors_and_many_small_files(spark, tmp_path):
+    path = str(tmp_path / "dv")
+    spark.range(4_000).select("id", (F.col("id") % 10 == 0).cast("int").alias("y")).repartition(200).write.format(
+        "delta").option("delta.enableDeletionVectors", "true").save(path)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    DeltaTable.forPath(spark, path).delete("id % 2 = 1")
+    assert len([f for f in os.listdir(path) if f.endswith(".parquet")]) >= 100
+    assert any(f.startswith("deletion_vector") for f in os.listdir(path))
+    report = run_job(spark, parse_config({
+        "dataset": "dv", "input": {"path": path}, "label_column": "y", "minority_classes": [1],
+        "downsampling": {"factor": 1}, "output": {"path": str(tmp_path / "o")},
+    }))
+    assert report["input"]["rows"] == 2_000 and report["output"]["rows"] == 2_000
+
+
+def test_delta_input_overwritten_and_vacuumed_between_runs(spark, tmp_path):
+    path, out = str(tmp_path / "in"), str(tmp_path / "o")
+    spark.range(1_000).select("id", (F.col("id") % 10 == 0).cast("int").alias("y")).write.format("delta").save(path)
+    cfg = parse_config({
+        "dataset": "ov", "input": {"path": path}, "label_column": "y", "minority_classes": [1],
+        "downsampling": {"factor": 1}, "output": {"path": out},
+    })
+    assert run_job(spark, cfg)["input"]["rows"] == 1_000
+    spark.range(500).select("id", (F.col("id") % 5 == 0).cast("int").alias("y")).write.format("delta").mode("overwrite").save(path)
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        DeltaTable.forPath(spark, path).vacuum(0)
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    second = run_job(spark, cfg)
+    assert second["input_version"] == 1 and second["input"]["rows"] == 500
+    assert spark.read.format("delta").load(out).count() == 500
+
+
+# ---------------------------------------------------------------------------------------------
+# Two runs of the same date at once: one may lose, cleanly; never duplicates
+
+
+def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_path):
+    out = str(tmp_path / "o")
+    cfg = parse_config({
+        "dataset": "race", "input": {"path": lake["good"], "date_column": "d"}, "label_column": "y",
+        "minority_classes": [1], "downsampling": {"factor": 2, "seed": 9}, "output": {"path": out, "partition_by": ["d"]},
+    })
+    day = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
+    run_job(spark, cfg, RunDates(dt.date(2026, 1, 1), dt.date(2026, 1, 1)))  # the table exists
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def hold_until_both_sampled(df):
+        barrier.wait(timeout=120)  # both runs have read and checked the same version before writing
+        return df
+
+    def one_run():
+        try:
+            results.append(run_job(spark, cfg, day, sample_hook=hold_until_both_sampled))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    reports = [r for r in results if isinstance(r, dict)]
+    errors = [r for r in results if not isinstance(r, dict)]
+    assert reports, errors
+    for exc in errors:
+        assert isinstance(exc, OutputError) and "run it again" in str(exc) and "\n" not in str(exc), repr(exc)
+    written = spark.read.format("delta").load(out).filter("d = date'2026-01-02'")
+    assert written.count() == written.select("id").distinct().count() == reports[-1]["output"]["rows"]
+    assert written.count() == reports[0]["output"]["rows"]  # both samples equal: same seed, same version
+
+
+# ---------------------------------------------------------------------------------------------
+# A run killed at each stage leaves the output as it was, and the next run succeeds
+
+
+def _kill_at(stage: str, config: Path, tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    log = open(tmp_path / f"{stage}.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imbalance_spark.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=log, env=cli_env(), start_new_session=True,
+    )
+    try:
+        import time
+
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            log.seek(0)
+            if f" {stage}: " in log.read():
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    log.seek(0)
+    return proc.returncode, log.read()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["read", "profile", "write"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_run_killed_at_a_stage_leaves_output_as_it_was(spark, lake, tmp_path, stage, existing):
+    out = str(tmp_path / "o")
+    if existing:
+        shutil.copytree(lake["existing"], out)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_config(lake, output={"path": out, "partition_by": ["d"]})))
+    before = delta_version(spark, out)
+    code, log = _kill_at(stage, config, tmp_path)
+    assert code == -9, log
+    assert delta_version(spark, out) == before
+    # the next run commits exactly one new version
+    assert main(["run", "--config", str(config), "-q"]) == 0
+    assert delta_version(spark, out) == (0 if before is None else before + 1)

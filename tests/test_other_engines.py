@@ -1,0 +1,93 @@
+"""Inputs written by other engines: delta-rs (the `deltalake` package) and pandas/pyarrow Parquet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.errors import InputError
+from imbalance_spark.pipeline import run_job
+
+N = 6_000
+
+
+def frame(n: int = N, offset: int = 0) -> pd.DataFrame:
+    ids = np.arange(offset, offset + n)
+    return pd.DataFrame({
+        "id": ids,
+        # MLlib's convention: double labels
+        "label": (ids % 20 == 0).astype("float64"),
+        "amount.eur": ids * 0.25,
+        # a timestamp with a time zone: 00:00 in Paris is 23:00 UTC the day before
+        "event_ts": pd.to_datetime("2026-05-01 00:00", utc=False).tz_localize("Europe/Paris")
+        + pd.to_timedelta(ids % 72, unit="h"),
+        "event_date": (pd.Timestamp("2026-05-01") + pd.to_timedelta(ids % 3, unit="D")).date,
+    })
+
+
+def cfg(path, out, fmt="delta", **over):
+    data = {
+        "dataset": "engines", "input": {"path": path, "format": fmt}, "label_column": "label",
+        "minority_classes": [1], "downsampling": {"factor": 4, "seed": 2}, "output": {"path": out},
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+def test_delta_rs_table_overwritten_is_read_at_its_latest_version(spark, tmp_path):
+    deltalake = pytest.importorskip("deltalake")
+    path, out = str(tmp_path / "rs"), str(tmp_path / "out")
+    deltalake.write_deltalake(path, frame(1_000, offset=100_000), partition_by=["event_date"])
+    deltalake.write_deltalake(path, frame(), mode="overwrite", partition_by=["event_date"])  # the old files stay on disk
+    assert deltalake.DeltaTable(path).version() == 1
+    report = run_job(spark, cfg(path, out))
+    assert report["input_version"] == 1 and report["input"]["rows"] == N
+    assert report["input"]["classes"] == {
+        "0": {"count": 5_700, "share": 0.95, "weight_sum": 5_700.0},
+        "1": {"count": 300, "share": 0.05, "weight_sum": 300.0},
+    }
+    out_df = spark.read.format("delta").load(out)
+    assert out_df.filter("label = 1.0").count() == 300
+    kept = out_df.filter("label = 0.0").count()
+    assert abs(kept - 5_700 / 4) <= 5 * math.sqrt(5_700 * 0.25 * 0.75)
+    assert out_df.filter("id >= 100000").count() == 0  # nothing of the overwritten version
+    # the same folder read as Parquet would mix both versions: refused
+    with pytest.raises(InputError, match="set input.format: delta"):
+        run_job(spark, cfg(path, str(tmp_path / "out2"), fmt="parquet"))
+
+
+def test_delta_rs_slice_by_date_column(spark, tmp_path):
+    deltalake = pytest.importorskip("deltalake")
+    path, out = str(tmp_path / "rs"), str(tmp_path / "out")
+    deltalake.write_deltalake(path, frame(), partition_by=["event_date"])
+    c = cfg(path, out, input={"path": path, "date_column": "event_date"}, output={"path": out, "partition_by": ["event_date"]})
+    report = run_job(spark, c, RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2)))
+    assert report["input"]["rows"] == N // 3
+    assert spark.read.format("delta").load(out).select("event_date").distinct().count() == 1
+
+
+def test_pandas_parquet_with_time_zone_timestamps_and_dotted_names(spark, tmp_path):
+    path, out = str(tmp_path / "pq"), str(tmp_path / "out")
+    (tmp_path / "pq").mkdir()
+    df = frame()
+    df.drop(columns=["event_date"]).to_parquet(f"{path}/part-0.parquet", engine="pyarrow", index=False)
+    c = cfg(path, out, fmt="parquet", input={"path": path, "format": "parquet", "date_column": "event_ts"},
+            weight={"source_column": "amount.eur", "column": "w.eur"})
+    day = RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2))
+    report = run_job(spark, c, day)
+    # the session is UTC: the day is 2026-05-02 00:00..24:00 UTC, i.e. hours 2..25 after Paris midnight
+    utc = df["event_ts"].dt.tz_convert("UTC")
+    in_day = df[(utc >= pd.Timestamp("2026-05-02", tz="UTC")) & (utc < pd.Timestamp("2026-05-03", tz="UTC"))]
+    assert report["input"]["rows"] == len(in_day)
+    assert report["input"]["classes"]["1"]["weight_sum"] == pytest.approx(in_day.loc[in_day.label == 1.0, "amount.eur"].sum())
+    out_df = spark.read.format("delta").load(out)
+    assert out_df.columns == ["id", "label", "amount.eur", "event_ts", "w.eur"]
+    ratios = {r.label: r.m for r in out_df.filter(F.col("`amount.eur`") > 0).select(
+        "label", F.round(F.col("`w.eur`") / F.col("`amount.eur`"), 6).alias("m")).distinct().collect()}
+    assert ratios == {0.0: 4.0, 1.0: 1.0}

@@ -1,0 +1,65 @@
+"""The session factory: the cached Delta jars instead of Ivy, and the JVM's start-up noise filtered."""
+
+from __future__ import annotations
+
+import subprocess
+
+from imbalance_spark.packages import cached_jars, delta_packages_arg, jars_dir
+from imbalance_spark.session import _JVM_NOISE, _jvm_noise_filtered
+
+NOISE = [
+    "WARNING: Using incubator modules: jdk.incubator.vector",
+    ":: loading settings :: url = jar:file:/x/ivy-2.5.3.jar!/org/apache/ivy/core/settings/ivysettings.xml",
+    "Ivy Default Cache set to: /root/.ivy2.5.2/cache",
+    "The jars for the packages stored in: /root/.ivy2.5.2/jars",
+    "io.delta#delta-spark_4.2_2.13 added as a dependency",
+    ":: resolving dependencies :: org.apache.spark#spark-submit-parent-1;1.0",
+    "\tconfs: [default]",
+    "\tfound io.delta#delta-spark_4.2_2.13;4.4.0 in central",
+    ":: resolution report :: resolve 4064ms :: artifacts dl 82ms",
+    "\t:: modules in use:",
+    "\tio.delta#delta-storage;4.4.0 from central in [default]",
+    "\torg.slf4j#slf4j-api;2.0.17 by [org.slf4j#slf4j-api;2.0.13] in [default]",
+    "\t---------------------------------------------------------------------",
+    "\t|      default     |   37  |   0   |   0   |   4   ||   33  |   0   |",
+    ":: retrieving :: org.apache.spark#spark-submit-parent-1",
+    "\t0 artifacts copied, 33 already retrieved (0kB/82ms)",
+]
+KEPT = [
+    ":: problems summary ::",
+    "\t\tmodule not found: io.delta#delta-spark_4.2_2.13;9.9.9",
+    "\t::          UNRESOLVED DEPENDENCIES         ::",
+    'Exception in thread "main" java.lang.RuntimeException: [unresolved dependency: io.delta#x;9: not found]',
+    "26/11/29 07:30:25 ERROR SparkContext: Error initializing SparkContext.",
+    "java.io.FileNotFoundException: File file:/r/dist/imbalance_spark.zip does not exist",
+]
+
+
+def test_noise_is_recognized_and_problems_are_not():
+    assert [line for line in NOISE if not _JVM_NOISE.match(line.encode())] == []
+    assert [line for line in KEPT if _JVM_NOISE.match(line.encode())] == []
+
+
+def test_a_process_started_in_the_block_has_its_noise_filtered(capfd):
+    lines = "\n".join([NOISE[0], KEPT[-1], NOISE[7]])
+    with _jvm_noise_filtered():
+        subprocess.run(["sh", "-c", f"printf '%s\\n' '{lines}' >&2"], check=True)
+    subprocess.run(["sh", "-c", "echo after >&2"], check=True)
+    import time
+
+    time.sleep(0.5)  # the pump thread forwards asynchronously
+    err = capfd.readouterr().err
+    assert KEPT[-1] in err and "after" in err
+    assert "incubator" not in err and "found io.delta" not in err
+
+
+def test_the_session_uses_the_cached_jars_when_there_are_some(spark, tmp_path):
+    conf = spark.sparkContext.getConf()
+    if cached_jars():
+        assert str(jars_dir()) in conf.get("spark.jars", "")
+        assert conf.get("spark.jars.packages", None) is None
+    else:
+        assert conf.get("spark.jars.packages") == delta_packages_arg()
+    # either way the Delta classes are there
+    spark.range(3).write.format("delta").save(str(tmp_path / "t"))
+    assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 3

@@ -1,0 +1,200 @@
+"""MLflow tracking against a real local store (SQLite file + artifact folder), read back with MlflowClient."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from imbalance_spark.cli import main
+from imbalance_spark.config import load_config
+from imbalance_spark.errors import TrackingError
+from imbalance_spark.pipeline import run_job
+from tests.conftest import write_config
+from tests.test_figures import png_size
+
+mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+from mlflow import MlflowClient  # noqa: E402
+
+CONFIG = """\
+dataset: tracked
+input: {{path: {input}, date_column: event_date}}
+label_column: is_fraud
+minority_classes: [1]
+downsampling: {{factor: 10, seed: 3}}
+output: {{path: {output}, partition_by: [event_date]}}
+{report}tracking:
+  mlflow: {{experiment: from_config}}
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A SQLite tracking store; artifacts land in the folder beside it (MLflow's default root is ./mlruns)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    return root, f"sqlite:///{root / 'mlflow.db'}"
+
+
+@pytest.fixture()
+def tracking_env(store, monkeypatch):
+    root, uri = store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(root)
+    return MlflowClient(uri)
+
+
+def only_run(client: MlflowClient, experiment: str):
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"experiment {experiment} was not created"
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
+    found = []
+    for a in client.list_artifacts(run_id, path):
+        found += artifact_paths(client, run_id, a.path) if a.is_dir else [a.path]
+    return sorted(found)
+
+
+def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, small_fraud_table, tmp_path, tracking_env, capsys):
+    client = tracking_env
+    out = tmp_path / "out"
+    config = write_config(tmp_path / "tracked.yaml", CONFIG.format(
+        input=small_fraud_table, output=out, report=f"report: {{path: {tmp_path / 'reports' / 'tracked.json'}}}\n"))
+    code = main(["run", "--config", str(config), "--run-date", "2026-01-02", "--mlflow-experiment", "from_cli", "-q"])
+    console = capsys.readouterr().out
+    assert code == 0
+    report = json.loads((tmp_path / "reports" / "tracked.json").read_text())
+    assert client.get_experiment_by_name("from_config") is None, "--mlflow-experiment wins over the config"
+    run = only_run(client, "from_cli")
+    assert run.info.status == "FINISHED" and run.info.run_name == "tracked 2026-01-02"
+    assert report["mlflow"]["run_id"] == run.info.run_id
+    assert f"MLflow run {run.info.run_id} in experiment 'from_cli'" in console
+
+    params = run.data.params
+    assert params["dataset"] == "tracked" and params["method"] == "sampleBy" and params["seed"] == "3"
+    assert params["factor.0"] == "10.0" and params["factor.1"] == "1.0"
+    assert params["weight_mode"] == "nominal" and params["run_dates"] == "2026-01-02"
+    assert params["config_sha256"] == hashlib.sha256(config.read_bytes()).hexdigest()
+
+    metrics = run.data.metrics
+    for key in ("0", "1"):
+        assert metrics[f"input.count.{key}"] == report["input"]["classes"][key]["count"]
+        assert metrics[f"input.share.{key}"] == pytest.approx(report["input"]["classes"][key]["share"])
+        assert metrics[f"output.count.{key}"] == report["output"]["classes"][key]["count"]
+        assert metrics[f"output.weight_sum.{key}"] == pytest.approx(report["output"]["classes"][key]["weight_sum"])
+    assert metrics["output.share.0"] + metrics["output.share.1"] == pytest.approx(1.0)
+    assert metrics["output.rows"] == report["output"]["rows"] and metrics["stage_s.write"] > 0
+
+    assert artifact_paths(client, run.info.run_id) == ["report/tracked.json", "report/tracked.png"]
+    local = Path(client.download_artifacts(run.info.run_id, "report", str(tmp_path / "dl")))
+    assert json.loads((local / "tracked.json").read_text()) == report
+    assert png_size(local / "tracked.png")[0] > 0
+
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"tracked.input", "tracked.output"}
+    tags = {name: {t.key: t.value for t in d.tags} for name, d in inputs.items()}
+    assert tags["tracked.input"]["mlflow.data.context"] == "source"
+    assert tags["tracked.output"]["mlflow.data.context"] == "training"
+    source_in = json.loads(inputs["tracked.input"].dataset.source)
+    source_out = json.loads(inputs["tracked.output"].dataset.source)
+    assert inputs["tracked.output"].dataset.source_type == "delta_table"
+    assert source_in == {"path": small_fraud_table, "delta_table_version": report["input_version"]}
+    assert source_out == {"path": str(out), "delta_table_version": report["output"]["version"]} and report["output"]["version"] == 0
+    profile = json.loads(inputs["tracked.output"].dataset.profile)
+    assert profile["num_rows"] == report["output"]["rows"]
+    assert "is_fraud" in inputs["tracked.input"].dataset.schema
+    # the logged source reloads the exact table version the run wrote
+    reloaded = mlflow.data.get_source(inputs["tracked.output"]).load()
+    assert reloaded.count() == report["output"]["rows"]
+
+
+def test_config_experiment_without_report_path_logs_report_and_picture(spark, small_fraud_table, tmp_path, tracking_env):
+    client = tracking_env
+    config = write_config(tmp_path / "c.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "out", report=""))
+    cfg = load_config(config)
+    report = run_job(spark, cfg)
+    run = only_run(client, "from_config")
+    assert run.info.run_id == report["mlflow"]["run_id"] and "figures" not in report
+    assert artifact_paths(client, run.info.run_id) == ["report/tracked.json", "report/tracked.png"]
+    local = Path(client.download_artifacts(run.info.run_id, "report/tracked.png", str(tmp_path / "dl")))
+    assert png_size(local) == (1100, 500)
+    assert "run_dates" not in run.data.params, "a whole-table run has no run dates"
+
+
+def test_log_evaluation_sweep(spark, small_fraud_table, tmp_path, tracking_env):
+    from imbalance_spark.figures import plot_class_drift
+    from imbalance_spark.tracking import log_evaluation
+
+    client = tracking_env
+    cfg = load_config(write_config(tmp_path / "e.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "o", report="")))
+    figure = plot_class_drift({"dataset": "tracked", "classes": ["1"], "factor_changes": [], "runs": [
+        {"run_date": "2026-01-01", "shares": {"1": 0.02}, "factors": {"1": 1.0}}]}, tmp_path / "sweep.png")
+    report = {
+        "dataset": "tracked",
+        "model": "logistic",
+        "input_version": 0,
+        "recommendation": {"factor": 20, "reason": "largest F within tolerance"},
+        "sweep": [
+            {"factor": 1, "weighted": {"pr_auc": 0.61, "log_loss": 0.05}},
+            {"factor": 20, "weighted": {"pr_auc": 0.60, "log_loss": 0.051}},
+        ],
+    }
+    where = log_evaluation(report, [figure], "evaluations", cfg=cfg,
+                           input_df=spark.read.format("delta").load(small_fraud_table), run_name="sweep")
+    run = client.get_run(where["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["imbalance_spark.kind"] == "evaluate"
+    assert run.data.params["model"] == "logistic" and run.data.params["recommendation.reason"].startswith("largest")
+    assert run.data.params["config_sha256"] == cfg.source_sha256
+    assert run.data.metrics["sweep.F20.weighted.pr_auc"] == 0.60 and run.data.metrics["recommendation.factor"] == 20
+    history = client.get_metric_history(run.info.run_id, "sweep.weighted.pr_auc")
+    assert sorted((m.step, m.value) for m in history) == [(1, 0.61), (20, 0.60)]
+    assert artifact_paths(client, run.info.run_id) == ["evaluation/sweep.png", "evaluation/tracked.json"]
+    (dataset,) = run.inputs.dataset_inputs
+    assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "evaluation"
+    assert json.loads(dataset.dataset.source) == {"path": small_fraud_table, "delta_table_version": 0}
+    assert log_evaluation(report, [], None) is None, "no experiment: nothing logged"
+
+
+def test_missing_mlflow_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    # sys.modules[name] = None is how Python marks a package as not importable
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    config = write_config(tmp_path / "c.yaml", CONFIG.format(input="/nowhere/in", output=tmp_path / "out", report=""))
+    code = main(["run", "--config", str(config)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 7 and len(err) == 1
+    assert err[0] == ("imbalance-spark: error: MLflow tracking is requested but the mlflow package is not installed:"
+                      " pip install 'imbalance-spark[mlflow]'")
+
+
+def test_unusable_tracking_uri_is_a_tracking_error(monkeypatch):
+    from imbalance_spark.tracking import start_mlflow_run
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://host/x")
+    with pytest.raises(TrackingError, match="could not start a run in experiment 'e' at nosuchscheme://host/x"):
+        start_mlflow_run("e", "r")
+
+
+def test_demo_end_to_end_picture_history_plot_and_mlflow_run(spark, tmp_path, tracking_env, monkeypatch, capsys):
+    client = tracking_env
+    monkeypatch.chdir(tmp_path)  # the demo config's paths (data/demo/...) are relative to the working directory
+    assert main(["demo", "--rows", "20000", "--mlflow-experiment", "demo", "-q"]) == 0
+    reports = tmp_path / "data" / "demo" / "reports"
+    report = json.loads((reports / "demo_fraud.json").read_text())
+    assert png_size(reports / "demo_fraud.png") == (1100, 500)
+    run = only_run(client, "demo")
+    assert run.info.run_id == report["mlflow"]["run_id"] and run.data.params["factor.0"] == "20.0"
+    assert run.data.metrics["input.rows"] == 20_000
+    assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"demo_fraud.input", "demo_fraud.output"}
+    assert artifact_paths(client, run.info.run_id) == ["report/demo_fraud.json", "report/demo_fraud.png"]
+    capsys.readouterr()
+    config = Path(__file__).resolve().parent.parent / "conf" / "datasets" / "demo_fraud.yaml"
+    assert main(["history", "--config", str(config), "--plot", "drift.png", "-q"]) == 0
+    assert "picture of the class drift: drift.png" in capsys.readouterr().out
+    assert png_size(tmp_path / "drift.png") == (1100, 550)
+    assert json.loads((tmp_path / "drift.json").read_text())["runs"][0]["shares"]["1"] == report["input"]["classes"]["1"]["share"]
