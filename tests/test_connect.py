@@ -81,6 +81,9 @@ def report_numbers(folder: Path) -> dict:
     report = json.loads((folder / "report.json").read_text())
     report = {k: v for k, v in report.items() if k not in VOLATILE}
     report["output"] = {k: v for k, v in report["output"].items() if k != "target"}
+    # Pictures are drawn beside each report, from its numbers: same names, own folder.
+    report["figures"] = {k: Path(v).relative_to(folder).as_posix() for k, v in (report.get("figures") or {}).items()}
+    assert all((folder / v).is_file() for v in report["figures"].values())
     return report
 
 
