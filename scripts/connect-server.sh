@@ -43,15 +43,21 @@ start() {
   fi
   mkdir -p "${STATE_DIR}"
   export SPARK_HOME=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}
-  local packages conf_args=() line
-  # One source of truth: the Delta coordinates and the factory's settings come from the package.
-  packages=$("$PYTHON" -m imbalance_spark.packages)
+  local jars_args=() conf_args=() line jars
+  # One source of truth: the Delta jars and the factory's settings come from the package. The jars
+  # cached by `imbalance-spark packages --fetch` (make install) need no Ivy resolution at start.
+  jars=$("$PYTHON" -c 'from imbalance_spark.packages import cached_jars_arg; print(cached_jars_arg() or "")')
+  if [[ -n "${jars}" ]]; then
+    jars_args=(--jars "${jars}")
+  else
+    jars_args=(--packages "$("$PYTHON" -m imbalance_spark.packages)")
+  fi
   while IFS= read -r line; do
     conf_args+=(--conf "${line}")
   done < <("$PYTHON" -m imbalance_spark.session connect-server-conf "${MASTER}")
   # Its own session, so that `stop` signals the server together with the Python workers it forks.
   setsid "${SPARK_HOME}/bin/spark-submit" --class "${SERVER_CLASS}" --name imbalance-spark-connect \
-    --master "${MASTER}" --packages "${packages}" "${conf_args[@]}" \
+    --master "${MASTER}" "${jars_args[@]}" "${conf_args[@]}" \
     --conf "spark.connect.grpc.binding.address=${HOST}" --conf "spark.connect.grpc.binding.port=${PORT}" \
     "$@" >"${STATE_DIR}/server.out" 2>&1 </dev/null &
   echo $! >"${STATE_DIR}/server.pid"

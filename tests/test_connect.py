@@ -81,6 +81,9 @@ def report_numbers(folder: Path) -> dict:
     report = json.loads((folder / "report.json").read_text())
     report = {k: v for k, v in report.items() if k not in VOLATILE}
     report["output"] = {k: v for k, v in report["output"].items() if k != "target"}
+    # Pictures are drawn beside each report, from its numbers: same names, own folder.
+    report["figures"] = {k: Path(v).relative_to(folder).as_posix() for k, v in (report.get("figures") or {}).items()}
+    assert all((folder / v).is_file() for v in report["figures"].values())
     return report
 
 
@@ -166,3 +169,10 @@ def test_unreachable_server_is_one_line(tmp_path):
         os.environ.pop("IMBALANCE_SPARK_CONNECT_TIMEOUT_S")
     assert code == 6
     assert errors(err) == [f"imbalance-spark: error: --remote: no Spark Connect server answers at sc://127.0.0.1:{port} within 2 s"]
+
+
+def test_master_and_remote_are_exclusive(tmp_path, capsys):
+    cfg = config(tmp_path, str(tmp_path / "in"))
+    code, _, err = run_classic(capsys, "run", "--config", str(cfg), "--master", "local[1]", "--remote", "sc://127.0.0.1:1")
+    assert code == 2
+    assert errors(err) == ["imbalance-spark: error: --master local[1] and --remote/SPARK_REMOTE sc://127.0.0.1:1: choose one"]
