@@ -25,6 +25,7 @@ from imbalance_spark.cli import main
 from imbalance_spark.config import RunDates, parse_config
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.pipeline import profile_job, run_job
+from imbalance_spark.transform import column
 from imbalance_spark.write import read_history
 
 ROWS = 12_000
@@ -93,18 +94,18 @@ def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
     in_df = spark.read.format("delta").load(quoted_table)
     assert out_df.columns == in_df.columns + [q["weight"]]
     for report, day in ((first, "2026-03-01"), (again, "2026-03-02")):
-        day_in = in_df.filter(F.col(f"`{q['date']}`") == F.lit(day))
-        day_out = out_df.filter(F.col(f"`{q['date']}`") == F.lit(day))
-        n_minor = day_in.filter(F.col(f"`{q['label']}`") == 1).count()
-        assert day_out.filter(F.col(f"`{q['label']}`") == 1).count() == n_minor  # every minority row kept
+        day_in = in_df.filter(column(q['date']) == F.lit(day))
+        day_out = out_df.filter(column(q['date']) == F.lit(day))
+        n_minor = day_in.filter(column(q['label']) == 1).count()
+        assert day_out.filter(column(q['label']) == 1).count() == n_minor  # every minority row kept
         n_major = day_in.count() - n_minor
-        kept = day_out.filter(F.col(f"`{q['label']}`") == 0).count()
+        kept = day_out.filter(column(q['label']) == 0).count()
         assert abs(kept - n_major / 4) <= 5 * math.sqrt(n_major * 0.25 * 0.75)
         assert report["output"]["classes"]["0"]["count"] == kept
     assert second["output"]["classes"] == again["output"]["classes"]
     # the weight is the source weight x F for the majority, the source weight for the minority
     w = out_df.select(
-        (F.col(f"`{q['weight']}`") / F.col(f"`{q['weight_src']}`")).alias("m"), F.col(f"`{q['label']}`").alias("y")
+        (column(q['weight']) / column(q['weight_src'])).alias("m"), column(q['label']).alias("y")
     ).distinct().collect()
     assert {(r.y, r.m) for r in w} == {(0, 4.0), (1, 1.0)}
     detail = DeltaTable.forPath(spark, out).detail().first()
@@ -566,3 +567,29 @@ def test_run_killed_at_a_stage_leaves_output_as_it_was(spark, lake, tmp_path, st
     # the next run commits exactly one new version
     assert main(["run", "--config", str(config), "-q"]) == 0
     assert delta_version(spark, out) == (0 if before is None else before + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", ["pinned-version-vacuumed", "label-double-non-integral", "delta-declared-csv"])
+def test_refusal_in_a_real_subprocess_has_no_jvm_trace(lake, tmp_path, case_id):
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    _, over, args, needles = next(c for c in SPARK_CASES if c[0] == case_id)
+    data = _fill(_config(lake, **over), lake)
+    data["output"]["path"] = str(tmp_path / "new_out")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    proc = subprocess.run(
+        [sys.executable, "-m", "imbalance_spark.cli", "run", "--config", str(config), "-q", *args],
+        capture_output=True, text=True, env=cli_env(), timeout=300,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith("imbalance-spark:")]
+    assert proc.returncode == 3, proc.stderr
+    assert len(ours) == 1 and all(n in ours[0] for n in needles), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not any(line.startswith(("\tat ", "  at ")) or line.lstrip().startswith("at org.") for line in lines), proc.stderr
+    assert not (tmp_path / "new_out").exists()
