@@ -83,7 +83,6 @@ def test_profile_writes_nothing(spark, fraud_table, tmp_path, capsys):
         ("not_delta", "is not a Delta table (no _delta_log)"),
         ("missing_label", "label_column: column 'label_x' is not in input"),
         ("missing_partition", "output.partition_by: column 'event_date' is not in input"),
-        # a double label is accepted when integral (MLlib's 0.0/1.0); amounts are refused as a continuous target
         ("bad_label_type", "label_column: 'amount' has more than 10,000 distinct values: an id or a continuous target"),
     ],
 )
