@@ -81,7 +81,13 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
                 f"input {describe_input(cfg)}: two columns differ only in case, which Spark and Delta treat as the"
                 f" same name ({cfg.redact(_first_line(exc))}); rename or drop one"
             ) from None
-        raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}") from None
+        hint = ""
+        if _condition(exc) == "PARQUET_TYPE_ILLEGAL" and "NANOS" in str(exc):
+            hint = (
+                "; nanosecond timestamps (pandas' default) are not read by Spark: write them in microseconds,"
+                " e.g. df.to_parquet(..., coerce_timestamps='us')"
+            )
+        raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}{hint}") from None
     check_input_columns(df, cfg, dates)
     unsliced_df = None
     if dates is not None:
