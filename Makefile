@@ -42,10 +42,10 @@ demo: $(CORE_STAMP)
 test: $(FULL_STAMP)
 	$(BIN)/python -m pytest
 
-# Quick: 200k rows, one repetition of the core variants, a few minutes; results in data/bench/
+# Quick: 200k rows, one cold repetition of the core variants, a few minutes; results in data/bench/
 # (benchmarks/README.md has the scaling runs that the docs cite).
 bench: $(FULL_STAMP)
-	$(BIN)/python benchmarks/run.py --rows 200k --repeat 1 --variants core --out data/bench --name quick
+	$(BIN)/python benchmarks/run.py --rows 200k --repeat 1 --cold --variants core --out data/bench --name quick
 
 lint: $(FULL_STAMP)
 	$(BIN)/ruff check .

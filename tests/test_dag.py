@@ -335,7 +335,7 @@ def test_missing_datasets_dir_is_an_import_error(tmp_path):
 def test_run_date_renders_for_dated_runs_and_runs_without_logical_date(airflow_home, tmp_path):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
-    config = write_dataset(datasets / "render.yaml", "render_check")
+    config = write_dataset(datasets / "render.yaml", "render_check", "schedule: {}\n")
     env = airflow_env(airflow_home, datasets_dir=datasets)
     dag_id = DAG_PREFIX + "render_check"
 
