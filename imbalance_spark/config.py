@@ -394,9 +394,6 @@ class JobConfig(_Model):
     # No block: no DAG. A block without `enabled` schedules the dataset.
     schedule: ScheduleConfig = ScheduleConfig(enabled=False)
     tracking: TrackingConfig = TrackingConfig()
-
-
-    schedule: ScheduleConfig = ScheduleConfig()
     evaluate: EvaluateConfig | None = None
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None

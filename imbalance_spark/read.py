@@ -82,7 +82,7 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
                 f" same name ({cfg.redact(_first_line(exc))}); rename or drop one"
             ) from None
         hint = ""
-        if _condition(exc) == "PARQUET_TYPE_ILLEGAL" and "NANOS" in str(exc):
+        if error_condition(exc) == "PARQUET_TYPE_ILLEGAL" and "NANOS" in str(exc):
             hint = (
                 "; nanosecond timestamps (pandas' default) are not read by Spark: write them in microseconds,"
                 " e.g. df.to_parquet(..., coerce_timestamps='us')"

@@ -438,7 +438,7 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
 def test_connect_variable_makes_each_dag_a_connect_task(tmp_path):
     datasets = tmp_path / "datasets"
     datasets.mkdir()
-    config = write_dataset(datasets / "a.yaml", "through_connect")
+    config = write_dataset(datasets / "a.yaml", "through_connect", "schedule: {}\n")
     bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets, connect_url="sc://127.0.0.1:15002"))
 
     assert bag["errors"] == {}
