@@ -48,13 +48,12 @@ def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) 
         return df.filter(
             (date >= F.lit(start.isoformat()).cast(dtype)) & (date < F.lit(after.isoformat()).cast(dtype))
         )
-    # date columns compare to date literals; strings compare as ISO text
-    lo, hi = (
-        (F.lit(start), F.lit(end))
-        if isinstance(dtype, T.DateType)
-        else (F.lit(start.isoformat()), F.lit(end.isoformat()))
-    )
-    return df.filter((date >= lo) & (date <= hi))
+    if isinstance(dtype, T.DateType):
+        return df.filter((date >= F.lit(start)) & (date <= F.lit(end)))
+    # Strings compare as ISO text, up to the next day: "2026-01-02 05:00" and "2026-01-02T05:00+02:00"
+    # belong to 2026-01-02 (a `<= '2026-01-02'` test would silently drop them).
+    after = end + dt.timedelta(days=1)
+    return df.filter((date >= F.lit(start.isoformat())) & (date < F.lit(after.isoformat())))
 
 
 def hash_uniform(key_columns: Sequence[str], seed: int) -> Column:

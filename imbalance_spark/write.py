@@ -206,7 +206,8 @@ def replace_where(df: DataFrame, date_column: str, dates: RunDates) -> str:
         return f"{col} >= '{dates.start} 00:00:00' AND {col} < '{after} 00:00:00'"
     if isinstance(dtype, T.DateType):
         return f"{col} >= DATE'{dates.start}' AND {col} <= DATE'{dates.end}'"
-    return f"{col} >= '{dates.start}' AND {col} <= '{dates.end}'"
+    # ISO text up to the next day, as transform.filter_dates selects it
+    return f"{col} >= '{dates.start}' AND {col} < '{dates.end + dt.timedelta(days=1)}'"
 
 
 _STATS_TYPES = (

@@ -74,16 +74,27 @@ def test_date_slice_by_date_timestamp_and_string_columns(spark, tmp_path):
         "id",
         "cast(id % 2 as int) as y",
         "timestamp'2026-01-01 00:00:00' + make_interval(0, 0, 0, 0, cast(id as int), 0, 0) as ts",
-    ).withColumn("d", F.to_date("ts")).withColumn("s", F.date_format("ts", "yyyy-MM-dd")).write.parquet(path)
+    ).withColumn("d", F.to_date("ts")).withColumn("s", F.date_format("ts", "yyyy-MM-dd")).withColumn(
+        "s_time", F.date_format("ts", "yyyy-MM-dd HH:mm:ss")).withColumn(
+        "s_iso", F.date_format("ts", "yyyy-MM-dd'T'HH:mmXXX")).write.parquet(path)
     one = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
     two = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 3))
-    for column in ("d", "ts", "s"):
+    # ISO strings with a time (and an offset) belong to the day they start with, never dropped
+    for column in ("d", "ts", "s", "s_time", "s_iso"):
         c = cfg(path, input={"path": path, "format": "parquet", "date_column": column})
         assert read_input(spark, c, one).df.count() == 24, column
         assert read_input(spark, c, two).df.count() == 48, column
     bad = cfg(path, input={"path": path, "format": "parquet", "date_column": "id"})
     with pytest.raises(InputError, match="input.date_column: column 'id' has type bigint"):
         read_input(spark, bad, one)
+    # a daily run on a string date with times replaces exactly that day, twice over
+    out = str(tmp_path / "out")
+    c = cfg(path, input={"path": path, "format": "parquet", "date_column": "s_iso"}, output={"path": out},
+            downsampling={"factor": 1})
+    for _ in range(2):
+        run_job(spark, c, one)
+        run_job(spark, c, RunDates(dt.date(2026, 1, 3), dt.date(2026, 1, 3)))
+    assert spark.read.format("delta").load(out).count() == 48
 
 
 def test_csv_input_with_header_and_inference(spark, tmp_path):
