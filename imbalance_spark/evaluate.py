@@ -391,7 +391,7 @@ def evaluate_job(
 
         figure_paths = [p for p in (report.get("figures") or {}).values() if isinstance(p, str)]
         report["mlflow"] = log_evaluation(
-            report, [*figure_paths, str(out_dir / "evaluate.json")], experiment, cfg=cfg, input_df=source.df
+            report, figure_paths, experiment, cfg=cfg, input_df=source.df
         )
         write_report(report, str(out_dir / "evaluate.json"))
     return report
