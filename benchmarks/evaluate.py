@@ -119,7 +119,10 @@ def render(result: dict) -> str:
             f" {p['iterations']['weighted']} | {p['pr_auc_weighted']:.4f} |"
         )
     before, after = result["load_average_before"][0], result["load_average_after"][0]
-    machine = f"Machine: {result['machine']}; run {result['run_at']}; load average {before:.1f} before, {after:.1f} after."
+    machine = (
+        f"Machine: {result['machine']}; run {result['run_at']};"
+        f" load average {before:.1f} before, {after:.1f} after."
+    )
     if before > (os.cpu_count() or 2) + 1:  # the run itself keeps the cores busy
         machine += (
             " **The machine was shared**: other processes were running, so these times are inflated;"
