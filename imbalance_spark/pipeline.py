@@ -241,8 +241,10 @@ def run_job(
     write_options = check_output_schema(spark, cfg.output, output_df, mode, found)
     where = replace_where(output_df, cfg.input.date_column, dates) if mode == "replace_slice" else None
     # A new table is created with CREATE TABLE ... AS SELECT (to carry its properties in the same
-    # commit), which does not deliver observed metrics; the checked counts stand for it there.
-    observation = Observation(f"imbalance_spark_{run_id}") if found.exists else None
+    # commit), and a catalog table is written through its catalog: neither delivers observed
+    # metrics, so the checked counts stand for them there.
+    observed_write = found.exists and cfg.output.table is None
+    observation = Observation(f"imbalance_spark_{run_id}") if observed_write else None
     if observation is not None:
         keys = [c.key for c in plan.classes]
         output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)

@@ -306,16 +306,21 @@ def write_delta(
                 return
             current = found.detail.properties
             set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
-        writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
-        writer = writer.options(**(options or {}))
-        if mode == "replace_slice":
-            writer = writer.option("replaceWhere", where)
-        if out.partition_by:
-            writer = writer.partitionBy(*out.partition_by)
-        if out.table is not None:
-            writer.saveAsTable(out.table)
+        if out.table is not None and found is None:
+            found = find_output(spark, out)
+        if out.table is not None and found.exists:
+            _overwrite_catalog_table(df, out.table, user_metadata, where if mode == "replace_slice" else None, options)
         else:
-            writer.save(out.path)
+            writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
+            writer = writer.options(**(options or {}))
+            if mode == "replace_slice":
+                writer = writer.option("replaceWhere", where)
+            if out.partition_by:
+                writer = writer.partitionBy(*out.partition_by)
+            if out.table is not None:
+                writer.saveAsTable(out.table)
+            else:
+                writer.save(out.path)
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
@@ -331,6 +336,21 @@ def write_delta(
 
 
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _overwrite_catalog_table(
+    df: DataFrame, table: str, user_metadata: str, where: str | None, options: dict[str, str] | None
+) -> None:
+    """Overwrite an existing catalog table (the rows matching ``where``, else all) in one commit.
+
+    Through DataFrameWriterV2's overwrite-by-condition: ``saveAsTable`` in overwrite mode replaces
+    the table through the session catalog, which fails on a Delta table whose partition columns
+    are not the last ones, and parses partition names (a space in one is a syntax error).
+    """
+    from pyspark.sql import functions as F
+
+    writer = df.writeTo(table).option("userMetadata", user_metadata).options(**(options or {}))
+    writer.overwrite(F.expr(where) if where is not None else F.lit(True))
 
 
 def _identifier(out: OutputConfig) -> str:
