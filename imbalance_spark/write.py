@@ -171,8 +171,8 @@ def check_column_names(schema: T.StructType, out: OutputConfig, found: OutputTab
             f"output {describe_output(out)}: column name(s) {names} contain a space or one of , ; {{ }} ( ) = tab"
             " newline, which the existing table can hold only with Delta column mapping; enable it with"
             f" ALTER TABLE {redact(_identifier(out))} SET TBLPROPERTIES ('{COLUMN_MAPPING_PROPERTY}' = 'name')"
-            " (it raises the table's protocol to reader 2 / writer 5: readers without column mapping support,"
-            " such as Delta before 1.2, can no longer read it), or rename the columns in the input"
+            " (it raises the table's protocol to reader 2 / writer 5 or above: readers without column mapping"
+            " support, such as Delta before 1.2, can no longer read it), or rename the columns in the input"
         )
     return names
 
