@@ -142,8 +142,13 @@ def test_spaced_names_written_by_other_engines(spark, tmp_path, writer):
     assert ratios == {0.0: 4.0, 1.0: 1.0}
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{out}`").first()
     assert detail.properties["delta.columnMapping.mode"] == "name" and list(detail.partitionColumns) == ["event date"]
-    # delta-rs reads the column-mapped output back under the same names
+    # delta-rs's query engine reads the column-mapped output back under the same names (its
+    # to_pandas() in deltalake 1.6 does not: nulls in every mapped column, see docs/configuration.md)
     deltalake = pytest.importorskip("deltalake")
-    assert deltalake.DeltaTable(out).to_pandas().sort_values("tx id")["is fraud"].tolist() == [
-        r[0] for r in out_df.orderBy("`tx id`").select("`is fraud`").collect()
+    import pyarrow as pa
+
+    rs = deltalake.QueryBuilder().register("t", deltalake.DeltaTable(out)).execute(
+        'SELECT "tx id", "is fraud", "weight = amount x F" FROM t ORDER BY "tx id"').read_all()
+    assert [tuple(r.values()) for r in pa.table(rs).to_pylist()] == [
+        tuple(r) for r in out_df.orderBy("`tx id`").select("`tx id`", "`is fraud`", "`weight = amount x F`").collect()
     ]
