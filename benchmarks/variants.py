@@ -272,7 +272,8 @@ def job_sampleby_udf(args: argparse.Namespace) -> dict:
 
 def job_v1_create(args: argparse.Namespace) -> dict:
     """Candidate: ``run_job`` creating a new output with ``df.write...save`` (then ALTER TABLE for
-    the properties) instead of ``DataFrameWriterV2.create``. Wraps ``write._create_with_properties``."""
+    the properties) instead of the job's one-commit CREATE TABLE AS SELECT (``DataFrameWriterV2.create``
+    before). Wraps ``write._create_with_properties``."""
     import imbalance_spark.write as write
 
     calls = []

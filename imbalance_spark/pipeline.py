@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql.types import DoubleType, StructField, StructType
 
 from imbalance_spark import __version__
 from imbalance_spark.config import JobConfig, RunDates
@@ -202,7 +202,8 @@ def run_job(
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
         found = check_output(spark, cfg.output, mode)
-        check_column_names([*source.df.columns, cfg.weight.column])
+        out_schema = StructType([*source.df.schema.fields, StructField(cfg.weight.column, DoubleType())])
+        check_column_names(out_schema, cfg.output, found)
     input_df = source.df
     lineage = run_info(cfg, source, run_id, now.date())
     with timer.stage("profile", f"counting classes of {cfg.label_column!r} (label column only)"):
@@ -239,9 +240,11 @@ def run_job(
     ).transform(select_output, input_df.columns, cfg.weight.column)
     write_options = check_output_schema(spark, cfg.output, output_df, mode, found)
     where = replace_where(output_df, cfg.input.date_column, dates) if mode == "replace_slice" else None
-    # A new table is created with DataFrameWriterV2 (to carry its properties in the same commit),
-    # which does not deliver observed metrics; the checked counts stand for it there.
-    observation = Observation(f"imbalance_spark_{run_id}") if found.exists else None
+    # A new table is created with CREATE TABLE ... AS SELECT (to carry its properties in the same
+    # commit), and a catalog table is written through its catalog: neither delivers observed
+    # metrics, so the checked counts stand for them there.
+    observed_write = found.exists and cfg.output.table is None
+    observation = Observation(f"imbalance_spark_{run_id}") if observed_write else None
     if observation is not None:
         keys = [c.key for c in plan.classes]
         output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)

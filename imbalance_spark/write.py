@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 
 from delta.exceptions import (
@@ -127,18 +128,53 @@ def _holds_files(spark: SparkSession, path: str) -> bool:
         raise
 
 
-# Delta refuses these in column names unless the table uses column mapping.
+# Delta refuses these in column names unless the table uses column mapping (Parquet once did).
 _DELTA_INVALID_NAME_CHARS = " ,;{}()\n\t="
+COLUMN_MAPPING_PROPERTY = "delta.columnMapping.mode"
 
 
-def check_column_names(columns: list[str]) -> None:
-    """Refuse, before any work, output column names a Delta table without column mapping cannot hold."""
-    bad = [c for c in columns if any(ch in c for ch in _DELTA_INVALID_NAME_CHARS)]
-    if bad:
+def names_needing_mapping(schema: T.StructType) -> list[str]:
+    """The column names (nested fields as ``a.b``) a Delta table can hold only with column mapping."""
+    found: list[str] = []
+
+    def walk(dtype: T.DataType, prefix: str) -> None:
+        if isinstance(dtype, T.StructType):
+            for f in dtype.fields:
+                name = prefix + f.name
+                if any(ch in f.name for ch in _DELTA_INVALID_NAME_CHARS):
+                    found.append(name)
+                walk(f.dataType, name + ".")
+        elif isinstance(dtype, T.ArrayType):
+            walk(dtype.elementType, prefix)
+        elif isinstance(dtype, T.MapType):
+            walk(dtype.keyType, prefix)
+            walk(dtype.valueType, prefix)
+
+    walk(schema, "")
+    return found
+
+
+def has_column_mapping(properties: dict[str, str]) -> bool:
+    """Whether a Delta table's properties enable column mapping (mode ``name`` or ``id``)."""
+    return properties.get(COLUMN_MAPPING_PROPERTY, "none").lower() in ("name", "id")
+
+
+def check_column_names(schema: T.StructType, out: OutputConfig, found: OutputTable) -> list[str]:
+    """Refuse, before any work, names an existing output without column mapping cannot hold.
+
+    Returns the names that need column mapping: a new table is created with it (only then, so
+    ordinary tables keep the protocol every Delta reader supports).
+    """
+    names = names_needing_mapping(schema)
+    if names and found.exists and not has_column_mapping(found.detail.properties):
         raise OutputError(
-            f"output: column name(s) {bad} contain a character Delta refuses without column mapping"
-            " (space , ; { } ( ) = tab or newline); rename them in the input (dots, backticks and unicode are fine)"
+            f"output {describe_output(out)}: column name(s) {names} contain a space or one of , ; {{ }} ( ) = tab"
+            " newline, which the existing table can hold only with Delta column mapping; enable it with"
+            f" ALTER TABLE {redact(_identifier(out))} SET TBLPROPERTIES ('{COLUMN_MAPPING_PROPERTY}' = 'name')"
+            " (it raises the table's protocol to reader 2 / writer 5 or above: readers without column mapping"
+            " support, such as Delta before 1.2, can no longer read it), or rename the columns in the input"
         )
+    return names
 
 
 def check_partition_count(out: OutputConfig, estimate: int | None, by_column: tuple[int, ...] = ()) -> None:
@@ -252,7 +288,8 @@ def write_delta(
 ) -> None:
     """Write ``df`` as Delta to the configured path or table in one commit.
 
-    A new table is created with ``properties`` in that same commit; an existing one is
+    A new table is created with ``properties`` in that same commit (and Delta column mapping when a
+    column name needs it, see :func:`check_column_names`); an existing one is
     overwritten (one commit) and its properties are altered only when they changed: the statistics
     columns before the write (they decide how its files are written), the rest after it.
     ``found`` is the output as :func:`check_output` found it (looked up again when not given).
@@ -262,23 +299,28 @@ def write_delta(
     properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
     current = None
     try:
-        if properties:
+        if properties or stats or names_needing_mapping(df.schema):
             found = found if found is not None else find_output(spark, out)
             if not found.exists:
-                _create_with_properties(df, out, user_metadata, {**properties, **stats})
+                _create_with_properties(df, out, user_metadata, {**(properties or {}), **stats})
                 return
             current = found.detail.properties
             set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
-        writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
-        writer = writer.options(**(options or {}))
-        if mode == "replace_slice":
-            writer = writer.option("replaceWhere", where)
-        if out.partition_by:
-            writer = writer.partitionBy(*out.partition_by)
-        if out.table is not None:
-            writer.saveAsTable(out.table)
+        if out.table is not None and found is None:
+            found = find_output(spark, out)
+        if out.table is not None and found.exists:
+            _overwrite_catalog_table(df, out.table, user_metadata, where if mode == "replace_slice" else None, options)
         else:
-            writer.save(out.path)
+            writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
+            writer = writer.options(**(options or {}))
+            if mode == "replace_slice":
+                writer = writer.option("replaceWhere", where)
+            if out.partition_by:
+                writer = writer.partitionBy(*out.partition_by)
+            if out.table is not None:
+                writer.saveAsTable(out.table)
+            else:
+                writer.save(out.path)
     except AnalysisException as exc:
         first = str(exc).strip().splitlines()[0]
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
@@ -296,25 +338,60 @@ def write_delta(
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
+def _overwrite_catalog_table(
+    df: DataFrame, table: str, user_metadata: str, where: str | None, options: dict[str, str] | None
+) -> None:
+    """Overwrite an existing catalog table (the rows matching ``where``, else all) in one commit.
+
+    Through DataFrameWriterV2's overwrite-by-condition: ``saveAsTable`` in overwrite mode replaces
+    the table through the session catalog, which fails on a Delta table whose partition columns
+    are not the last ones, and parses partition names (a space in one is a syntax error).
+    """
+    from pyspark.sql import functions as F
+
+    writer = df.writeTo(table).option("userMetadata", user_metadata).options(**(options or {}))
+    writer.overwrite(F.expr(where) if where is not None else F.lit(True))
+
+
 def _identifier(out: OutputConfig) -> str:
     return delta_ref(out.path, out.table)
 
 
 def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
-    from pyspark.sql import functions as F
+    """Create the table from ``df`` in one commit (CTAS): its data, ``properties`` and ``user_metadata``.
 
+    Column names that need it (a space, ``,;{}()=``) get Delta column mapping, set in the same
+    statement. SQL rather than DataFrameWriterV2, whose ``partitionedBy`` cannot name such a column.
+    """
     spark = df.sparkSession
-    writer = df.writeTo(_identifier(out)).using("delta")
-    if out.partition_by:
-        writer = writer.partitionedBy(*[F.col("`" + c.replace("`", "``") + "`") for c in out.partition_by])
-    for key, value in properties.items():
-        writer = writer.tableProperty(key, value)
-    # DataFrameWriterV2 has no userMetadata option; Delta reads this conf at commit time.
+    if names_needing_mapping(df.schema):
+        properties = {**properties, COLUMN_MAPPING_PROPERTY: "name"}
+    view = f"imbalance_spark_output_{uuid.uuid4().hex}"
+    partitioned = (
+        f" PARTITIONED BY ({', '.join(_quote_name(c) for c in out.partition_by)})" if out.partition_by else ""
+    )
+    pairs = ", ".join(f"{_quote_text(k)} = {_quote_text(v)}" for k, v in properties.items())
+    df.createOrReplaceTempView(view)
+    # CTAS has no userMetadata option; Delta reads this conf at commit time.
     spark.conf.set(_USER_METADATA_CONF, user_metadata)
     try:
-        writer.create()
+        spark.sql(
+            f"CREATE TABLE {_identifier(out)} USING delta{partitioned}"
+            f"{f' TBLPROPERTIES ({pairs})' if pairs else ''} AS SELECT * FROM {view}"
+        )
     finally:
         spark.conf.unset(_USER_METADATA_CONF)
+        spark.catalog.dropTempView(view)
+
+
+def _quote_name(name: str) -> str:
+    """A column name in SQL: always backticks, so a space, a dot or a keyword is one name."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _quote_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
@@ -341,15 +418,12 @@ def set_table_properties(
         return False
     name = _identifier(out)
 
-    def quote(s: str) -> str:
-        return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
     stale = sorted(set(current) - set(props))
     if stale:
-        spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({', '.join(quote(k) for k in stale)})")
+        spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({', '.join(_quote_text(k) for k in stale)})")
     changed = {k: v for k, v in props.items() if current.get(k) != v}
     if changed:
-        pairs = ", ".join(f"{quote(k)} = {quote(v)}" for k, v in sorted(changed.items()))
+        pairs = ", ".join(f"{_quote_text(k)} = {_quote_text(v)}" for k, v in sorted(changed.items()))
         spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
     return True
 

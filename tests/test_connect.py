@@ -176,3 +176,28 @@ def test_master_and_remote_are_exclusive(tmp_path, capsys):
     code, _, err = run_classic(capsys, "run", "--config", str(cfg), "--master", "local[1]", "--remote", "sc://127.0.0.1:1")
     assert code == 2
     assert errors(err) == ["imbalance-spark: error: --master local[1] and --remote/SPARK_REMOTE sc://127.0.0.1:1: choose one"]
+
+
+def test_spaced_names_through_connect(spark, connect_url, small_table, tmp_path):
+    """A column name with a space: the output is created (CTAS, column mapping) and its slice replaced."""
+    spaced = str(tmp_path / "spaced_input")
+    df = spark.read.format("delta").load(small_table)
+    df.select(*[df[c].alias(c.replace("_", " ")) for c in df.columns]).write.parquet(spaced)
+    text = (
+        f"dataset: spaced\ninput: {{path: {spaced}, format: parquet, date_column: event date}}\n"
+        "label_column: is fraud\nminority_classes: [1]\n"
+        "downsampling: {factor: 4, seed: 3, method: hash, key_columns: [transaction id]}\n"
+        f"weight: {{column: example weight}}\noutput: {{path: {tmp_path / 'out'}, partition_by: [event date]}}\n"
+        f"report: {{path: {tmp_path / 'report.json'}}}\n"
+    )
+    cfg = write_config(tmp_path / "c.yaml", text)
+    for version in (0, 1):  # created, then the same date replaced
+        code, _, err = run_connect(connect_url, "run", "--config", str(cfg), "--run-date", RUN_DATE, "-q")
+        assert code == 0, err
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert report["output"]["version"] == version
+    out_df = spark.read.format("delta").load(str(tmp_path / "out"))
+    assert out_df.count() == report["output"]["rows"] > 0
+    assert {r[0] for r in out_df.select("example weight").distinct().collect()} == {1.0, 4.0}
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{tmp_path / 'out'}`").first()
+    assert detail.properties["delta.columnMapping.mode"] == "name" and list(detail.partitionColumns) == ["event date"]

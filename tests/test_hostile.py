@@ -60,27 +60,64 @@ QUOTED = {
     "weight_src": "src.weight",
     "weight": "ex.weight`w`",
     "stats": "amount€",
+    "nested": "nested.struct",
+    "field": "b",
 }
+# Names Delta holds only with column mapping: a space and each of , ; { } ( ) = tab newline.
+SPACED = {
+    "label": "is fraud",
+    "key": "tx id;(pk)",
+    "date": "event date",
+    "weight_src": "src weight {raw}",
+    "weight": "example weight=F",
+    "stats": "amount,\teur",
+    "nested": "meta data",
+    "field": "b c",
+}
+NAME_SETS = {"quoted": QUOTED, "spaced": SPACED}
 
 
-@pytest.fixture(scope="module")
-def quoted_table(spark, tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("quoted") / "t")
-    q = QUOTED
-    spark.range(20_000).select(
+def write_named_table(spark, path: str, q: dict) -> None:
+    """20,000 rows over three days, a 5% minority, partitioned by the date: every role named by ``q``.
+
+    Created in SQL, with column mapping when a name needs it (as the job creates its output)."""
+    from imbalance_spark.write import names_needing_mapping
+
+    df = spark.range(20_000).select(
         F.col("id").alias(q["key"]),
         (F.col("id") % 20 == 0).cast("int").alias(q["label"]),
         F.expr("date_add(date'2026-03-01', cast(id % 3 as int))").alias(q["date"]),
         (F.lit(1.0) + (F.col("id") % 2)).alias(q["weight_src"]),
         (F.col("id") * 0.5).alias(q["stats"]),
-        F.struct(F.col("id").alias("a"), F.lit("x").alias("b")).alias("nested.struct"),
-    ).write.format("delta").partitionBy(q["date"]).save(path)
-    return path
+        F.struct(F.col("id").alias("a"), F.lit("x").alias(q["field"])).alias(q["nested"]),
+    )
+    mapping = " TBLPROPERTIES ('delta.columnMapping.mode' = 'name')" if names_needing_mapping(df.schema) else ""
+    df.createOrReplaceTempView("named_input")
+    date = "`" + q["date"].replace("`", "``") + "`"
+    spark.sql(f"CREATE TABLE delta.`{path}` USING delta PARTITIONED BY ({date}){mapping} AS SELECT * FROM named_input")
+    spark.catalog.dropTempView("named_input")
 
 
+@pytest.fixture(scope="module")
+def named_tables(spark, tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("named")
+    paths = {}
+    for name, q in NAME_SETS.items():
+        paths[name] = str(root / name)
+        write_named_table(spark, paths[name], q)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def quoted_table(named_tables) -> str:
+    return named_tables["quoted"]
+
+
+@pytest.mark.parametrize("names", list(NAME_SETS))
 @pytest.mark.parametrize("method", ["sampleBy", "hash"])
-def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
-    q = QUOTED
+def test_quoted_names_work_in_every_role(spark, named_tables, tmp_path, method, names):
+    q = NAME_SETS[names]
+    table = named_tables[names]
     out = str(tmp_path / "out")
     history = str(tmp_path / "history")
     ds = {"factor": 4, "seed": 5, "method": method}
@@ -88,7 +125,7 @@ def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
         ds["key_columns"] = [q["key"]]
     cfg = parse_config({
         "dataset": "quoted",
-        "input": {"path": quoted_table, "date_column": q["date"]},
+        "input": {"path": table, "date_column": q["date"]},
         "label_column": q["label"],
         "minority_classes": [1],
         "downsampling": ds,
@@ -103,8 +140,9 @@ def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
     second = run_job(spark, cfg, day2)  # replaceWhere on an existing table, observed metrics
     again = run_job(spark, cfg, day2)  # idempotent rerun of the same slice
     out_df = spark.read.format("delta").load(out)
-    in_df = spark.read.format("delta").load(quoted_table)
+    in_df = spark.read.format("delta").load(table)
     assert out_df.columns == in_df.columns + [q["weight"]]
+    assert out_df.count() == first["output"]["rows"] + again["output"]["rows"]  # day 2 replaced, not duplicated
     for report, day in ((first, "2026-03-01"), (again, "2026-03-02")):
         day_in = in_df.filter(column(q['date']) == F.lit(day))
         day_out = out_df.filter(column(q['date']) == F.lit(day))
@@ -120,10 +158,20 @@ def test_quoted_names_work_in_every_role(spark, quoted_table, tmp_path, method):
         (column(q['weight']) / column(q['weight_src'])).alias("m"), column(q['label']).alias("y")
     ).distinct().collect()
     assert {(r.y, r.m) for r in w} == {(0, 4.0), (1, 1.0)}
+    # the nested struct (a field name with a space) is carried as it was
+    assert out_df.schema[q["nested"]].dataType == in_df.schema[q["nested"]].dataType
     detail = DeltaTable.forPath(spark, out).detail().first()
     assert list(detail.partitionColumns) == [q["date"]]
-    assert detail.properties["delta.dataSkippingStatsColumns"] == "`is.fraud.ü`,`amount€`"
+    quoted_stats = ",".join("`" + q[k].replace("`", "``") + "`" for k in ("label", "stats"))
+    assert detail.properties["delta.dataSkippingStatsColumns"] == quoted_stats
     assert detail.properties["imbalance_spark.factor.0"] == "4.0"
+    # column mapping (reader 2 / writer 5) only where a name needs it: dots and backticks do not
+    mapped = names == "spaced"
+    assert detail.properties.get("delta.columnMapping.mode") == ("name" if mapped else None)
+    assert (detail.minReaderVersion >= 2) == mapped and (detail.minWriterVersion >= 5) == mapped
+    # each data file holds one date: the table is partitioned by it, whatever the folders are called
+    per_file = out_df.groupBy(F.col("_metadata.file_path")).agg(F.countDistinct(column(q["date"])).alias("n"))
+    assert {r.n for r in per_file.collect()} == {1}
     hist = read_history(spark, cfg.history)
     assert hist.filter("class = '1'").count() == 3
 
@@ -329,7 +377,7 @@ SPARK_CASES = [
     ("source-weight-a-string", {"weight": {"source_column": "user_id"}}, [], ("has type string", "expected a numeric weight")),
     ("negative-source-weight", {"weight": {"source_column": "w_neg"}}, [], ("1 row(s) have a null, negative", "'w_neg'")),
     ("null-labels", {"label_column": "y_null"}, [], ("1 row(s) have a null 'y_null'", "set `null_labels: drop`")),
-    ("name-with-a-space", {"input": {"path": "@spaced", "format": "parquet"}, "label_column": "is fraud"}, [], ("['is fraud']", "Delta refuses without column mapping", "rename them")),
+    ("name-with-a-space-into-a-table-without-column-mapping", {"input": {"path": "@spaced", "format": "parquet"}, "label_column": "is fraud", "output": {"path": "@existing"}}, [], ("['is fraud']", "can hold only with Delta column mapping", "ALTER TABLE delta.`", "SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')", "reader 2 / writer 5")),
     ("date-column-a-struct", {"input": {"date_column": "meta"}}, ["--run-date", "2026-01-01"], ("input.date_column: column 'meta' has type struct", "expected a date")),
     # odd names
     ("label-case-differs", {"label_column": "Y"}, [], ("column 'Y' is not in input", "did you mean 'y'?")),

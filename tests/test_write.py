@@ -165,3 +165,107 @@ def test_history_after_three_runs(spark, daily_table, tmp_path):
         assert r.output_count == rep["output"]["classes"]["1"]["count"]
         assert r.run_id == rep["run_id"] and r.dataset == "daily" and r.degree == rep["degree"]
     assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# Column names with a space (or , ; { } ( ) = tab newline): Delta column mapping, only when needed
+
+
+@pytest.fixture(scope="module")
+def spaced_table(spark, daily_table, tmp_path_factory) -> str:
+    """The daily table as Parquet with a space in every name the config uses (no column mapping needed)."""
+    path = str(tmp_path_factory.mktemp("spaced") / "tx")
+    df = spark.read.format("delta").load(daily_table)
+    df.select(*[F.col(c).alias(c.replace("_", " ")) for c in df.columns]).write.parquet(path)
+    return path
+
+
+def spaced_cfg(input_path, **out):
+    return parse_config({
+        "dataset": "spaced",
+        "input": {"path": input_path, "format": "parquet", "date_column": "event date"},
+        "label_column": "is fraud",
+        "minority_classes": [1],
+        "downsampling": {"factor": 4, "seed": 3, "method": "hash", "key_columns": ["transaction id"]},
+        "weight": {"column": "example weight"},
+        "output": {"partition_by": ["event date"], **out},
+    })
+
+
+def protocol(spark, ref: str) -> tuple[int, int, str | None]:
+    row = spark.sql(f"DESCRIBE DETAIL {ref}").first()
+    return row.minReaderVersion, row.minWriterVersion, row.properties.get("delta.columnMapping.mode")
+
+
+@pytest.mark.parametrize("names", ["spaced", "plain"])
+def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names):
+    name = f"{names}_daily_out"
+    spark.sql(f"DROP TABLE IF EXISTS {name}")
+    if names == "plain":
+        label, date, weight = "is_fraud", "event_date", "example_weight"
+        c = cfg(daily_table, None, output={"table": name, "partition_by": [date]})
+    else:
+        label, date, weight = "is fraud", "event date", "example weight"
+        c = spaced_cfg(spaced_table, table=name)
+    r1 = run_job(spark, c, day("2026-01-01"))
+    run_job(spark, c, day("2026-01-02"))
+    first = sorted(tuple(r) for r in spark.table(name).collect())
+    r1b = run_job(spark, c, day("2026-01-01"))  # replaces its slice: same rows, no duplicates
+    assert sorted(tuple(r) for r in spark.table(name).collect()) == first
+    assert r1b["output"]["rows"] == r1["output"]["rows"]
+    assert f"`{date}` >= DATE'2026-01-01'" in r1b["output"]["replace_where"]
+    out_df = spark.table(name)
+    assert out_df.columns[-1] == weight and label in out_df.columns
+    per_day = {r[0].isoformat(): r[1] for r in out_df.groupBy(date).count().collect()}
+    assert set(per_day) == {"2026-01-01", "2026-01-02"}
+    assert per_day["2026-01-01"] == r1b["output"]["rows"]
+    weights = {(r[0], r[1]) for r in out_df.select(label, weight).distinct().collect()}
+    assert weights == {(0, 4.0), (1, 1.0)}
+    history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
+    assert [h.version for h in history] == [0, 1, 2]
+    assert history[0].operation == "CREATE TABLE AS SELECT"
+    assert json.loads(history[0].userMetadata)["run_dates"]["start"] == "2026-01-01"  # in the creating commit
+    assert json.loads(history[2].userMetadata)["run_id"] == r1b["run_id"]
+    reader, writer, mode = protocol(spark, name)
+    assert (mode == "name" and reader >= 2 and writer >= 5) == (names == "spaced")
+    detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    assert list(detail.partitionColumns) == [date]
+    assert detail.properties["imbalance_spark.factor.0"] == "4.0"
+    assert detail.properties["imbalance_spark.weight_column"] == weight
+    spark.sql(f"DROP TABLE {name}")
+
+
+def test_plain_names_keep_the_low_protocol(spark, daily_table, tmp_path):
+    out = str(tmp_path / "o")
+    run_job(spark, cfg(daily_table, out), day("2026-01-01"))
+    reader, writer, mode = protocol(spark, f"delta.`{out}`")
+    assert (reader, mode) == (1, None) and writer <= 4
+
+
+def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, tmp_path):
+    src, out = str(tmp_path / "in"), str(tmp_path / "o")
+    spark.read.format("delta").load(daily_table).write.parquet(src)
+    plain = cfg(src, out, input={"path": src, "format": "parquet", "date_column": "event_date"})
+    run_job(spark, plain, day("2026-01-01"))
+    v0 = versions(spark, out)
+    rows = table_rows(spark, out)
+    # the input gains a column whose name has a space
+    src2 = str(tmp_path / "in2")
+    spark.read.parquet(src).withColumn("merchant name", F.lit("shop")).write.parquet(src2)
+    merge = cfg(src2, out, input={"path": src2, "format": "parquet", "date_column": "event_date"},
+                output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
+    with pytest.raises(OutputError) as err:
+        run_job(spark, merge, day("2026-01-02"))
+    message = str(err.value)
+    assert "\n" not in message and "['merchant name']" in message
+    assert "reader 2 / writer 5" in message and "rename the columns" in message
+    assert versions(spark, out) == v0 and table_rows(spark, out) == rows  # left as it was
+    # the fix the message names works as given
+    statement = message[message.index("ALTER TABLE"):message.index(" (it raises")]
+    assert statement == f"ALTER TABLE delta.`{out}` SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name')"
+    spark.sql(statement)
+    report = run_job(spark, merge, day("2026-01-02"))
+    out_df = spark.read.format("delta").load(out)
+    assert out_df.filter("`merchant name` = 'shop'").count() == report["output"]["rows"]
+    assert out_df.filter("event_date = date'2026-01-01' AND `merchant name` IS NULL").count() == len(rows)
+    assert protocol(spark, f"delta.`{out}`")[2] == "name"
