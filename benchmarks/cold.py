@@ -99,7 +99,7 @@ def ensure_table(args: argparse.Namespace, view: str) -> dict:
         if run_date is None or meta.get("run_date") == run_date:
             log.info("%s: reusing %s (%s rows)", view, folder / "table", f"{meta['rows']:,}")
             return meta
-        log.info("%s: the kept table describes run date %s, not %s: describing it again", view,
+        log.info("%s: the kept table was described for run date %s, not %s: generating it again", view,
                  meta.get("run_date"), run_date)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
