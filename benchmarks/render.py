@@ -344,11 +344,15 @@ def cold_pieces(name: str, s: dict) -> list[tuple[str, float]]:
     return [("process", s["wall_s_median"])]
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _table_text(view: dict) -> str:
     t = view["table"]
-    size = f"{t['columns']} columns, {t['bytes'] / 1e9:.2f} GB in {t['files']} files"
+    size = f"{t['columns']} columns, {t['bytes'] / 1e9:.2f} GB in {_files(t['files'])}"
     if view.get("run_date"):
-        return (f"**daily**: one day ({view['run_date']}, {_size(t['slice_rows'])} rows, {t['slice_files']} files) "
+        return (f"**daily**: one day ({view['run_date']}, {_size(t['slice_rows'])} rows, {_files(t['slice_files'])}) "
                 f"of {_size(t['rows'])} rows over {t['days']} days, {size}")
     return f"**{view['view']}**: {_size(t['rows'])} rows, {size}"
 
@@ -381,8 +385,9 @@ def cold_markdown(results: dict) -> str:
             if s.get("status") != "ok":
                 out.append(f"| {first} | {label} | failed | – | – | – |")
             else:
-                over = f"{s['over_floor_s']:+.1f} s" if name != "floor" and "over_floor_s" in s else "–"
-                net = f"{s['net_ratio']:.2f}" if name not in ("startup", "floor") and "net_ratio" in s else "–"
+                job_like = name not in ("startup", "floor")
+                over = f"{s['over_floor_s']:+.1f} s" if job_like and "over_floor_s" in s else "–"
+                net = f"{s['net_ratio']:.2f}" if job_like and "net_ratio" in s else "–"
                 out.append(f"| {first} | {label} | {s['wall_s_median']:.1f} | {over} | {net} | "
                            f"{s['peak_rss_bytes'] / 2**30:.2f} |")
             first = ""
@@ -431,7 +436,8 @@ def cold_chart(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     views = results["views"]
-    fig, axes = plt.subplots(1, len(views), figsize=(7 * len(views), 5.5), squeeze=False)
+    width = max(12.0, 7.0 * len(views))
+    fig, axes = plt.subplots(1, len(views), figsize=(width, 5.5), squeeze=False)
     names = list(dict.fromkeys(k for v in views for n, s in v["commands"].items() for k, _ in cold_pieces(n, s)))
     cmap = plt.get_cmap("tab20")
     color = {k: cmap(i % 20) for i, k in enumerate(names)}
@@ -464,11 +470,12 @@ def cold_chart(results: dict, path: Path) -> None:
         ax.set_xlim(0, max((s["wall_s_median"] for s in view["commands"].values() if s.get("status") == "ok"),
                            default=1) * 1.45)
         ax.grid(axis="x", alpha=0.3)
-    fig.legend(loc="lower center", ncol=4, fontsize=8, frameon=False)
+    ncol = max(2, int(width // 5))
+    fig.legend(loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     m = results["machine"]
     fig.suptitle(f"imbalance-spark, cold whole processes: {m['cores']} cores, Spark {results['master']}, "
-                 f"factor {results['factor']}, median of {results['repeat']}, {results['started_at']}")
-    fig.tight_layout(rect=(0, 0.06 + 0.025 * (len(names) // 4), 1, 1))
+                 f"factor {results['factor']}, median of {results['repeat']}\n{results['started_at']}")
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * -(-len(names) // ncol), 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
