@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 
@@ -127,14 +129,22 @@ def cold_smoke(tmp_path_factory) -> dict:
     # spark-submit's path is run.py's smoke test's; here the console script, and Polars on Delta
     commands = ["job_cli"] + (["polars_eager"] if _available(["polars", "deltalake"]) else [])
     out = tmp_path_factory.mktemp("cold")
-    proc = subprocess.run(
+    # its own process group: a timeout stops the Spark processes cold.py started, not only cold.py
+    proc = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "cold.py"), "--views", "wide,daily",
          "--wide-rows", "20k", "--wide-columns", "60", "--daily-days", str(COLD_DAYS),
          "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02", "--repeat", "1",
          "--commands", ",".join(commands), "--out", str(out), "--name", "smoke"],
-        capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=600,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=REPO_ROOT,
+        start_new_session=True,
     )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    try:
+        output, _ = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, output[-3000:]
     return {"results": json.loads((out / "smoke.json").read_text()), "out": out, "commands": commands}
 
 

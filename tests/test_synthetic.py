@@ -52,16 +52,16 @@ def test_wide_table_schema_rate_and_determinism(spark):
 
     from imbalance_spark.synthetic import generate_wide
 
-    df = generate_wide(spark, rows=100_000, columns=200, positive_rate=0.005, days=10, seed=3)
+    df = generate_wide(spark, rows=60_000, columns=200, positive_rate=0.005, days=10, seed=3)
     fields = {f.name: f.dataType for f in df.schema.fields}
     assert len(fields) == 200 and df.columns[:3] == ["transaction_id", "event_date", "is_fraud"]
     assert sum(isinstance(t, T.StringType) for t in fields.values()) == 5
     assert sum(isinstance(t, (T.DoubleType, T.IntegerType)) for n, t in fields.items() if n.startswith("f")) == 192
     row = df.agg(F.count(F.lit(1)).alias("n"), F.sum("is_fraud").alias("pos"),
                  F.countDistinct("event_date").alias("days"), F.countDistinct("channel").alias("channels")).first()
-    assert row.n == 100_000 and row.days == 10 and row.channels == 3
-    sigma = math.sqrt(100_000 * 0.005 * 0.995)
-    assert abs(row.pos - 500) < 6 * sigma + 20, row.pos
+    assert row.n == 60_000 and row.days == 10 and row.channels == 3
+    sigma = math.sqrt(60_000 * 0.005 * 0.995)
+    assert abs(row.pos - 300) < 6 * sigma + 20, row.pos
     small = generate_wide(spark, rows=5_000, columns=30, seed=4, partitions=2)
     again = generate_wide(spark, rows=5_000, columns=30, seed=4, partitions=5)
     assert small.exceptAll(again).count() == 0 and again.exceptAll(small).count() == 0
