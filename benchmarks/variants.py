@@ -379,7 +379,7 @@ def naive_spark(args: argparse.Namespace) -> dict:
     spark = _spark("naive")
 
     def run() -> dict:
-        df = spark.read.parquet(args.input)
+        df = spark.read.format(args.input_format).load(args.input)
         counts = {r[LABEL]: int(r["count"]) for r in df.groupBy(LABEL).count().collect()}
         minority = min(counts, key=counts.get)
         minority_df = df.filter(F.col(LABEL) == minority).withColumn(WEIGHT, F.lit(1.0))
@@ -431,6 +431,24 @@ def _polars_input(args: argparse.Namespace) -> str:
     return str(Path(args.input) / "**" / "*.parquet")
 
 
+def _polars_read(args: argparse.Namespace):
+    """The whole input as a Polars DataFrame: Parquet files, or a Delta table's current version."""
+    import polars as pl
+
+    if args.input_format == "delta":
+        return pl.read_delta(args.input)
+    return pl.read_parquet(_polars_input(args), hive_partitioning=True)
+
+
+def _polars_scan(args: argparse.Namespace):
+    """The input as a Polars LazyFrame: Parquet files, or a Delta table's current version."""
+    import polars as pl
+
+    if args.input_format == "delta":
+        return pl.scan_delta(args.input)
+    return pl.scan_parquet(_polars_input(args), hive_partitioning=True)
+
+
 def polars_eager(args: argparse.Namespace) -> dict:
     """(e) Polars, eager: read all, count per class, sample per class, weight, partitioned write.
 
@@ -441,7 +459,7 @@ def polars_eager(args: argparse.Namespace) -> dict:
     import polars as pl
 
     def run() -> dict:
-        df = pl.read_parquet(_polars_input(args), hive_partitioning=True)
+        df = _polars_read(args)
         counts = dict(df.group_by(LABEL).len().iter_rows())
         minority = min(counts, key=counts.get)
         is_minority = pl.col(LABEL) == minority
@@ -468,7 +486,7 @@ def polars_streaming(args: argparse.Namespace) -> dict:
     import polars as pl
 
     def run() -> dict:
-        scan = pl.scan_parquet(_polars_input(args), hive_partitioning=True)
+        scan = _polars_scan(args)
         counts = dict(scan.group_by(LABEL).len().collect(engine="streaming").iter_rows())
         minority = min(counts, key=counts.get)
         threshold = (2**64) // args.factor
@@ -513,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("variant", choices=sorted(VARIANTS))
     p.add_argument("--input", required=True, help="input Parquet directory (partitioned by event_date)")
+    p.add_argument("--input-format", choices=["parquet", "delta"], default="parquet",
+                   help="what --input holds (naive_spark and the Polars variants; default parquet)")
     p.add_argument("--output", default=None, help="output directory (removed first)")
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--factor", type=int, default=20)

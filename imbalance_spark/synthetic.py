@@ -173,3 +173,71 @@ def generate_logistic(
             (_uniform(seed, 7) < F.col("__p")).cast("int").alias("label"),
         )
     )
+
+
+# The string columns of generate_wide: (name, values); a few low-cardinality categoricals.
+WIDE_STRINGS = [
+    ("country", [c for c, _, _ in COUNTRIES]),
+    ("channel", [c for c, _, _ in CHANNELS]),
+    ("device", ["ios", "android", "web", "other"]),
+    ("segment", ["a", "b", "c", "d", "e"]),
+    ("currency", sorted(set(CURRENCY.values()))),
+]
+
+
+def generate_wide(
+    spark: SparkSession,
+    rows: int = 3_000_000,
+    columns: int = 200,
+    positive_rate: float = 0.005,
+    days: int = 30,
+    seed: int = 7,
+    start_date: dt.date = dt.date(2026, 1, 1),
+    partitions: int | None = None,
+) -> DataFrame:
+    """A wide feature table: `transaction_id`, `event_date`, `is_fraud`, five strings and numeric features.
+
+    ``columns`` counts them all (200: 192 numeric features ``f000``...). The features cycle through
+    a normal double (3 decimals), an integer count and a rounded uniform double, as feature stores
+    hold them; `is_fraud` depends on ``f000`` and ``channel``. Deterministic like
+    :func:`generate_transactions`, rows in time order.
+    """
+    n_features = columns - 3 - len(WIDE_STRINGS)
+    if rows <= 0 or days <= 0 or n_features < 1 or not 0.0 < positive_rate < 1.0:
+        raise ValueError(f"rows and days must be positive, columns > {3 + len(WIDE_STRINGS)}, positive_rate in (0, 1)")
+    partitions = partitions or max(2, min(400, rows // 500_000))
+
+    def normal(stream: int) -> Column:
+        return F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, stream))) * F.cos(
+            2 * 3.141592653589793 * _uniform(seed, stream + 1)
+        )
+
+    def feature(i: int) -> Column:
+        stream = 100 + 2 * i
+        kind = i % 3
+        if kind == 0:
+            value = F.round(normal(stream), 3)
+        elif kind == 1:
+            value = (_uniform(seed, stream) * (10 + 10 * (i % 50))).cast("int")
+        else:
+            value = F.round(_uniform(seed, stream) * 100.0, 2)
+        return value.alias(f"f{i:03d}")
+
+    strings = {}
+    for k, (name, values) in enumerate(WIDE_STRINGS):
+        idx = (_uniform(seed, 20 + k) * len(values)).cast("int")
+        strings[name] = F.element_at(F.array(*[F.lit(v) for v in values]), idx + 1)
+    # risk: 3x when f000 (the first normal feature) is above 1, 2x online; normalised to mean 1
+    risk = F.when(normal(100) > 1.0, 3.0).otherwise(0.6) / F.lit(0.15866 * 3.0 + 0.84134 * 0.6)
+    online = F.when(strings["channel"] == "online", 2.0).otherwise(0.5) / F.lit(
+        (2.0 + 0.5 * (len(CHANNELS) - 1)) / len(CHANNELS)
+    )
+    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    label = (_uniform(seed, 9) < F.least(F.lit(1.0), F.lit(positive_rate) * risk * online)).cast("int")
+    return spark.range(0, rows, 1, partitions).select(
+        F.col("id").alias("transaction_id"),
+        F.date_add(F.lit(start_date), day).alias("event_date"),
+        label.alias("is_fraud"),
+        *[value.alias(name) for name, value in strings.items()],
+        *[feature(i) for i in range(n_features)],
+    )

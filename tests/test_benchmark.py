@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 
@@ -110,3 +112,114 @@ def test_scaling_separates_start_up_from_per_row_cost():
     assert job["step_ns_per_row"] == {"10000000-30000000": pytest.approx(200.0),
                                       "30000000-100000000": pytest.approx(200.0)}
     assert job["change_from_10000000_to_100000000"] == pytest.approx(250 / 700 - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/cold.py: whole processes, cold, on Delta tables
+
+
+COLD_DAY_ROWS = 5_000
+COLD_DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def cold_smoke(tmp_path_factory) -> dict:
+    pytest.importorskip("psutil")
+    pytest.importorskip("matplotlib")
+    # spark-submit's path is run.py's smoke test's; here the console script, and Polars on Delta
+    commands = ["job_cli"] + (["polars_eager"] if _available(["polars", "deltalake"]) else [])
+    out = tmp_path_factory.mktemp("cold")
+    # its own process group: a timeout stops the Spark processes cold.py started, not only cold.py
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "cold.py"), "--views", "wide,daily",
+         "--wide-rows", "20k", "--wide-columns", "60", "--daily-days", str(COLD_DAYS),
+         "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02", "--repeat", "1",
+         "--commands", ",".join(commands), "--out", str(out), "--name", "smoke"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, output[-3000:]
+    return {"results": json.loads((out / "smoke.json").read_text()), "out": out, "commands": commands}
+
+
+@pytest.mark.slow
+def test_cold_measures_every_command_as_its_own_process(cold_smoke):
+    results = cold_smoke["results"]
+    assert results["kind"] == "cold" and [v["view"] for v in results["views"]] == ["wide", "daily"]
+    for view in results["views"]:
+        cmds = view["commands"]
+        assert list(cmds) == ["startup", "floor", *cold_smoke["commands"]]
+        for name, c in cmds.items():
+            assert c["status"] == "ok", (view["view"], name, c.get("error"))
+            assert c["wall_s_median"] > 0 and c["peak_rss_bytes"] > 10 * 2**20, (view["view"], name)
+        # the user's script times its own steps; together they fit inside the process's wall time
+        for name in ("startup", "floor"):
+            steps = cmds[name]["steps_s"]
+            assert {"JVM + session start", "open the table (Delta log, schema)", "stop"} <= set(steps)
+            assert 0 < sum(steps.values()) < cmds[name]["wall_s_median"]
+        assert "scan to noop" in cmds["floor"]["steps_s"] and "scan to noop" not in cmds["startup"]["steps_s"]
+        for name in [c for c in cmds if c.startswith("job_")]:
+            job = cmds[name]
+            # the report's stage names are the library's; whatever they are, they fit in its duration
+            assert job["stages_s"] and 0 < sum(job["stages_s"].values()) <= job["duration_s_median"] + 0.01
+            assert 0 < job["duration_s_median"] < job["wall_s_median"]
+            assert job["outside_run_s_median"] == pytest.approx(job["wall_s_median"] - job["duration_s_median"])
+            start, floor = cmds["startup"]["wall_s_median"], cmds["floor"]["wall_s_median"]
+            assert job["over_floor_s"] == pytest.approx(job["wall_s_median"] - floor)
+            if floor > start:
+                assert job["net_ratio"] == pytest.approx((job["wall_s_median"] - start) / (floor - start))
+        assert view["jars"]["cached_jars"] > 0
+
+
+@pytest.mark.slow
+def test_cold_wide_table_and_daily_slice(cold_smoke):
+    wide, daily = cold_smoke["results"]["views"]
+    assert wide["table"]["columns"] == 60 and wide["table"]["rows"] == 20_000
+    assert wide["commands"]["job_cli"]["rows_in"] == 20_000
+    assert daily["table"]["rows"] == COLD_DAYS * COLD_DAY_ROWS and daily["run_date"] == "2026-01-02"
+    # the daily run and its floor read one day: the job's report counts exactly that day's rows
+    assert daily["table"]["slice_rows"] == COLD_DAY_ROWS
+    assert daily["commands"]["job_cli"]["rows_in"] == COLD_DAY_ROWS
+    # ... and keeps all its positives and about 1 in 20 of the rest
+    minority, majority = daily["table"]["slice_classes"]["1"], daily["table"]["slice_classes"]["0"]
+    sigma = math.sqrt(majority * (1 / FACTOR) * (1 - 1 / FACTOR))
+    assert abs(daily["commands"]["job_cli"]["rows_out"] - (minority + majority / FACTOR)) <= 5 * sigma + 1
+    assert daily["prepare_wall_s"] > 0  # the untimed run that created the output the timed runs replace a day of
+    if "polars_eager" in cold_smoke["commands"]:
+        polars = wide["commands"]["polars_eager"]
+        assert polars["rows_in"] == 20_000 and 0 < polars["rows_out"] < 20_000
+
+
+@pytest.mark.slow
+def test_cold_writes_table_chart_and_cleans_up(cold_smoke):
+    out = cold_smoke["out"]
+    md = (out / "smoke.md").read_text()
+    assert "net of start-up" in md and "Where the seconds go: daily" in md
+    daily = cold_smoke["results"]["views"][1]
+    assert all(f"| stage: {k} |" in md for k in daily["commands"]["job_cli"]["stages_s"])
+    assert "**daily**: one day (2026-01-02" in md
+    assert (out / "smoke.png").stat().st_size > 10_000
+    assert not (out / "tmp").exists(), "generated tables and run outputs are deleted after the run"
+
+
+def test_cold_net_ratio_subtracts_the_same_start_up():
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from cold import compare
+
+    summary = {
+        "startup": {"status": "ok", "wall_s_median": 20.0},
+        "floor": {"status": "ok", "wall_s_median": 40.0},
+        "job_cli": {"status": "ok", "wall_s_median": 61.0},
+        "job_submit": {"status": "failed"},
+    }
+    compare(summary)
+    assert summary["job_cli"]["net_ratio"] == pytest.approx(41.0 / 20.0)
+    assert summary["job_cli"]["over_floor_s"] == pytest.approx(21.0)
+    assert summary["floor"]["net_ratio"] == pytest.approx(1.0)
+    assert "net_ratio" not in summary["job_submit"]

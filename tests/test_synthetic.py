@@ -45,3 +45,23 @@ def test_label_depends_on_features(spark):
         for r in df.groupBy("channel").agg(F.avg("is_fraud").alias("rate")).collect()
     }
     assert rates["online"] > 3 * rates["pos"]
+
+
+def test_wide_table_schema_rate_and_determinism(spark):
+    from pyspark.sql import types as T
+
+    from imbalance_spark.synthetic import generate_wide
+
+    df = generate_wide(spark, rows=60_000, columns=200, positive_rate=0.005, days=10, seed=3)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    assert len(fields) == 200 and df.columns[:3] == ["transaction_id", "event_date", "is_fraud"]
+    assert sum(isinstance(t, T.StringType) for t in fields.values()) == 5
+    assert sum(isinstance(t, (T.DoubleType, T.IntegerType)) for n, t in fields.items() if n.startswith("f")) == 192
+    row = df.agg(F.count(F.lit(1)).alias("n"), F.sum("is_fraud").alias("pos"),
+                 F.countDistinct("event_date").alias("days"), F.countDistinct("channel").alias("channels")).first()
+    assert row.n == 60_000 and row.days == 10 and row.channels == 3
+    sigma = math.sqrt(60_000 * 0.005 * 0.995)
+    assert abs(row.pos - 300) < 6 * sigma + 20, row.pos
+    small = generate_wide(spark, rows=5_000, columns=30, seed=4, partitions=2)
+    again = generate_wide(spark, rows=5_000, columns=30, seed=4, partitions=5)
+    assert small.exceptAll(again).count() == 0 and again.exceptAll(small).count() == 0

@@ -1,0 +1,427 @@
+"""Cold benchmark: whole processes, as users run the job, against a tuned noop scan of the same table.
+
+    .venv/bin/python benchmarks/cold.py                                    # narrow 60M, wide 3M x 200, daily
+    .venv/bin/python benchmarks/cold.py --data-dir /work/benchdata --generate-only   # the inputs only
+    .venv/bin/python benchmarks/cold.py --data-dir /work/benchdata --reuse-data --name cold
+
+Every command is a NEW process (Python, its JVM, its children), timed and memory-polled from
+outside, repetition by repetition with the order rotated. Three Delta tables partitioned by
+event_date: narrow (the synthetic transactions), wide (200 columns) and daily (many days, one
+run processes one day with --run-date). Per table: (a) start-up: session with Delta, open the
+table, exit; (b) the floor: a noop scan of what the job reads (the whole table, or the day);
+(c) ``imbalance-spark run``; (d) ``spark-submit jobs/downsample.py``; the wide table adds naive
+Spark and eager Polars. All Spark commands use the same cached Delta jars and the same local
+tuning. Writes ``<out>/<name>.json``, ``.md`` and ``.png`` (rendered by render.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO_ROOT))
+
+from render import render_cold  # noqa: E402
+from run import machine_info, measure, parse_rows  # noqa: E402
+
+log = logging.getLogger("benchmarks.cold")
+
+MASTER = "local[2]"
+LABEL = "is_fraud"
+DATE_COLUMN = "event_date"
+SEED = 42
+VIEWS = ["narrow", "wide", "daily"]
+JOBS = {"job_cli", "job_submit", "job_submit_packages"}
+VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks/variants.py, on the Delta input
+COMMANDS = ["startup", "floor", "job_cli", "job_submit", "job_submit_packages", *sorted(VARIANTS)]
+DEFAULT_COMMANDS = {
+    "narrow": ["startup", "floor", "job_cli", "job_submit"],
+    "wide": ["startup", "floor", "job_cli", "job_submit", "naive_spark", "polars_eager"],
+    # --packages beside --jars: what the Ivy resolution of the Delta jars would cost every run
+    "daily": ["startup", "floor", "job_cli", "job_submit", "job_submit_packages"],
+}
+
+
+def parse_views(text: str) -> list[str]:
+    views = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in views if v not in VIEWS]
+    if bad or not views:
+        raise argparse.ArgumentTypeError(f"--views: expected some of {','.join(VIEWS)}; got {text!r}")
+    return views
+
+
+def parse_commands(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in names if c not in COMMANDS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"--commands: unknown {bad or text!r}; known: {','.join(COMMANDS)}")
+    return names
+
+
+def parse_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--run-date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the tables
+
+
+def table_dir(args: argparse.Namespace, view: str) -> Path:
+    """One folder per table and size, so --reuse-data never mistakes one size for another."""
+    name = {
+        "narrow": f"narrow-{args.rows}",
+        "wide": f"wide-{args.wide_rows}x{args.wide_columns}",
+        "daily": f"daily-{args.daily_days}x{args.daily_rows}",
+    }[view]
+    return Path(args.data_dir) / name
+
+
+def ensure_table(args: argparse.Namespace, view: str) -> dict:
+    """Generate the view's table (a new process) unless --reuse-data finds it; return its description."""
+    folder = table_dir(args, view)
+    meta_path = folder / "table.json"
+    run_date = args.run_date if view == "daily" else None
+    if args.reuse_data and meta_path.exists() and (folder / "table" / "_delta_log").is_dir():
+        meta = json.loads(meta_path.read_text())
+        if run_date is None or meta.get("run_date") == run_date:
+            log.info("%s: reusing %s (%s rows)", view, folder / "table", f"{meta['rows']:,}")
+            return meta
+        log.info("%s: the kept table was described for run date %s, not %s: generating it again", view,
+                 meta.get("run_date"), run_date)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
+    days = args.daily_days if view == "daily" else 30
+    cmd = [sys.executable, str(HERE / "cold_commands.py"), "generate", "--kind", view, "--rows", str(rows),
+           "--days", str(days), "--columns", str(args.wide_columns), "--table", str(folder / "table"),
+           "--meta", str(meta_path)]
+    if run_date:
+        cmd += ["--run-date", run_date]
+    log.info("%s: generating %s rows into %s ...", view, f"{rows:,}", folder / "table")
+    out = measure(cmd, folder / "generate.log", child_env(), timeout=max(1800.0, rows / 20_000))
+    if out["returncode"] != 0 or not meta_path.exists():
+        tail = (folder / "generate.log").read_text(errors="replace").strip().splitlines()[-3:]
+        raise SystemExit(f"cold.py: generating the {view} table failed: {' | '.join(tail)}")
+    meta = json.loads(meta_path.read_text())
+    if run_date and not meta.get("slice_rows"):
+        raise SystemExit(
+            f"cold.py: --run-date {run_date} is not in the daily table ({meta['first_date']} to {meta['last_date']})"
+        )
+    log.info("%s: %s rows, %.2f GB in %d files, generated in %.0f s", view, f"{meta['rows']:,}",
+             meta["bytes"] / 1e9, meta["files"], out["wall_s"])
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# the commands
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    return env
+
+
+def spark_settings(jars: str) -> dict[str, str]:
+    """What every Spark command gets: the cached jars, Delta, the local tuning the job's session has."""
+    from imbalance_spark.session import DELTA_CONF, LOG4J2_PROPERTIES, local_defaults
+
+    return {
+        "spark.jars": jars,
+        **DELTA_CONF,
+        # few shuffle and Delta log-replay partitions on a local master, as a competent user sets them
+        **local_defaults(MASTER),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
+    }
+
+
+def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> Path:
+    """The dataset YAML of one job run: the table, factor F, output/history in the run folder."""
+    import yaml
+
+    cfg = {
+        "dataset": f"cold_{meta['kind']}",
+        "input": {"path": meta["path"], "format": "delta", "date_column": DATE_COLUMN},
+        "label_column": LABEL,
+        "minority_classes": [1],
+        "downsampling": {"factor": args.factor, "seed": SEED},
+        "weight": {"column": "example_weight"},
+        "output": {"path": str(run_dir / "output"), "partition_by": [DATE_COLUMN]},
+        "report": {"path": str(run_dir / "reports" / f"{tag}.json")},
+    }
+    if not args.no_history:
+        cfg["history"] = {"path": str(run_dir / "history")}
+    path = run_dir / "configs" / f"{tag}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> list[str]:
+    """The argv of one command; job commands get a fresh config whose report lands at ``tag``."""
+    run_date = meta.get("run_date")
+    if name in ("startup", "floor"):
+        cmd = [sys.executable, str(HERE / "cold_commands.py"), name, "--table", meta["path"], "--master", MASTER,
+               "--result", str(run_dir / "results" / f"{tag}.json")]
+        cmd += [a for k, v in args.settings.items() for a in ("--conf", f"{k}={v}")]
+        return cmd + (["--run-date", run_date] if run_date and name == "floor" else [])
+    if name in VARIANTS:
+        return [sys.executable, str(HERE / "variants.py"), name, "--input", meta["path"], "--input-format", "delta",
+                "--rows", str(meta["rows"]), "--factor", str(args.factor), "--output", str(run_dir / f"output-{name}"),
+                "--result", str(run_dir / "results" / f"{tag}.json")]
+    cfg = job_config(meta, run_dir, args, tag)
+    dates = ["--run-date", run_date] if run_date else []
+    if name == "job_cli":
+        return [*args.cli, "run", "--config", str(cfg), "--master", MASTER, *dates]
+    from imbalance_spark.packages import delta_packages_arg
+    from imbalance_spark.session import LOG4J2_PROPERTIES
+
+    jars = ["--packages", delta_packages_arg()] if name == "job_submit_packages" else ["--jars", args.jars]
+    return [args.spark_submit, "--master", MASTER, *jars,
+            "--driver-java-options", f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
+            str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg), *dates]
+
+
+def run_command(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> dict:
+    """One command as a new process: outside wall time and peak RSS, plus what it reported itself."""
+    if meta.get("run_date") is None and name in JOBS:
+        # a full run writes a new table (as benchmarks/run.py does), so every repetition starts alike
+        shutil.rmtree(run_dir / "output", ignore_errors=True)
+        shutil.rmtree(run_dir / "history", ignore_errors=True)
+    if name in VARIANTS:
+        shutil.rmtree(run_dir / f"output-{name}", ignore_errors=True)
+    (run_dir / "results").mkdir(parents=True, exist_ok=True)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "logs" / f"{tag}.log"
+    cmd = command_line(name, meta, run_dir, args, tag)
+    rows = meta.get("slice_rows") or meta["rows"]
+    out = measure(cmd, log_path, child_env(), args.timeout or max(600.0, rows / 50_000))
+    out["command"] = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))
+    if out["returncode"] != 0:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        why = "timed out" if out["timed_out"] else f"exit {out['returncode']}"
+        log.warning("%s %s failed: %s: %s", meta["kind"], name, why, " | ".join(tail))
+        return {**out, "error": f"{why}: {' | '.join(tail)}"[:1000], "log": str(log_path)}
+    if name in JOBS:
+        report = json.loads((run_dir / "reports" / f"{tag}.json").read_text())
+        out.update(
+            duration_s=report["duration_s"],
+            stages_s=report["stages_s"],
+            rows_in=report["input"]["rows"],
+            rows_out=report["output"]["rows"],
+            # what the report does not see: interpreter, imports, JVM and session start, stop
+            outside_run_s=out["wall_s"] - report["duration_s"],
+        )
+    else:
+        inner = json.loads((run_dir / "results" / f"{tag}.json").read_text())
+        if name in VARIANTS:
+            out.update(seconds=inner["seconds"], rows_in=inner["rows_in"], rows_out=inner["rows_out"])
+        else:
+            out.update(steps_s=inner["steps_s"], python_start_exit_s=out["wall_s"] - inner["measured_s"])
+    return out
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Medians over repetitions (wall, the job's stages, the user scan's steps); peak RSS over all."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"status": "failed", "error": runs[-1].get("error") if runs else "not run", "runs": runs}
+    out = {
+        "status": "ok",
+        "repeats": len(ok),
+        "wall_s_median": statistics.median(r["wall_s"] for r in ok),
+        "wall_s_min": min(r["wall_s"] for r in ok),
+        "wall_s_max": max(r["wall_s"] for r in ok),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in ok),
+        "command": ok[0]["command"],
+        "runs": runs,
+    }
+    for key in ("duration_s", "outside_run_s", "seconds", "python_start_exit_s"):
+        if key in ok[0]:
+            out[f"{key}_median"] = statistics.median(r[key] for r in ok)
+    for key in ("rows_in", "rows_out"):
+        if key in ok[0]:
+            out[key] = ok[0][key]
+    for key in ("stages_s", "steps_s"):
+        if key in ok[0]:
+            names = list(dict.fromkeys(k for r in ok for k in r[key]))  # generic: whatever the run reported
+            out[key] = {k: statistics.median(float(r[key].get(k, 0.0)) for r in ok) for k in names}
+    return out
+
+
+def compare(summary: dict[str, dict]) -> None:
+    """Each command against the floor: seconds over it, and (cmd - start-up) / (floor - start-up)."""
+    start = summary.get("startup", {}).get("wall_s_median")
+    floor = summary.get("floor", {}).get("wall_s_median")
+    for s in summary.values():
+        if s.get("status") != "ok" or floor is None:
+            continue
+        s["over_floor_s"] = s["wall_s_median"] - floor
+        if start is not None and floor - start > 0:
+            s["net_ratio"] = (s["wall_s_median"] - start) / (floor - start)
+
+
+def jar_resolution(summary: dict[str, dict], args: argparse.Namespace) -> dict:
+    """How the Delta jars reach each run: cached spark.jars (no resolution), and what Ivy would cost."""
+    out = {
+        "cached_jars": len(args.jars.split(",")),
+        "cache_dir": str(Path(args.jars.split(",")[0]).parent),
+        "note": "every command but job_submit_packages gets the cached jars as spark.jars/--jars: no Ivy resolution",
+    }
+    submit, packages = summary.get("job_submit", {}), summary.get("job_submit_packages", {})
+    if submit.get("status") == "ok" and packages.get("status") == "ok":
+        out["ivy_resolution_s"] = packages["wall_s_median"] - submit["wall_s_median"]
+    return out
+
+
+def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
+    commands = args.commands or DEFAULT_COMMANDS[view]
+    commands = [*[c for c in ("startup", "floor") if c not in commands], *commands]
+    run_dir = Path(args.data_dir) / "runs" / args.name / view
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    prepared = None
+    if meta.get("run_date") and any(c in JOBS for c in commands):
+        # Airflow's daily run replaces one day of an output that exists (and appends to its history):
+        # one untimed run creates both, so every timed repetition finds the same state.
+        prep = run_command("job_cli", meta, run_dir, args, "prepare")
+        if "error" in prep:
+            raise SystemExit(f"cold.py: the untimed run that prepares the daily output failed: {prep['error']}")
+        prepared = prep["wall_s"]
+    runs: dict[str, list[dict]] = {c: [] for c in commands}
+    for rep in range(args.repeat):
+        order = commands[rep % len(commands):] + commands[: rep % len(commands)]
+        for name in order:
+            r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
+            runs[name].append(r)
+            if "error" not in r:
+                log.info("%s rep %d/%d: %-20s %7.2f s  (peak %5.2f GiB)", view, rep + 1, args.repeat, name,
+                         r["wall_s"], r["peak_rss_bytes"] / 2**30)
+    summary = {c: summarize(runs[c]) for c in commands}
+    compare(summary)
+    out = {
+        "view": view,
+        "table": meta,
+        "run_date": meta.get("run_date"),
+        "rows_read": meta.get("slice_rows") or meta["rows"],
+        "prepare_wall_s": prepared,
+        "commands": summary,
+        "jars": jar_resolution(summary, args),
+    }
+    if not args.keep_data:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--views", type=parse_views, default=list(VIEWS), help="narrow,wide,daily (default all three)")
+    p.add_argument("--rows", type=parse_rows, default=[60_000_000], help="narrow table rows (default 60M)")
+    p.add_argument("--wide-rows", type=parse_rows, default=[3_000_000], help="wide table rows (default 3M)")
+    p.add_argument("--wide-columns", type=int, default=200, help="wide table columns in all (default 200)")
+    p.add_argument("--daily-days", type=int, default=30, help="days in the daily table (default 30)")
+    p.add_argument("--daily-rows", type=parse_rows, default=[200_000], help="rows per day (default 200k)")
+    p.add_argument("--run-date", type=parse_date, default=None,
+                   help="the day the daily runs process (default the table's last day)")
+    p.add_argument("--factor", type=int, default=20, help="downsampling factor F (default 20)")
+    p.add_argument("--repeat", type=int, default=3, help="interleaved repetitions (default 3)")
+    p.add_argument("--commands", type=parse_commands, default=None,
+                   help=f"commands for every view, from {','.join(COMMANDS)} (default per view; "
+                        "startup and floor always run)")
+    p.add_argument("--no-history", action="store_true", help="job configs without a history table")
+    p.add_argument("--out", default=str(HERE / "results"), help="results directory (default benchmarks/results)")
+    p.add_argument("--name", default="cold", help="results file stem (default cold)")
+    p.add_argument("--data-dir", default=None, help="the tables and the runs' outputs (default <out>/tmp)")
+    p.add_argument("--reuse-data", action="store_true", help="use the tables an earlier run left in --data-dir")
+    p.add_argument("--keep-data", action="store_true", help="keep the tables (and the runs' outputs and logs)")
+    p.add_argument("--generate-only", action="store_true", help="write the tables into --data-dir and stop")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per command (default max(600, rows/5e4))")
+    args = p.parse_args(argv)
+    args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
+    if args.repeat < 1 or args.wide_columns < 10 or args.daily_days < 1 or args.factor < 1:
+        p.error("--repeat, --daily-days and --factor must be >= 1 and --wide-columns >= 10")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    from imbalance_spark.packages import cached_jars_arg, jars_dir
+
+    args.jars = cached_jars_arg()
+    if not args.jars:
+        raise SystemExit(f"cold.py: no cached Delta jars in {jars_dir()}; run `imbalance-spark packages --fetch` "
+                         "(make install does) so that every command gets the same jars")
+    args.settings = spark_settings(args.jars)
+    script = Path(sys.executable).parent / "imbalance-spark"
+    args.cli = [str(script)] if script.exists() else [sys.executable, "-m", "imbalance_spark.cli"]
+    import importlib.util
+
+    args.spark_submit = str(Path(importlib.util.find_spec("pyspark").origin).parent / "bin" / "spark-submit")
+
+    out_dir = Path(args.out)
+    own_data_dir = args.data_dir is None
+    args.data_dir = args.data_dir or str(out_dir / "tmp")
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    if args.run_date is None:
+        last = dt.date(2026, 1, 1) + dt.timedelta(days=args.daily_days - 1)  # the generators start 2026-01-01
+        args.run_date = last.isoformat()
+
+    tables = {v: ensure_table(args, v) for v in args.views}
+    if args.generate_only:
+        for v, meta in tables.items():
+            size = f"{meta['rows']:,} rows, {meta['columns']} columns, {meta['bytes'] / 1e9:.2f} GB"
+            print(f"{v}: {meta['path']} ({size})")
+        return 0
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    results = {
+        "kind": "cold",
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/cold.py", *(argv or sys.argv[1:])]),
+        "factor": args.factor,
+        "repeat": args.repeat,
+        "master": MASTER,
+        "settings": {k: v for k, v in args.settings.items() if k != "spark.jars"},
+        "history": not args.no_history,
+        "machine": machine_info(),
+        "views": [],
+    }
+    try:
+        for view in args.views:
+            results["views"].append(run_view(view, tables[view], args))
+            results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+            results["machine"]["load_avg_at_end"] = os.getloadavg()
+            # written after every view, so a long run that is stopped keeps what it measured
+            (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
+            render_cold(results, out_dir, args.name)
+    finally:
+        if not (args.keep_data or args.reuse_data):
+            if own_data_dir:
+                shutil.rmtree(args.data_dir, ignore_errors=True)
+            else:
+                for v in args.views:
+                    shutil.rmtree(table_dir(args, v), ignore_errors=True)
+        if not args.keep_data:
+            shutil.rmtree(Path(args.data_dir) / "runs" / args.name, ignore_errors=True)
+    print((out_dir / f"{args.name}.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
