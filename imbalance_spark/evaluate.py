@@ -198,7 +198,9 @@ def default_test_from(day_counts: dict[dt.date, int], test_fraction: float) -> d
 
 def with_row_id(df: DataFrame, columns: list[str]) -> DataFrame:
     """A row id for the bootstrap: a hash of the row's key (or content), the same whatever the partitioning."""
-    return df.withColumn(ROW_ID, F.xxhash64(*[column(c) for c in columns]))
+    # Spark does not hash maps (or variants): a row's other columns identify it.
+    hashable = [c for c in columns if not isinstance(df.schema[c].dataType, (T.MapType, T.VariantType))]
+    return df.withColumn(ROW_ID, F.xxhash64(*[column(c) for c in hashable or columns]))
 
 
 def with_label(df: DataFrame, label_column: str, positive_values: list[Any]) -> DataFrame:

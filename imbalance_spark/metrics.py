@@ -213,24 +213,32 @@ def paired_pr_auc_bootstrap(pred_df: DataFrame, replicates: int, seed: int) -> d
     valid = draws[np.isfinite(draws)]
     stderr = float(np.std(valid, ddof=1)) if valid.size > 1 else math.nan
     return {
-        "binned_pr_auc": float(area[1, 0]),
-        "binned_baseline_pr_auc": float(area[0, 0]),
-        "binned_difference": float(difference[0]),
-        "stderr": stderr,
+        "binned_pr_auc": _finite(area[1, 0]),
+        "binned_baseline_pr_auc": _finite(area[0, 0]),
+        "binned_difference": _finite(difference[0]),
+        "stderr": _finite(stderr),
         "replicates": replicates,
         "valid_replicates": int(valid.size),
         "score_bins": int(positives.shape[-1]),
     }
 
 
+def _finite(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 def pr_auc_comparison(pr_auc: float, baseline_pr_auc: float, bootstrap: dict[str, Any]) -> dict[str, Any]:
-    """The reported comparison: MLlib's relative difference, +- 1.96 bootstrap standard errors (95%)."""
+    """The reported comparison: MLlib's relative difference, +- 1.96 bootstrap standard errors (95%).
+
+    Without a standard error (fewer than two replicates with positives) the interval is None.
+    """
     difference = (pr_auc - baseline_pr_auc) / baseline_pr_auc
-    half_width = Z95 * bootstrap["stderr"]
+    half_width = Z95 * bootstrap["stderr"] if bootstrap["stderr"] is not None else None
     return {
         "difference": difference,
-        "low": difference - half_width,
-        "high": difference + half_width,
+        "low": difference - half_width if half_width is not None else None,
+        "high": difference + half_width if half_width is not None else None,
         "half_width": half_width,
         **bootstrap,
     }
@@ -262,7 +270,7 @@ def positives_to_resolve(test_positives: int, half_width: float, tolerance: floa
 
 def pr_auc_status(comparison: dict[str, Any] | None, tolerance: float) -> str:
     """``within`` (the whole interval is above -tolerance), ``beyond`` (all of it below) or ``unresolved``."""
-    if comparison is None or not math.isfinite(comparison.get("half_width", math.nan)):
+    if comparison is None or comparison.get("half_width") is None:
         return "unresolved"
     if comparison["low"] >= -tolerance:
         return "within"
@@ -322,13 +330,13 @@ def recommend_factor(
         m = by_factor[f]
         c = SAME_MODEL if f == 1.0 else m.get("pr_auc_vs_f1")
         status = pr_auc_status(c, tolerance)
-        half_width = c["half_width"] if c else math.nan
+        half_width = c["half_width"] if c and c.get("half_width") is not None else math.nan
         ratio = m.get("calibration_ratio")
         checks[_fkey(f)] = {
             "pr_auc_difference": c["difference"] if c else None,
             "pr_auc_low": c["low"] if c else None,
             "pr_auc_high": c["high"] if c else None,
-            "pr_auc_half_width": half_width if c else None,
+            "pr_auc_half_width": _finite(half_width),
             "pr_auc_status": status,
             "pr_auc_ok": status == "within",
             "resolvable": math.isfinite(half_width) and half_width <= tolerance,
@@ -387,8 +395,8 @@ def recommend_factor(
     if bigger:
         nxt, n = bigger[0], checks[_fkey(bigger[0])]
         why = []
-        if n["pr_auc_difference"] is None:
-            why.append("has no PR-AUC comparison")
+        if n["pr_auc_difference"] is None or n["pr_auc_half_width"] is None:
+            why.append("has no PR-AUC interval")
         elif n["pr_auc_status"] == "beyond":
             why.append(f"loses more than {tolerance:.0%} PR-AUC ({_interval(_check_interval(n))})")
         elif n["pr_auc_status"] == "unresolved":
