@@ -131,14 +131,17 @@ def test_binned_pr_auc_agrees_with_mllib_on_the_point_estimate(paired):
     df, base_edges, edges = paired
     boot = paired_pr_auc_bootstrap(with_bins(df, base_edges, edges), replicates=20, seed=1)
     assert boot["score_bins"] >= 990
-    exact, reported = mllib_pr_auc(df, num_bins=0), mllib_pr_auc(df)
-    exact_1 = mllib_pr_auc(df, "__p_1", num_bins=0)
-    # 1,000 bins of ~40 rows: within 0.5% (relative) of MLlib's exact area and of the reported one
-    assert boot["binned_pr_auc"] == pytest.approx(exact, rel=5e-3)
-    assert boot["binned_pr_auc"] == pytest.approx(reported, rel=5e-3)
-    assert boot["binned_baseline_pr_auc"] == pytest.approx(exact_1, rel=5e-3)
+    reported, reported_1 = mllib_pr_auc(df), mllib_pr_auc(df, "__p_1")
+    exact, exact_1 = mllib_pr_auc(df, num_bins=0), mllib_pr_auc(df, "__p_1", num_bins=0)
+    # 1,000 equal-mass bins of ~40 rows: the reported area (MLlib's evaluator, 1,000 bins by default)
+    # within 0.1% (measured: 1e-15 and 6e-6); MLlib's exact area within 1% (measured: 0.04% and 0.6%,
+    # as close as MLlib's own 1,000-bin value)
+    assert boot["binned_pr_auc"] == pytest.approx(reported, rel=1e-3)
+    assert boot["binned_baseline_pr_auc"] == pytest.approx(reported_1, rel=1e-3)
+    assert boot["binned_pr_auc"] == pytest.approx(exact, rel=1e-2)
+    assert boot["binned_baseline_pr_auc"] == pytest.approx(exact_1, rel=1e-2)
     # and so is the difference the interval is built around
-    assert boot["binned_difference"] == pytest.approx((exact - exact_1) / exact_1, abs=5e-3)
+    assert boot["binned_difference"] == pytest.approx((reported - reported_1) / reported_1, abs=1e-3)
 
 
 def test_bootstrap_is_reproducible_whatever_the_partitioning(spark, paired):
