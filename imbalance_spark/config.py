@@ -344,6 +344,11 @@ class EvaluateConfig(_Model):
     bins: StrictInt = Field(10, ge=2, le=100)
     # fewer positives in the test slice than this: no recommendation (the differences are noise)
     min_test_positives: StrictInt = Field(400, ge=1)
+    # the paired bootstrap of each F's PR-AUC difference to F = 1: replicates, their seed, and the
+    # equal-mass score bins the PR curves are counted in
+    bootstrap_replicates: StrictInt = Field(100, ge=20, le=1000)
+    bootstrap_seed: StrictInt = 11
+    score_bins: StrictInt = Field(1000, ge=50, le=10_000)
     # rows with a null feature: impute (numeric: the train mean; string: its own category) or drop
     nulls: Literal["impute", "drop"] = "impute"
     max_iter: StrictInt = Field(100, ge=1)

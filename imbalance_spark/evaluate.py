@@ -28,7 +28,19 @@ from pyspark.sql import types as T
 from imbalance_spark import __version__
 from imbalance_spark.config import EvaluateConfig, JobConfig, RunDates
 from imbalance_spark.errors import ConfigError, DataFrameMissingColumnError, InputError
-from imbalance_spark.metrics import LABEL, SCORE, positives_needed, prediction_metrics, recommend_factor
+from imbalance_spark.metrics import (
+    BASELINE_BIN,
+    LABEL,
+    ROW_ID,
+    SAME_MODEL,
+    SCORE,
+    SCORE_BIN,
+    paired_pr_auc_bootstrap,
+    pr_auc_comparison,
+    prediction_metrics,
+    recommend_factor,
+    with_score_bin,
+)
 from imbalance_spark.pipeline import StageTimer, sample_input
 from imbalance_spark.plan import SamplingPlan, plan_sampling
 from imbalance_spark.profile import ClassProfile, profile_classes
@@ -47,6 +59,7 @@ log = logging.getLogger(__name__)
 
 TEST = "__is_test"
 FEATURES = "__features"
+BASELINE_SCORE = "__p_1"
 VARIANTS = ("weighted", "unweighted", "king_zeng")
 
 
@@ -183,6 +196,13 @@ def default_test_from(day_counts: dict[dt.date, int], test_fraction: float) -> d
     return days[1]
 
 
+def with_row_id(df: DataFrame, columns: list[str]) -> DataFrame:
+    """A row id for the bootstrap: a hash of the row's key (or content), the same whatever the partitioning."""
+    # Spark does not hash maps (or variants): a row's other columns identify it.
+    hashable = [c for c in columns if not isinstance(df.schema[c].dataType, (T.MapType, T.VariantType))]
+    return df.withColumn(ROW_ID, F.xxhash64(*[column(c) for c in hashable or columns]))
+
+
 def with_label(df: DataFrame, label_column: str, positive_values: list[Any]) -> DataFrame:
     """Add the model's 0/1 label: 1.0 for the minority (positive) classes."""
     positive = {v: 1.0 for v in positive_values}
@@ -218,14 +238,14 @@ def fit_model(train_df: DataFrame, ev: EvaluateConfig, weight_column: str | None
     return model, seconds, iterations
 
 
-def with_probability(pred_df: DataFrame, logit_offset: float = 0.0) -> DataFrame:
-    """The positive-class probability as ``__p``, its logit shifted by ``logit_offset`` (King-Zeng)."""
+def with_probability(pred_df: DataFrame, logit_offset: float = 0.0, keep: tuple[str, ...] = ()) -> DataFrame:
+    """The positive-class probability as ``__p`` (beside ``keep``), its logit shifted by ``logit_offset``."""
     p = vector_to_array(F.col("probability"))[1]
     if logit_offset:
         clipped = F.least(F.greatest(p, F.lit(1e-15)), F.lit(1.0 - 1e-15))
         logit = F.log(clipped / (F.lit(1.0) - clipped)) + F.lit(logit_offset)
         p = F.lit(1.0) / (F.lit(1.0) + F.exp(-logit))
-    return pred_df.select(LABEL, p.alias(SCORE))
+    return pred_df.select(*keep, LABEL, p.alias(SCORE))
 
 
 def _class_table(plan: SamplingPlan, kept: bool) -> dict[str, dict[str, Any]]:
@@ -245,6 +265,16 @@ def _delta_bytes(spark: SparkSession, path: str) -> int:
     return int(DeltaTable.forPath(spark, path).detail().first()["sizeInBytes"])
 
 
+@dataclass
+class Baseline:
+    """The test slice scored by the F = 1 weighted model: every later F is compared on these rows (paired)."""
+
+    scored_df: DataFrame  # row id, features, label and the F = 1 score; persisted for the sweep
+    score_edges: list[float]  # the F = 1 score's equal-mass bin edges
+    pr_auc: float | None  # MLlib's PR-AUC of the F = 1 weighted model
+    test_rows: int | None  # rows of the test slice (sizes the sample the bin edges come from)
+
+
 def evaluate_factor(
     spark: SparkSession,
     cfg: JobConfig,
@@ -253,8 +283,14 @@ def evaluate_factor(
     test_df: DataFrame,
     input_columns: list[str],
     sample_dir: Path,
-) -> dict[str, Any]:
-    """One point of the sweep: the job's sample at ``factor``, three models, their test metrics."""
+    baseline: Baseline | None = None,
+    test_rows: int | None = None,
+) -> tuple[dict[str, Any], Baseline | None]:
+    """One point of the sweep: the job's sample at ``factor``, three models, their test metrics.
+
+    At F = 1 (``baseline`` None) returns the :class:`Baseline` too; later factors score the
+    baseline's persisted test rows and compare their weighted PR-AUC with F = 1's on them.
+    """
     ev = cfg.evaluate
     cfg_f = config_for_factor(cfg, factor)
     # The job's own steps, as `run` chains them: profile -> plan -> sample -> weight.
@@ -277,7 +313,14 @@ def evaluate_factor(
     variants: dict[str, dict[str, Any]] = {}
     model, seconds, iterations = fit_model(fit_df, ev, weight, cfg.downsampling.seed)
     timing = {"train_seconds": seconds, "iterations": iterations}
-    variants["weighted"] = _score(model, test_df, 0.0, ev.bins) | timing
+    if baseline is None:
+        variants["weighted"], baseline = _score_baseline(model, test_df, ev, test_rows)
+        variants["weighted"] |= timing
+        created = baseline
+    else:
+        variants["weighted"] = _score_paired(model, baseline, ev) | timing
+        created = None
+    scored_test_df = baseline.scored_df
     if factor == 1.0:
         # Every weight is the source weight (or 1): the three variants are one model.
         variants["unweighted"] = dict(variants["weighted"])
@@ -285,15 +328,15 @@ def evaluate_factor(
     else:
         model, seconds, iterations = fit_model(fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
         timing = {"train_seconds": seconds, "iterations": iterations}
-        variants["unweighted"] = _score(model, test_df, 0.0, ev.bins) | timing
-        variants["king_zeng"] = _score(model, test_df, offset, ev.bins) | timing
+        variants["unweighted"] = _score(model, scored_test_df, 0.0, ev.bins) | timing
+        variants["king_zeng"] = _score(model, scored_test_df, offset, ev.bins) | timing
     rows = plan.predicted_rows
     log.info(
         "evaluate: F = %g: %s training rows, %s bytes; PR-AUC weighted %.4f, unweighted %.4f",
         factor, f"{rows:,}", f"{sample_bytes:,}", variants["weighted"]["pr_auc"] or float("nan"),
         variants["unweighted"]["pr_auc"] or float("nan"),
     )
-    return {
+    point = {
         "factor": factor,
         "train_rows": rows,
         "sample_bytes": sample_bytes,
@@ -301,6 +344,7 @@ def evaluate_factor(
         "classes": _class_table(plan, kept=True),
         "variants": variants,
     }
+    return point, created
 
 
 def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any]:
@@ -308,6 +352,44 @@ def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any
     pred_df = model.transform(test_df.select(FEATURES, LABEL)).transform(with_probability, offset).persist()
     try:
         return prediction_metrics(pred_df, bins)
+    finally:
+        pred_df.unpersist()
+
+
+def _score_baseline(
+    model, test_df: DataFrame, ev: EvaluateConfig, test_rows: int | None
+) -> tuple[dict[str, Any], Baseline]:
+    # The F = 1 scores stay persisted beside the features: every later F scores these rows (no
+    # re-filtering of the input) and is compared with F = 1 on them.
+    scored_df = (
+        model.transform(test_df.select(ROW_ID, FEATURES, LABEL))
+        .transform(with_probability, 0.0, (ROW_ID, FEATURES))
+        .persist()
+    )
+    metrics = prediction_metrics(scored_df, ev.bins, ev.score_bins, test_rows)
+    edges = metrics.pop("score_edges")
+    metrics["pr_auc_vs_f1"] = dict(SAME_MODEL)
+    return metrics, Baseline(scored_df, edges, metrics["pr_auc"], test_rows)
+
+
+def _score_paired(model, baseline: Baseline, ev: EvaluateConfig) -> dict[str, Any]:
+    pred_df = (
+        model.transform(baseline.scored_df.select(ROW_ID, FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
+        .transform(with_probability, 0.0, (ROW_ID, BASELINE_SCORE))
+        .persist()
+    )
+    try:
+        metrics = prediction_metrics(pred_df, ev.bins, ev.score_bins, baseline.test_rows)
+        edges = metrics.pop("score_edges")
+        if metrics["pr_auc"] is None or baseline.pr_auc is None:
+            metrics["pr_auc_vs_f1"] = None
+            return metrics
+        binned_df = pred_df.transform(with_score_bin, BASELINE_SCORE, baseline.score_edges, BASELINE_BIN).transform(
+            with_score_bin, SCORE, edges, SCORE_BIN
+        )
+        bootstrap = paired_pr_auc_bootstrap(binned_df, ev.bootstrap_replicates, ev.bootstrap_seed)
+        metrics["pr_auc_vs_f1"] = pr_auc_comparison(metrics["pr_auc"], baseline.pr_auc, bootstrap)
+        return metrics
     finally:
         pred_df.unpersist()
 
@@ -463,7 +545,9 @@ def _evaluate(spark, cfg, dates, source, spec, base_df, factors, configured, inp
             f"{len(train_profile.classes)} classes: the model predicts minority {positive_keys} against the rest"
         )
     train_df = train_df.transform(with_label, cfg.label_column, positive_values)
-    test_df = test_df.transform(with_label, cfg.label_column, positive_values)
+    # The bootstrap's row id: the key when one is configured, else the row's content.
+    id_columns = list(split.key_columns) or input_columns
+    test_df = test_df.transform(with_label, cfg.label_column, positive_values).transform(with_row_id, id_columns)
     with timer.stage("features", f"fitting the feature stages on the train slice ({len(spec.all)} feature(s))"):
         features_model = feature_pipeline(spec).fit(train_df)
         train_df = features_model.transform(train_df)
@@ -472,12 +556,21 @@ def _evaluate(spark, cfg, dates, source, spec, base_df, factors, configured, inp
     test_positives = sum(c.count for c in test_profile.classes if c.key in positive_keys)
     sample_dir = out_dir / "_samples"
     sweep = []
+    baseline: Baseline | None = None
+    # F = 1 comes first (sweep_factors sorts it in): its scored test rows are every later F's pair.
+    assert factors[0] == 1.0, factors
     with timer.stage("sweep", f"sampling and training at F = {', '.join(f'{f:g}' for f in factors)}"):
         try:
             for factor in factors:
-                sweep.append(evaluate_factor(spark, cfg, factor, train_df, test_df, input_columns, sample_dir))
+                point, created = evaluate_factor(
+                    spark, cfg, factor, train_df, test_df, input_columns, sample_dir, baseline, test_profile.rows
+                )
+                baseline = baseline or created
+                sweep.append(point)
         finally:
             shutil.rmtree(sample_dir, ignore_errors=True)
+            if baseline is not None:
+                baseline.scored_df.unpersist()
 
     recommendation = recommend_factor(
         sweep,
@@ -485,9 +578,6 @@ def _evaluate(spark, cfg, dates, source, spec, base_df, factors, configured, inp
         tolerance=ev.tolerance,
         calibration_tolerance=ev.calibration_tolerance,
         min_test_positives=ev.min_test_positives,
-    )
-    recommendation["needed_test_positives"] = max(
-        ev.min_test_positives, positives_needed(ev.calibration_tolerance, 0)
     )
     reliability_factor = configured if configured is not None else (recommendation["factor"] or factors[-1])
     test_rows = test_profile.rows
@@ -544,6 +634,15 @@ def _evaluate(spark, cfg, dates, source, spec, base_df, factors, configured, inp
         "tolerance": ev.tolerance,
         "calibration_tolerance": ev.calibration_tolerance,
         "bins": ev.bins,
+        "bootstrap": {
+            "replicates": ev.bootstrap_replicates,
+            "seed": ev.bootstrap_seed,
+            "score_bins": ev.score_bins,
+            "row_id": (f"hash of the key {list(split.key_columns)}" if split.key_columns
+                       else "hash of every input column"),
+            "interval": "95%: MLlib's relative PR-AUC difference to F = 1"
+            " +- 1.96 paired Poisson-bootstrap standard errors",
+        },
         "sweep": sweep,
         "recommendation": recommendation,
         "notes": notes,
@@ -565,6 +664,15 @@ def _num(x: float | None, fmt: str) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
+def _vs_f1(c: dict[str, Any] | None) -> str:
+    """The relative PR-AUC difference to F = 1 and its 95% interval, e.g. ``-0.9% [-1.8, +0.1]``."""
+    if not c or c.get("half_width") is None or not math.isfinite(c["half_width"]):
+        return "-"
+    if c["half_width"] == 0.0:
+        return "(baseline)"
+    return f"{c['difference']:+.1%} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]"
+
+
 def render_evaluation(report: dict[str, Any]) -> str:
     """The evaluation as a readable console table."""
     split, test = report["split"], report["test"]
@@ -574,8 +682,8 @@ def render_evaluation(report: dict[str, Any]) -> str:
         f" measured on {test['rows']:,} held-out rows ({where}, {test['positives']:,} positives,"
         f" base rate {test['base_rate']:.4%})",
         "",
-        f"{'F':>5} {'model':<11}{'rows':>11}{'MB':>8}{'train s':>9}{'iter':>6}{'PR-AUC':>9}{'ROC-AUC':>9}"
-        f"{'mean p/base':>12}{'ECE':>9}{'log loss':>10}{'Brier':>9}",
+        f"{'F':>5} {'model':<11}{'rows':>11}{'MB':>8}{'train s':>9}{'iter':>6}{'PR-AUC':>9}"
+        f"{'vs F=1 [95%]':>23}{'ROC-AUC':>9}{'mean p/base':>12}{'ECE':>9}{'log loss':>10}{'Brier':>9}",
     ]
     for s in report["sweep"]:
         for name in VARIANTS:
@@ -586,13 +694,22 @@ def render_evaluation(report: dict[str, Any]) -> str:
                 f"{(format(s['train_rows'], ',') if first else ''):>11}"
                 f"{(format(s['sample_bytes'] / 1e6, '.1f') if first else ''):>8}"
                 f"{_num(v['train_seconds'], '.1f'):>9}{_num(v['iterations'], 'd'):>6}"
-                f"{_num(v['pr_auc'], '.4f'):>9}{_num(v['roc_auc'], '.4f'):>9}"
+                f"{_num(v['pr_auc'], '.4f'):>9}{_vs_f1(v.get('pr_auc_vs_f1') if first else None):>23}"
+                f"{_num(v['roc_auc'], '.4f'):>9}"
                 f"{_num(v['calibration_ratio'], '.3f'):>12}{_num(v['ece'], '.5f'):>9}"
                 f"{_num(v['log_loss'], '.5f'):>10}{_num(v['brier'], '.5f'):>9}"
             )
             if s["factor"] == 1.0:
                 break
     rec = report["recommendation"]
+    boot = report.get("bootstrap") or {}
+    if boot:
+        lines.append("")
+        lines.append(
+            f"vs F = 1: the weighted model's PR-AUC relative to F = 1's on the same test rows, with a 95% interval"
+            f" ({boot['replicates']} paired bootstrap replicates); F passes when the interval's lower end is"
+            f" >= -{report['tolerance']:.0%}"
+        )
     lines.append("")
     lines.append(
         f"recommended F = {rec['factor']:g}: {rec['reason']}" if rec["factor"] is not None

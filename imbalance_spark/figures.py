@@ -301,6 +301,22 @@ def draw_reliability(report: dict[str, Any], path: Path) -> str:
     return _save_png(fig, path)
 
 
+def _draw_pr_auc_intervals(ax, sweep: list[dict[str, Any]], base: float | None) -> None:
+    """The weighted model's 95% interval of PR-AUC at each F, from the report's difference to F = 1."""
+    if base is None:
+        return
+    fs, lows, highs = [], [], []
+    for s in sweep:
+        c = s["variants"]["weighted"].get("pr_auc_vs_f1")
+        if c and c.get("half_width") and math.isfinite(c["half_width"]):
+            fs.append(s["factor"])
+            lows.append(base * (1 + c["low"]))
+            highs.append(base * (1 + c["high"]))
+    if fs:
+        ax.vlines(fs, lows, highs, color=VARIANT_STYLE["weighted"][1], linewidth=2.5, alpha=0.35,
+                  label="weighted: 95% interval (paired with F = 1)")
+
+
 def draw_sweep(report: dict[str, Any], path: Path) -> str:
     """The sweep against F: PR-AUC, log loss, training time and sample size per variant."""
     sweep = sorted(report["sweep"], key=lambda s: s["factor"])
@@ -320,6 +336,7 @@ def draw_sweep(report: dict[str, Any], path: Path) -> str:
             ax.plot(fs, ys, marker=marker, color=color, label=label)
         if metric == "pr_auc":
             base = sweep[0]["variants"]["weighted"]["pr_auc"]
+            _draw_pr_auc_intervals(ax, sweep, base)
             if base is not None:
                 ax.axhline(base * (1 - report["tolerance"]), color="0.5", linestyle=":",
                            label=f"F = 1 minus {report['tolerance']:.0%}")

@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,12 @@ from imbalance_spark.evaluate import (
     default_test_from,
     evaluate_job,
     holdout_slice,
+    render_evaluation,
     train_slice,
     with_date_split,
     with_hash_split,
 )
+from imbalance_spark.metrics import recommend_factor
 from imbalance_spark.synthetic import generate_logistic
 from tests.conftest import write_config
 
@@ -144,6 +147,58 @@ def test_report_describes_split_features_and_reading(evaluation):
     rec = report["recommendation"]
     assert report["test"]["positives"] >= rec["needed_test_positives"]
     assert rec["factor"] in (1.0, FACTOR) and rec["reason"]
+
+
+def test_paired_interval_resolves_the_tolerance_with_many_positives(evaluation):
+    report, _ = evaluation
+    assert report["bootstrap"]["replicates"] == 100 and report["bootstrap"]["row_id"] == "hash of every input column"
+    one, ten = point(report, 1.0)["variants"]["weighted"], point(report, FACTOR)["variants"]["weighted"]
+    assert one["pr_auc_vs_f1"] == {"difference": 0.0, "low": 0.0, "high": 0.0, "half_width": 0.0}
+    c = ten["pr_auc_vs_f1"]
+    assert c["difference"] == pytest.approx((ten["pr_auc"] - one["pr_auc"]) / one["pr_auc"])
+    assert c["low"] < c["difference"] < c["high"] and c["valid_replicates"] == 100
+    # the binned curves (the bootstrap's) agree with MLlib's areas on the point estimate
+    assert c["binned_pr_auc"] == pytest.approx(ten["pr_auc"], rel=5e-3)
+    assert c["binned_baseline_pr_auc"] == pytest.approx(one["pr_auc"], rel=5e-3)
+    # ~1,900 test positives, a strong signal and the right model at both F: the interval is narrower than
+    # the 2% tolerance, and the recommendation is a factor, with its interval in the reason
+    assert 0 < c["half_width"] < report["tolerance"], c
+    rec = report["recommendation"]
+    assert rec["supported"] and rec["factor"] is not None and "95% interval" in rec["reason"]
+    assert rec["checks"]["10"]["resolvable"] and rec["checks"]["10"]["pr_auc_status"] in ("within", "beyond")
+
+
+def test_console_table_shows_the_interval(evaluation):
+    report, _ = evaluation
+    text = render_evaluation(report | {"duration_s": 1.0})
+    assert "vs F=1 [95%]" in text.splitlines()[2] and "(baseline)" in text
+    c = point(report, FACTOR)["variants"]["weighted"]["pr_auc_vs_f1"]
+    assert f"{c['difference']:+.1%} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" in text
+
+
+def test_few_test_positives_cannot_support_a_recommendation(spark, tmp_path):
+    path = str(tmp_path / "tiny")
+    generate_logistic(spark, rows=4_000, intercept=-3.0, days=4, seed=11).write.format("delta").save(path)
+    # the calibration gate is opened wide (needs 16 positives) so that the PR-AUC interval decides
+    data = config_data(path, tmp_path, min_test_positives=16, calibration_tolerance=0.5, bootstrap_replicates=100)
+    data["evaluate"]["split"] = {"by": "date", "test_from": "2026-01-04"}
+    report = evaluate_job(spark, parse_config(data), figures=False)
+    positives = report["test"]["positives"]
+    assert 40 < positives < 150
+    c = point(report, FACTOR)["variants"]["weighted"]["pr_auc_vs_f1"]
+    assert c["half_width"] > report["tolerance"], c
+    rec = report["recommendation"]
+    assert rec["factor"] is None and rec["supported"] is False
+    assert rec["reason"].startswith(f"the data cannot support one: with {positives:,} test positives")
+    needed = rec["needed_test_positives"]
+    assert needed == math.ceil(round(positives * (c["half_width"] / 0.02) ** 2, 6)) and needed > positives
+    assert f"about {needed:,} test positives" in rec["reason"]
+    # a tighter tolerance needs more positives (4x for half the tolerance)
+    tighter = recommend_factor(report["sweep"], positives, tolerance=0.01, calibration_tolerance=0.5,
+                               min_test_positives=16)
+    assert tighter["supported"] is False and tighter["needed_test_positives"] >= 4 * needed - 4
+    text = render_evaluation(report | {"duration_s": 1.0})
+    assert "no recommendation: the data cannot support one" in text
 
 
 def test_figures_are_real_pngs_beside_the_report(evaluation):
