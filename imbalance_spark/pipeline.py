@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -54,8 +55,10 @@ class StageTimer:
     def stage(self, name: str, what: str):
         log.info("%s: %s ...", name, what)
         t0 = time.perf_counter()
-        yield
-        self.stages[name] = time.perf_counter() - t0
+        try:
+            yield
+        finally:
+            self.stages[name] = time.perf_counter() - t0
         log.info("%s: done in %.1f s", name, self.stages[name])
 
     @property
@@ -179,6 +182,21 @@ def table_properties(cfg: JobConfig, plan: SamplingPlan, schema: StructType) -> 
     return {**props, **stats_property(cfg.stats_columns(), explicit, schema)}
 
 
+def _warm_up_figures() -> threading.Thread:
+    """Import matplotlib in the background while Spark works (a cold import costs ~1 s at the end)."""
+
+    def load() -> None:
+        try:
+            import matplotlib.figure  # noqa: F401
+            from matplotlib.backends import backend_agg  # noqa: F401
+        except Exception:  # the picture's own call reports any problem
+            pass
+
+    thread = threading.Thread(target=load, name="imbalance-spark-figures", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_job(
     spark: SparkSession,
     cfg: JobConfig,
@@ -199,8 +217,10 @@ def run_job(
     run_id = uuid.uuid4().hex[:12]
     now = dt.datetime.now(dt.timezone.utc)
     mode = resolve_output_mode(cfg.output, dates)
+    figures = _warm_up_figures() if cfg.report.path else None
     with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
         source = read_input(spark, cfg, dates)
+    with timer.stage("output_check", f"looking up the output {describe_output(cfg.output)}"):
         found = check_output(spark, cfg.output, mode)
         out_schema = StructType([*source.df.schema.fields, StructField(cfg.weight.column, DoubleType())])
         check_column_names(out_schema, cfg.output, found)
@@ -260,6 +280,7 @@ def run_job(
             found=found,
         )
         observed = observation.get if observation is not None else None
+    with timer.stage("version", "looking up the version written"):
         version = latest_version(spark, cfg.output)
 
     notes = list(plan.notes)
@@ -298,18 +319,22 @@ def run_job(
     if cfg.history.enabled:
         with timer.stage("history", "appending class proportions to the history table"):
             append_history(spark, cfg.history, history_rows(report, now))
-        # the history stage is part of the run: the report's times include it
-        report["stages_s"] = {k: round(v, 3) for k, v in timer.stages.items()}
-        report["duration_s"] = round(timer.elapsed, 3)
     tracker = start_job_run(experiment, cfg, report) if experiment else None
     if tracker is not None:
         report["mlflow"] = tracker.summary()
     if cfg.report.path:
-        from imbalance_spark.figures import plot_run, run_figure_path
+        with timer.stage("report", "drawing the run picture"):
+            if figures is not None:
+                figures.join()
+            from imbalance_spark.figures import plot_run, run_figure_path
 
-        report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
+            report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
+            plot_run(report, report["figures"]["run"])
+    # every stage is in the report's times (all but writing the JSON itself)
+    report["stages_s"] = {k: round(v, 3) for k, v in timer.stages.items()}
+    report["duration_s"] = round(timer.elapsed, 3)
+    if cfg.report.path:
         write_report(report, cfg.report.path)
-        plot_run(report, report["figures"]["run"])
     if tracker is not None:
         log_job_run(tracker, cfg, report, input_df=input_df, output_df=output_df)
     return report
