@@ -106,10 +106,18 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
         df_cols = df_cols.withColumn("__kept", kept)
     if not parts:
         return df_cols.groupBy("__label").agg(*metrics)
+    # Two levels: first per (class, partition value), a plain hash aggregation Spark compiles to
+    # code (approx_count_distinct per input row is an imperative aggregate that takes the slow
+    # object-hash path and made this pass cost more than a full scan); then a rollup over those
+    # few rows sums each class and counts the distinct partition values in its grand-total row.
+    names = ["count", "weight_sum", "bad_weights", "null_keys"]
+    names += ["kept", "kept_weight"] if fractions is not None else []
+    per_partition = df_cols.groupBy("__label", *parts).agg(*metrics)
     # struct(): a null partition value is a partition too (__HIVE_DEFAULT_PARTITION__)
-    metrics += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
-    metrics += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
-    return df_cols.rollup("__label").agg(*metrics, F.grouping("__label").alias("__total"))
+    totals = [F.sum(F.col(n)).alias(n) for n in names]
+    totals += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
+    totals += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
+    return per_partition.rollup("__label").agg(*totals, F.grouping("__label").alias("__total"))
 
 
 def kept_by_class_df(sample_df: DataFrame, cfg: JobConfig) -> DataFrame:
