@@ -196,7 +196,7 @@ def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = Non
 def _demo_table_rows(spark, path: str) -> int | None:
     from imbalance_spark.delta_log import delta_ref, latest_version
 
-    if latest_version(spark, delta_ref(path)) is None:
+    if latest_version(spark, delta_ref(path), path) is None:
         return None
     return spark.read.format("delta").load(path).count()
 
@@ -270,8 +270,10 @@ def _command(args: argparse.Namespace) -> int:
     spark = build_spark_session(
         master=args.master,
         app_name=f"imbalance-spark {args.command}",
+        conf=cfg.spark.settings() if cfg else None,
         verbose=getattr(args, "verbose", False),
         remote=getattr(args, "remote", None),
+        quick_start=cfg.spark.quick_start if cfg else False,
     )
     try:
         if args.command == "generate":

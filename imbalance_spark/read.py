@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from imbalance_spark.config import JobConfig, RunDates
-from imbalance_spark.delta_log import delta_ref, error_condition, is_connect, latest_version, version_at
+from imbalance_spark.delta_log import delta_ref, error_condition, latest_version, sees_driver_disk, version_at
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
 from imbalance_spark.transform import filter_dates
 from imbalance_spark.write import has_file_stats
@@ -104,7 +104,7 @@ def resolve_input_version(spark: SparkSession, cfg: JobConfig, latest: int | Non
     src = cfg.input
     ref = delta_ref(src.path, src.table)
     if latest is None:
-        latest = latest_version(spark, ref)
+        latest = latest_version(spark, ref, src.path)
     if latest is None:
         raise InputError(f"input: {describe_input(cfg)} is not a Delta table; set input.format to what it holds")
     if src.version is not None:
@@ -132,15 +132,6 @@ def delta_root(path: str) -> str | None:
     return None
 
 
-def sees_driver_disk(spark: SparkSession, path: str) -> bool:
-    """Whether ``path`` is on a disk this process shares with the driver: a local path, classic session.
-
-    Over Spark Connect the driver is the server, whose files the client may not see; there the
-    server answers (Delta's log, Spark's PATH_NOT_FOUND) and the local checks are skipped.
-    """
-    return "://" not in path and not is_connect(spark)
-
-
 def _check_path(spark: SparkSession, cfg: JobConfig) -> int | None:
     """Refuse a path that does not fit input.format; return the latest version of a Delta input."""
     path, fmt = cfg.input.path, cfg.input.format
@@ -153,9 +144,9 @@ def _check_path(spark: SparkSession, cfg: JobConfig) -> int | None:
     if local:
         root = delta_root(path)
         if fmt == "delta" and root is not None and Path(root) == Path(path).resolve():
-            latest = latest_version(spark, delta_ref(path))
+            latest = latest_version(spark, delta_ref(path), path)
     else:
-        latest = latest_version(spark, delta_ref(path))
+        latest = latest_version(spark, delta_ref(path), path)
         root = path if latest is not None else None
     if fmt != "delta" and root is not None:
         # Read as plain files, a Delta folder also yields the files its log has removed

@@ -36,6 +36,11 @@ DEFAULT_CONF = {
 }
 
 
+# The JVM option of `spark.quick_start`: the client compiler (C1) only, no C2 (see SparkConfig).
+QUICK_START_JAVA_OPTION = "-XX:TieredStopAtLevel=1"
+_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
 def local_defaults(master: str | None) -> dict[str, str]:
     """Defaults for a one-machine master: small shuffles and Delta log replays.
 
@@ -131,6 +136,7 @@ def build_spark_session(
     conf: Mapping[str, str] | None = None,
     verbose: bool = False,
     remote: str | None = None,
+    quick_start: bool = False,
 ):
     """Build (or return the running) SparkSession configured for Delta Lake.
 
@@ -138,6 +144,7 @@ def build_spark_session(
     ``verbose`` keeps Spark's own INFO logs and everything the JVM prints at start.
     ``remote`` (or ``SPARK_REMOTE``), e.g. ``sc://127.0.0.1:15002``, connects to a Spark Connect
     server instead (see :func:`build_connect_session`).
+    ``quick_start`` starts the driver JVM with :data:`QUICK_START_JAVA_OPTION` (``spark.quick_start``).
     """
     url = remote_url(remote)
     if url is not None:
@@ -160,6 +167,15 @@ def build_spark_session(
     defaults = {k: v for k, v in defaults.items() if k not in submitted}
     settings = {**defaults, **DELTA_CONF, **dict(conf or {})}
     under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    if quick_start:
+        if under_submit and QUICK_START_JAVA_OPTION not in submitted.get(_DRIVER_JAVA_OPTIONS, ""):
+            log.warning(
+                "spark.quick_start: the driver JVM already runs (spark-submit); pass"
+                " --driver-java-options %s to spark-submit instead",
+                QUICK_START_JAVA_OPTION,
+            )
+        options = [settings.get(_DRIVER_JAVA_OPTIONS), QUICK_START_JAVA_OPTION]
+        settings[_DRIVER_JAVA_OPTIONS] = " ".join(filter(None, options))
     jars = None if under_submit else cached_jars_arg()
     if jars:
         # Fetched once by `imbalance-spark packages --fetch` (make install): no Ivy resolution.

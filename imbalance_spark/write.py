@@ -396,7 +396,7 @@ def _quote_text(text: str) -> str:
 
 def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
     """The latest Delta version of the output, or None if it does not exist."""
-    return delta_log.latest_version(spark, _identifier(out))
+    return delta_log.latest_version(spark, _identifier(out), out.path)
 
 
 def set_table_properties(
@@ -449,5 +449,5 @@ def read_history(spark: SparkSession, history: HistoryConfig) -> DataFrame | Non
     """The history table, or None when no run has written it yet."""
     if history.table is not None:
         return spark.table(history.table) if spark.catalog.tableExists(history.table) else None
-    exists = delta_log.latest_version(spark, delta_ref(history.path)) is not None
+    exists = delta_log.latest_version(spark, delta_ref(history.path), history.path) is not None
     return spark.read.format("delta").load(history.path) if exists else None

@@ -177,3 +177,14 @@ def test_demo_config_is_valid_and_hashed():
     assert cfg.downsampling.factor == 20
     assert cfg.source_sha256 and len(cfg.source_sha256) == 64
     assert cfg.schedule.enabled  # the DAG tests and docs/airflow.md schedule the demo
+
+
+def test_spark_section_gives_spark_strings_and_refuses_unknown_keys():
+    cfg = parse_config(with_(lambda d: d.update(spark={"conf": {"spark.driver.memory": "2g", "x.n": 4, "x.on": True}})))
+    assert cfg.spark.settings() == {"spark.driver.memory": "2g", "x.n": "4", "x.on": "true"}
+    assert cfg.spark.quick_start is False
+    assert parse_config(with_(lambda d: d.update(spark={"quick_start": True}))).spark.quick_start is True
+    with pytest.raises(ConfigError, match=r"spark\.quick_strat"):
+        parse_config(with_(lambda d: d.update(spark={"quick_strat": True})))
+    with pytest.raises(ConfigError, match=r"spark\.quick_start"):
+        parse_config(with_(lambda d: d.update(spark={"quick_start": "yes"})))

@@ -63,3 +63,57 @@ def test_the_session_uses_the_cached_jars_when_there_are_some(spark, tmp_path):
     # either way the Delta classes are there
     spark.range(3).write.format("delta").save(str(tmp_path / "t"))
     assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 3
+
+
+def test_spark_section_reaches_the_jvm_the_cli_starts(small_fraud_table, tmp_path):
+    """`spark.quick_start` and `spark.conf` from a dataset YAML: the driver JVM the CLI starts has them."""
+    import json
+    import sys
+    import textwrap
+
+    from tests.conftest import cli_env
+
+    cfg = tmp_path / "quick.yaml"
+    cfg.write_text(
+        textwrap.dedent(
+            f"""
+            dataset: quick
+            input: {{path: {small_fraud_table}, format: delta}}
+            label_column: is_fraud
+            downsampling: {{factor: 5, seed: 1}}
+            output: {{path: {tmp_path / "out"}}}
+            spark:
+              quick_start: true
+              conf: {{spark.sql.shuffle.partitions: 3, spark.imbalance_spark.test: true}}
+            """
+        )
+    )
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from pyspark import SparkContext
+        import imbalance_spark.session as session
+        from imbalance_spark.cli import main
+        seen, build = {{}}, session.build_spark_session
+        def recording(*a, **kw):
+            spark = build(*a, **kw)
+            seen.update(partitions=spark.conf.get("spark.sql.shuffle.partitions"),
+                        test=spark.conf.get("spark.imbalance_spark.test"))
+            return spark
+        session.build_spark_session = recording
+        code = main(["profile", "--config", {str(cfg)!r}, "--master", "local[1]", "--json"])
+        jvm = SparkContext._gateway.jvm
+        args = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        sys.stderr.write("RESULT " + json.dumps({{"code": code, "args": args, **seen}}) + "\\n")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(), timeout=300)
+    line = next((x for x in proc.stderr.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-2000:]
+    result = json.loads(line[len("RESULT "):])
+    assert result["code"] == 0
+    assert "-XX:TieredStopAtLevel=1" in result["args"]
+    # the project's log4j file is still given (quick_start adds to the driver's options)
+    assert any(a.startswith("-Dlog4j2.configurationFile=") for a in result["args"])
+    # the dataset's conf reached the session, and wins over the job's local default (2 x cores)
+    assert (result["partitions"], result["test"]) == ("3", "true")
