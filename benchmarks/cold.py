@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO_ROOT))
 
 from render import render_cold  # noqa: E402
-from run import machine_info, measure, parse_rows  # noqa: E402
+from run import interleaved, machine_info, measure, parse_rows  # noqa: E402
 
 log = logging.getLogger("benchmarks.cold")
 
@@ -305,15 +305,15 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
         if "error" in prep:
             raise SystemExit(f"cold.py: the untimed run that prepares the daily output failed: {prep['error']}")
         prepared = prep["wall_s"]
-    runs: dict[str, list[dict]] = {c: [] for c in commands}
-    for rep in range(args.repeat):
-        order = commands[rep % len(commands):] + commands[: rep % len(commands)]
-        for name in order:
-            r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
-            runs[name].append(r)
-            if "error" not in r:
-                log.info("%s rep %d/%d: %-20s %7.2f s  (peak %5.2f GiB)", view, rep + 1, args.repeat, name,
-                         r["wall_s"], r["peak_rss_bytes"] / 2**30)
+
+    def run_one(name: str, rep: int) -> dict:
+        r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
+        if "error" not in r:
+            log.info("%s rep %d/%d: %-20s %7.2f s  (peak %5.2f GiB)", view, rep + 1, args.repeat, name,
+                     r["wall_s"], r["peak_rss_bytes"] / 2**30)
+        return r
+
+    runs = interleaved(commands, args.repeat, run_one)
     summary = {c: summarize(runs[c]) for c in commands}
     compare(summary)
     out = {
