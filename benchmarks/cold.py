@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO_ROOT))
 
 from render import render_cold  # noqa: E402
-from run import machine_info, measure, parse_rows  # noqa: E402
+from run import interleaved, machine_info, measure, parse_rows  # noqa: E402
 
 log = logging.getLogger("benchmarks.cold")
 
@@ -52,19 +52,12 @@ DEFAULT_COMMANDS = {
 }
 
 
-def parse_views(text: str) -> list[str]:
-    views = [v.strip() for v in text.split(",") if v.strip()]
-    bad = [v for v in views if v not in VIEWS]
-    if bad or not views:
-        raise argparse.ArgumentTypeError(f"--views: expected some of {','.join(VIEWS)}; got {text!r}")
-    return views
-
-
-def parse_commands(text: str) -> list[str]:
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    bad = [c for c in names if c not in COMMANDS]
+def _parse_list(text: str, known: list[str], flag: str) -> list[str]:
+    """'a,b' -> ['a', 'b'], each one of ``known``; the argparse error names ``flag``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in known]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"--commands: unknown {bad or text!r}; known: {','.join(COMMANDS)}")
+        raise argparse.ArgumentTypeError(f"{flag}: unknown {bad or text!r}; known: {','.join(known)}")
     return names
 
 
@@ -305,15 +298,15 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
         if "error" in prep:
             raise SystemExit(f"cold.py: the untimed run that prepares the daily output failed: {prep['error']}")
         prepared = prep["wall_s"]
-    runs: dict[str, list[dict]] = {c: [] for c in commands}
-    for rep in range(args.repeat):
-        order = commands[rep % len(commands):] + commands[: rep % len(commands)]
-        for name in order:
-            r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
-            runs[name].append(r)
-            if "error" not in r:
-                log.info("%s rep %d/%d: %-20s %7.2f s  (peak %5.2f GiB)", view, rep + 1, args.repeat, name,
-                         r["wall_s"], r["peak_rss_bytes"] / 2**30)
+
+    def run_one(name: str, rep: int) -> dict:
+        r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
+        if "error" not in r:
+            log.info("%s rep %d/%d: %-20s %7.2f s  (peak %5.2f GiB)", view, rep + 1, args.repeat, name,
+                     r["wall_s"], r["peak_rss_bytes"] / 2**30)
+        return r
+
+    runs = interleaved(commands, args.repeat, run_one)
     summary = {c: summarize(runs[c]) for c in commands}
     compare(summary)
     out = {
@@ -333,7 +326,8 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--views", type=parse_views, default=list(VIEWS), help="narrow,wide,daily (default all three)")
+    p.add_argument("--views", type=lambda text: _parse_list(text, VIEWS, "--views"), default=list(VIEWS),
+                   help="narrow,wide,daily (default all three)")
     p.add_argument("--rows", type=parse_rows, default=[60_000_000], help="narrow table rows (default 60M)")
     p.add_argument("--wide-rows", type=parse_rows, default=[3_000_000], help="wide table rows (default 3M)")
     p.add_argument("--wide-columns", type=int, default=200, help="wide table columns in all (default 200)")
@@ -343,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the day the daily runs process (default the table's last day)")
     p.add_argument("--factor", type=int, default=20, help="downsampling factor F (default 20)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved repetitions (default 3)")
-    p.add_argument("--commands", type=parse_commands, default=None,
+    p.add_argument("--commands", type=lambda text: _parse_list(text, COMMANDS, "--commands"), default=None,
                    help=f"commands for every view, from {','.join(COMMANDS)} (default per view; "
                         "startup and floor always run)")
     p.add_argument("--no-history", action="store_true", help="job configs without a history table")

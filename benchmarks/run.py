@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -160,6 +161,20 @@ def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespac
     out = {**outside, **inside}
     out["rows_per_s"] = out["rows_in"] / out["seconds"] if out.get("seconds") else None
     return out
+
+
+def interleaved(names: list[str], repeat: int, run_one: Callable[[str, int], dict]) -> dict[str, list[dict]]:
+    """``repeat`` rounds of ``run_one(name, rep)`` for every name; each name's results in round order.
+
+    The order is rotated each round so that no name always runs first (cold) or last, and a noisy
+    machine slows them alike. ``run_one`` does any logging and cleaning up of its own.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for rep in range(repeat):
+        order = names[rep % len(names):] + names[: rep % len(names)]
+        for name in order:
+            runs[name].append(run_one(name, rep))
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,20 +333,17 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
                 log.info("%s rows: %s %s", f"{rows:,}", v, skipped[v])
     to_run = [v for v in variants if v not in skipped]
 
-    runs: dict[str, list[dict]] = {v: [] for v in to_run}
-    for rep in range(args.repeat):
-        # rotate the order each round so no variant always runs first (cold) or last
-        order = to_run[rep % len(to_run):] + to_run[: rep % len(to_run)]
-        for v in order:
-            r = run_variant(v, size_dir, rows, args, f"r{rep}")
-            runs[v].append(r)
-            if "error" not in r:
-                log.info(
-                    "%s rows, rep %d/%d: %-20s %7.2f s  (process %6.1f s, peak %5.2f GiB)",
-                    f"{rows:,}", rep + 1, args.repeat, v, r["seconds"], r["wall_s"], r["peak_rss_bytes"] / 2**30,
-                )
-            shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
+    def run_one(v: str, rep: int) -> dict:
+        r = run_variant(v, size_dir, rows, args, f"r{rep}")
+        if "error" not in r:
+            log.info(
+                "%s rows, rep %d/%d: %-20s %7.2f s  (process %6.1f s, peak %5.2f GiB)",
+                f"{rows:,}", rep + 1, args.repeat, v, r["seconds"], r["wall_s"], r["peak_rss_bytes"] / 2**30,
+            )
+        shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
+        return r
 
+    runs = interleaved(to_run, args.repeat, run_one)
     floor_runs = runs[FLOOR]
     summary = {v: summarize(v, runs[v], floor_runs) for v in to_run}
     for v, why in skipped.items():

@@ -85,12 +85,13 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
     null_key = F.lit(False)
     for k in keys:
         null_key = null_key | F.col(k).isNull()
-    metrics = [
-        F.count(F.lit(1)).alias("count"),
-        F.sum(weight).alias("weight_sum"),
-        F.sum(F.when(bad, 1).otherwise(0)).alias("bad_weights"),
-        F.sum(F.when(null_key, 1).otherwise(0)).alias("null_keys"),
-    ]
+    # name -> aggregate per class; the names are the result's columns, in this order
+    metrics = {
+        "count": F.count(F.lit(1)),
+        "weight_sum": F.sum(weight),
+        "bad_weights": F.sum(F.when(bad, 1).otherwise(0)),
+        "null_keys": F.sum(F.when(null_key, 1).otherwise(0)),
+    }
     df_cols = df.select(*cols)
     fractions = fractions_if_majority(cfg)
     if fractions is not None:
@@ -99,22 +100,19 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
         kept = sampling_uniform(cfg.downsampling.method, cfg.downsampling.seed, keys) < value_by_class(
             key, fractions, default
         )
-        metrics += [
-            F.sum(F.when(F.col("__kept"), 1).otherwise(0)).alias("kept"),
-            F.sum(F.when(F.col("__kept"), weight).otherwise(0.0)).alias("kept_weight"),
-        ]
+        metrics["kept"] = F.sum(F.when(F.col("__kept"), 1).otherwise(0))
+        metrics["kept_weight"] = F.sum(F.when(F.col("__kept"), weight).otherwise(0.0))
         df_cols = df_cols.withColumn("__kept", kept)
+    aggs = [expr.alias(name) for name, expr in metrics.items()]
     if not parts:
-        return df_cols.groupBy("__label").agg(*metrics)
+        return df_cols.groupBy("__label").agg(*aggs)
     # Two levels: first per (class, partition value), a plain hash aggregation Spark compiles to
     # code (approx_count_distinct per input row is an imperative aggregate that takes the slow
     # object-hash path and made this pass cost more than a full scan); then a rollup over those
     # few rows sums each class and counts the distinct partition values in its grand-total row.
-    names = ["count", "weight_sum", "bad_weights", "null_keys"]
-    names += ["kept", "kept_weight"] if fractions is not None else []
-    per_partition = df_cols.groupBy("__label", *parts).agg(*metrics)
+    per_partition = df_cols.groupBy("__label", *parts).agg(*aggs)
     # struct(): a null partition value is a partition too (__HIVE_DEFAULT_PARTITION__)
-    totals = [F.sum(F.col(n)).alias(n) for n in names]
+    totals = [F.sum(F.col(n)).alias(n) for n in metrics]
     totals += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
     totals += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
     return per_partition.rollup("__label").agg(*totals, F.grouping("__label").alias("__total"))
