@@ -41,14 +41,18 @@ LABEL = "is_fraud"
 DATE_COLUMN = "event_date"
 SEED = 42
 VIEWS = ["narrow", "wide", "daily"]
-JOBS = {"job_cli", "job_submit", "job_submit_packages"}
+JOBS = {"job_cli", "job_submit", "job_submit_packages", "job_cli_quick"}
 VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks/variants.py, on the Delta input
-COMMANDS = ["startup", "floor", "job_cli", "job_submit", "job_submit_packages", *sorted(VARIANTS)]
+# *_quick: the driver JVM on its quick JIT only (the job's `spark.quick_start`; the floor gets the
+# same JVM option, so the job is also compared with a floor that has it)
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
+COMMANDS = ["startup", "floor", "floor_quick", "job_cli", "job_cli_quick", "job_submit", "job_submit_packages",
+            *sorted(VARIANTS)]
 DEFAULT_COMMANDS = {
     "narrow": ["startup", "floor", "job_cli", "job_submit"],
     "wide": ["startup", "floor", "job_cli", "job_submit", "naive_spark", "polars_eager"],
     # --packages beside --jars: what the Ivy resolution of the Delta jars would cost every run
-    "daily": ["startup", "floor", "job_cli", "job_submit", "job_submit_packages"],
+    "daily": ["startup", "floor", "floor_quick", "job_cli", "job_cli_quick", "job_submit", "job_submit_packages"],
 }
 
 
@@ -159,6 +163,8 @@ def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) ->
         "output": {"path": str(run_dir / "output"), "partition_by": [DATE_COLUMN]},
         "report": {"path": str(run_dir / "reports" / f"{tag}.json")},
     }
+    if tag.startswith("job_cli_quick"):
+        cfg["spark"] = {"quick_start": True}
     if not args.no_history:
         cfg["history"] = {"path": str(run_dir / "history")}
     path = run_dir / "configs" / f"{tag}.yaml"
@@ -170,18 +176,22 @@ def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) ->
 def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> list[str]:
     """The argv of one command; job commands get a fresh config whose report lands at ``tag``."""
     run_date = meta.get("run_date")
-    if name in ("startup", "floor"):
-        cmd = [sys.executable, str(HERE / "cold_commands.py"), name, "--table", meta["path"], "--master", MASTER,
-               "--result", str(run_dir / "results" / f"{tag}.json")]
-        cmd += [a for k, v in args.settings.items() for a in ("--conf", f"{k}={v}")]
-        return cmd + (["--run-date", run_date] if run_date and name == "floor" else [])
+    if name in ("startup", "floor", "floor_quick"):
+        cmd = [sys.executable, str(HERE / "cold_commands.py"), name.removesuffix("_quick"), "--table", meta["path"],
+               "--master", MASTER, "--result", str(run_dir / "results" / f"{tag}.json")]
+        settings = dict(args.settings)
+        if name == "floor_quick":
+            key = "spark.driver.extraJavaOptions"
+            settings[key] = f"{settings[key]} {QUICK_JIT}"
+        cmd += [a for k, v in settings.items() for a in ("--conf", f"{k}={v}")]
+        return cmd + (["--run-date", run_date] if run_date and name.startswith("floor") else [])
     if name in VARIANTS:
         return [sys.executable, str(HERE / "variants.py"), name, "--input", meta["path"], "--input-format", "delta",
                 "--rows", str(meta["rows"]), "--factor", str(args.factor), "--output", str(run_dir / f"output-{name}"),
                 "--result", str(run_dir / "results" / f"{tag}.json")]
     cfg = job_config(meta, run_dir, args, tag)
     dates = ["--run-date", run_date] if run_date else []
-    if name == "job_cli":
+    if name in ("job_cli", "job_cli_quick"):
         return [*args.cli, "run", "--config", str(cfg), "--master", MASTER, *dates]
     from imbalance_spark.packages import delta_packages_arg
     from imbalance_spark.session import LOG4J2_PROPERTIES
@@ -269,6 +279,11 @@ def compare(summary: dict[str, dict]) -> None:
         s["over_floor_s"] = s["wall_s_median"] - floor
         if start is not None and floor - start > 0:
             s["net_ratio"] = (s["wall_s_median"] - start) / (floor - start)
+    quick = summary.get("floor_quick", {})
+    job = summary.get("job_cli_quick", {})
+    if quick.get("status") == "ok" and job.get("status") == "ok":
+        # the same JVM option on both sides
+        job["over_floor_quick_s"] = job["wall_s_median"] - quick["wall_s_median"]
 
 
 def jar_resolution(summary: dict[str, dict], args: argparse.Namespace) -> dict:

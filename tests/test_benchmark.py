@@ -127,7 +127,7 @@ def cold_smoke(tmp_path_factory) -> dict:
     pytest.importorskip("psutil")
     pytest.importorskip("matplotlib")
     # spark-submit's path is run.py's smoke test's; here the console script, and Polars on Delta
-    commands = ["job_cli"] + (["polars_eager"] if _available(["polars", "deltalake"]) else [])
+    commands = ["job_cli", "floor_quick", "job_cli_quick"] + (["polars_eager"] if _available(["polars", "deltalake"]) else [])
     out = tmp_path_factory.mktemp("cold")
     # its own process group: a timeout stops the Spark processes cold.py started, not only cold.py
     proc = subprocess.Popen(
@@ -175,6 +175,10 @@ def test_cold_measures_every_command_as_its_own_process(cold_smoke):
             if floor > start:
                 assert job["net_ratio"] == pytest.approx((job["wall_s_median"] - start) / (floor - start))
         assert view["jars"]["cached_jars"] > 0
+        # the quick-JIT pair: the job with spark.quick_start against the floor with the same JVM option
+        assert "scan to noop" in cmds["floor_quick"]["steps_s"]
+        quick = cmds["job_cli_quick"]
+        assert quick["over_floor_quick_s"] == pytest.approx(quick["wall_s_median"] - cmds["floor_quick"]["wall_s_median"])
 
 
 @pytest.mark.slow
