@@ -35,6 +35,23 @@ def _uniform(seed: int, stream: int) -> Column:
     return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
 
 
+def _normal(seed: int, stream: int) -> Column:
+    """A standard normal (Box-Muller) from the uniforms of streams ``stream`` and ``stream + 1``."""
+    return F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, stream))) * F.cos(
+        2 * 3.141592653589793 * _uniform(seed, stream + 1)
+    )
+
+
+def _tail_risk(z: Column) -> Column:
+    """3x where the standard normal ``z`` is above 1 (15.9% of rows), 0.6x elsewhere; mean 1."""
+    return F.when(z > 1.0, 3.0).otherwise(0.6) / F.lit(0.15866 * 3.0 + 0.84134 * 0.6)
+
+
+def _day_index(rows: int, days: int) -> Column:
+    """The day (0 .. days - 1) of row ``id``: rows are in time order."""
+    return (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+
+
 def _categorical(u: Column, table: list[tuple[str, float, float]]) -> tuple[Column, Column]:
     mean_risk = sum(p * r for _, p, r in table)
     value = risk = None
@@ -66,11 +83,11 @@ def generate_transactions(
     country, country_risk = _categorical(_uniform(seed, 1), COUNTRIES)
     channel, channel_risk = _categorical(_uniform(seed, 2), CHANNELS)
     # log-normal amounts: Box-Muller normal from two uniforms
-    z = F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, 3))) * F.cos(2 * 3.141592653589793 * _uniform(seed, 4))
-    amount_risk = F.when(z > 1.0, 3.0).otherwise(0.6) / F.lit(0.15866 * 3.0 + 0.84134 * 0.6)
+    z = _normal(seed, 3)
+    amount_risk = _tail_risk(z)
     # rows are in time order: each id range covers a few days, so a partitioned write
     # makes few files per task without a shuffle
-    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    day = _day_index(rows, days)
     second = (_uniform(seed, 5) * 86400).cast("long")
     night_risk = F.when(second < 6 * 3600, 2.0).otherwise(2.0 / 3.0)
     start_epoch = int(
@@ -138,12 +155,6 @@ def generate_logistic(
     if rows <= 0 or days <= 0:
         raise ValueError("rows and days must be positive")
     partitions = partitions or max(2, min(400, rows // 1_000_000))
-
-    def normal(stream: int) -> Column:
-        return F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, stream))) * F.cos(
-            2 * 3.141592653589793 * _uniform(seed, stream + 1)
-        )
-
     u = _uniform(seed, 5)
     segment = effect = None
     edge = 0.0
@@ -152,7 +163,7 @@ def generate_logistic(
         segment = F.when(u < edge, name) if segment is None else segment.when(u < edge, name)
         effect = F.when(u < edge, b) if effect is None else effect.when(u < edge, b)
     is_null = _uniform(seed, 6) < F.lit(null_segment_rate)
-    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    day = _day_index(rows, days)
     logit = (
         F.lit(intercept)
         + F.lit(LOGISTIC_COEFFICIENTS["x1"]) * F.col("x1")
@@ -161,8 +172,8 @@ def generate_logistic(
     )
     return (
         spark.range(0, rows, 1, partitions)
-        .withColumn("x1", normal(1))
-        .withColumn("device.score", normal(3))
+        .withColumn("x1", _normal(seed, 1))
+        .withColumn("device.score", _normal(seed, 3))
         .withColumn("__p", F.lit(1.0) / (F.lit(1.0) + F.exp(-logit)))
         .select(
             F.col("id"),
@@ -207,16 +218,11 @@ def generate_wide(
         raise ValueError(f"rows and days must be positive, columns > {3 + len(WIDE_STRINGS)}, positive_rate in (0, 1)")
     partitions = partitions or max(2, min(400, rows // 500_000))
 
-    def normal(stream: int) -> Column:
-        return F.sqrt(-2.0 * F.log(F.lit(1.0) - _uniform(seed, stream))) * F.cos(
-            2 * 3.141592653589793 * _uniform(seed, stream + 1)
-        )
-
     def feature(i: int) -> Column:
         stream = 100 + 2 * i
         kind = i % 3
         if kind == 0:
-            value = F.round(normal(stream), 3)
+            value = F.round(_normal(seed, stream), 3)
         elif kind == 1:
             value = (_uniform(seed, stream) * (10 + 10 * (i % 50))).cast("int")
         else:
@@ -228,11 +234,11 @@ def generate_wide(
         idx = (_uniform(seed, 20 + k) * len(values)).cast("int")
         strings[name] = F.element_at(F.array(*[F.lit(v) for v in values]), idx + 1)
     # risk: 3x when f000 (the first normal feature) is above 1, 2x online; normalised to mean 1
-    risk = F.when(normal(100) > 1.0, 3.0).otherwise(0.6) / F.lit(0.15866 * 3.0 + 0.84134 * 0.6)
+    risk = _tail_risk(_normal(seed, 100))
     online = F.when(strings["channel"] == "online", 2.0).otherwise(0.5) / F.lit(
         (2.0 + 0.5 * (len(CHANNELS) - 1)) / len(CHANNELS)
     )
-    day = (F.col("id") * F.lit(days) / F.lit(rows)).cast("int")
+    day = _day_index(rows, days)
     label = (_uniform(seed, 9) < F.least(F.lit(1.0), F.lit(positive_rate) * risk * online)).cast("int")
     return spark.range(0, rows, 1, partitions).select(
         F.col("id").alias("transaction_id"),
