@@ -227,3 +227,21 @@ def test_cold_net_ratio_subtracts_the_same_start_up():
     assert summary["job_cli"]["over_floor_s"] == pytest.approx(21.0)
     assert summary["floor"]["net_ratio"] == pytest.approx(1.0)
     assert "net_ratio" not in summary["job_submit"]
+
+
+# benchmarks/one_pass.py: the profile pass against a persisted sample, warm, in one JVM
+
+
+@pytest.mark.slow
+def test_one_pass_times_every_design_on_a_delta_table(small_fraud_table, tmp_path):
+    out = tmp_path / "one-pass.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "one_pass.py"), "--input", small_fraud_table,
+         "--repeat", "1", "--out", str(out)],
+        capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["rows"] == 30_000 and result["factor"] == 20
+    assert set(result["median_s"]) == {"profile_then_write", "persist_memory", "persist_disk", "write_only"}
+    assert all(len(v) == 1 and v[0] > 0 for v in result["seconds"].values())

@@ -1,0 +1,104 @@
+"""Can a persisted sample replace the profile pass? Warm, in one JVM, side by side.
+
+    .venv/bin/python benchmarks/one_pass.py --input /path/to/delta_table [--repeat 3] [--out results/one-pass.json]
+
+The job checks its guards (every minority row kept, each majority class's kept count within
+sigmas of N/F) before it commits, so it needs the kept counts per class before the write. It gets
+them from the profile, a label-only pass that also predicts the sampler's kept rows. The
+alternative is one pass: sample, persist the sample, count it, then write it from the cache.
+Variants, each timed after an untimed warm-up of all of them, repetitions interleaved:
+
+- ``profile_then_write``: what the job does (the library's profile, then sample and write);
+- ``persist_memory`` / ``persist_disk``: sample -> persist (MEMORY_AND_DISK / DISK_ONLY) ->
+  count per class -> write from the cache;
+- ``write_only``: sample and write with no counts at all (what neither design can go below).
+
+The input must be a Delta table with an integer label ``is_fraud`` (minority 1) partitioned by
+``event_date``, as ``benchmarks/cold.py`` generates; factor 20.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+LABEL, DATE, FACTOR, SEED = "is_fraud", "event_date", 20, 7
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--input", required=True, help="Delta table (is_fraud label, partitioned by event_date)")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", default=None, help="JSON file for the timings")
+    args = p.parse_args(argv)
+
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from imbalance_spark.config import parse_config
+    from imbalance_spark.pipeline import sample_input
+    from imbalance_spark.plan import plan_sampling
+    from imbalance_spark.profile import profile_classes
+    from imbalance_spark.session import build_spark_session
+
+    spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
+    work = Path(tempfile.mkdtemp(prefix="one-pass-"))
+    cfg = parse_config({
+        "dataset": "one_pass", "input": {"path": args.input, "format": "delta"}, "label_column": LABEL,
+        "minority_classes": [1], "downsampling": {"factor": FACTOR, "seed": SEED},
+        "output": {"path": str(work / "out"), "partition_by": [DATE]},
+    })
+    df = spark.read.format("delta").load(args.input)
+    fractions = {0: 1.0 / FACTOR, 1: 1.0}
+
+    def write(sample) -> None:
+        sample.withColumn("example_weight", F.lit(1.0)).write.format("delta").mode("overwrite").partitionBy(
+            DATE).save(str(work / "out"))
+
+    def profile_then_write() -> None:
+        plan = plan_sampling(profile_classes(df, cfg), cfg)
+        write(sample_input(df, cfg, plan))
+
+    def persisted(level) -> None:
+        sample = df.sampleBy(LABEL, fractions, SEED).persist(level)
+        {r[0]: r[1] for r in sample.groupBy(LABEL).count().collect()}  # the guards' kept counts
+        write(sample)
+        sample.unpersist(blocking=True)
+
+    variants = {
+        "profile_then_write": profile_then_write,
+        "persist_memory": lambda: persisted(StorageLevel.MEMORY_AND_DISK),
+        "persist_disk": lambda: persisted(StorageLevel.DISK_ONLY),
+        "write_only": lambda: write(df.sampleBy(LABEL, fractions, SEED)),
+    }
+    for run in variants.values():  # warm-up: JIT and code generation of every path
+        run()
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for rep in range(args.repeat):
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
+            shutil.rmtree(work / "out", ignore_errors=True)
+            t0 = time.perf_counter()
+            variants[name]()
+            times[name].append(round(time.perf_counter() - t0, 2))
+    shutil.rmtree(work, ignore_errors=True)
+    rows = df.count()
+    result = {"input": args.input, "rows": rows, "factor": FACTOR, "repeat": args.repeat, "seconds": times,
+              "median_s": {k: statistics.median(v) for k, v in times.items()}}
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
