@@ -330,6 +330,8 @@ COLD_SHORT = {
     "polars_streaming": "Polars streaming",
 }
 OUTSIDE = "outside the run: Python, imports, JVM + session start, stop"
+# what the others are compared with (no ratio of their own)
+COLD_BASES = ("startup", "floor", "floor_quick")
 
 
 def cold_pieces(name: str, s: dict) -> list[tuple[str, float]]:
@@ -389,7 +391,7 @@ def cold_markdown(results: dict) -> str:
             if s.get("status") != "ok":
                 out.append(f"| {first} | {label} | failed | – | – | – |")
             else:
-                job_like = name not in ("startup", "floor", "floor_quick")
+                job_like = name not in COLD_BASES
                 over = f"{s['over_floor_s']:+.1f} s" if job_like and "over_floor_s" in s else "–"
                 if "over_floor_quick_s" in s:
                     over += f" ({s['over_floor_quick_s']:+.1f} s over (b'))"
@@ -459,8 +461,10 @@ def cold_chart(results: dict, path: Path) -> None:
                 left += secs
             s = view["commands"][n]
             note = f" {s['wall_s_median']:.1f} s"
-            if "net_ratio" in s and n not in ("startup", "floor"):
-                note += f" ({s['net_ratio']:.2f}× net, {s['over_floor_s']:+.1f} s)"
+            if "net_ratio" in s and n not in COLD_BASES:
+                note += f" ({s['net_ratio']:.2f}× net, {s['over_floor_s']:+.1f} s"
+                quick = s.get("over_floor_quick_s")
+                note += f"; {quick:+.1f} s over the quick floor)" if quick is not None else ")"
             ax.text(left, y, note, va="center", fontsize=8)
         for n, style in (("startup", ":"), ("floor", "--")):
             s = view["commands"].get(n, {})
