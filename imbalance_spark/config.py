@@ -652,6 +652,21 @@ def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
     return dataset, schedule
 
 
+def load_spark_settings(path: str | os.PathLike[str]) -> SparkConfig:
+    """The ``spark`` block of a dataset YAML (defaults when absent), for a scheduler's spark-submit."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError:
+        raise ConfigError(f"{p}: not valid YAML") from None
+    block = data.get("spark") if isinstance(data, dict) else None
+    try:
+        return SparkConfig.model_validate(block or {})
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(f"{p}: spark.{_format_error(errors[0], SparkConfig)}") from None
+
+
 def load_config(path: str | os.PathLike[str]) -> JobConfig:
     """Read, parse and validate one dataset YAML file; errors name the file and the key."""
     p = Path(path)

@@ -188,3 +188,17 @@ def test_spark_section_gives_spark_strings_and_refuses_unknown_keys():
         parse_config(with_(lambda d: d.update(spark={"quick_strat": True})))
     with pytest.raises(ConfigError, match=r"spark\.quick_start"):
         parse_config(with_(lambda d: d.update(spark={"quick_start": "yes"})))
+
+
+def test_load_spark_settings_reads_only_the_spark_block(tmp_path):
+    from imbalance_spark.config import load_spark_settings
+
+    path = tmp_path / "d.yaml"
+    path.write_text("dataset: d\nspark:\n  quick_start: true\n  conf: {spark.driver.memory: 2g}\n")
+    spark = load_spark_settings(path)
+    assert spark.quick_start is True and spark.settings() == {"spark.driver.memory": "2g"}
+    path.write_text("dataset: d\n")
+    assert load_spark_settings(path).quick_start is False
+    path.write_text("dataset: d\nspark:\n  quickstart: true\n")
+    with pytest.raises(ConfigError, match=r"d\.yaml: spark\.quickstart"):
+        load_spark_settings(path)

@@ -303,6 +303,30 @@ def test_schedule_opt_out_and_overrides(tmp_path):
     assert task["application_args"][1] == str((datasets / "c_own.yml").resolve())
 
 
+def test_a_datasets_spark_block_reaches_spark_submit(tmp_path):
+    """`spark.conf` and `spark.quick_start` in the YAML become the task's --conf, over the Variable's."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    write_dataset(
+        datasets / "quick.yaml",
+        "quick",
+        "schedule: {}\nspark:\n  quick_start: true\n  conf: {spark.executor.memory: 3g, spark.sql.shuffle.partitions: 8}\n",
+    )
+    write_dataset(datasets / "plain.yaml", "plain", "schedule: {}\n")
+    variable = {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets, py_files="", spark_conf=variable))
+
+    assert bag["errors"] == {}
+    quick = bag["dags"][DAG_PREFIX + "quick"]["tasks"]["downsample"]["conf"]
+    assert quick == {
+        "spark.executor.memory": "3g",  # the dataset's own wins over the Variable's
+        "spark.driver.memory": "4g",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    }
+    assert bag["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]["conf"] == variable
+
+
 @pytest.mark.parametrize(
     "schedule, key",
     [

@@ -14,9 +14,10 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Variable
 
-from imbalance_spark.config import ScheduleConfig, load_schedule
+from imbalance_spark.config import ScheduleConfig, load_schedule, load_spark_settings
 from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import delta_packages_arg
+from imbalance_spark.session import QUICK_START_JAVA_OPTION
 
 # Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
 # AIRFLOW_VAR_IMBALANCE_SPARK_<NAME> environment variable without editing this file.
@@ -27,7 +28,8 @@ CONN_ID = Variable.get("imbalance_spark_conn_id", default="spark_default")
 # an empty value ships nothing and relies on the package being installed where the job runs.
 PY_FILES = Variable.get("imbalance_spark_py_files", default=str(PROJECT_ROOT / "dist" / "imbalance_spark.zip"))
 # Extra spark-submit --conf pairs as a JSON object, e.g. the memory settings of the cluster:
-# {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}.
+# {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}. A dataset YAML's own `spark`
+# block (conf, quick_start) is added to them and wins for that dataset.
 SPARK_CONF = Variable.get("imbalance_spark_conf", default={}, deserialize_json=True)
 # A `spark_connect` connection (host, port, token): when set, each task runs the job through that
 # Spark Connect server from the worker, which then needs neither a JVM nor the Delta jars.
@@ -63,6 +65,22 @@ def run_through_connect(conn_id: str, config: str, run_date: str) -> None:
         raise RuntimeError(f"imbalance-spark run exited with code {code} (Spark Connect connection {conn_id})")
 
 
+def submit_conf(config_path: Path) -> dict[str, str] | None:
+    """spark-submit's --conf for one dataset: the Variable's, then the YAML's ``spark`` block.
+
+    ``spark.quick_start`` becomes the driver JVM option it stands for (the JVM is spark-submit's).
+    """
+    try:
+        spark = load_spark_settings(config_path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    conf = {**dict(SPARK_CONF), **spark.settings()}
+    if spark.quick_start:
+        key = "spark.driver.extraJavaOptions"
+        conf[key] = " ".join(filter(None, [conf.get(key), QUICK_START_JAVA_OPTION]))
+    return conf or None
+
+
 def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
     """One DAG with one task that runs the job for the DAG run's logical date: a SparkSubmitOperator,
     or a PythonOperator through Spark Connect when imbalance_spark_connect_conn_id is set."""
@@ -94,7 +112,7 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
             application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE],
             packages=delta_packages_arg(),
-            conf=dict(SPARK_CONF) or None,
+            conf=submit_conf(config_path),
             py_files=PY_FILES or None,
             name=f"imbalance-spark-{dataset}-{RUN_DATE_TEMPLATE}",
         )
