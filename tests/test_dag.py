@@ -36,7 +36,7 @@ from pyspark.sql.types import (  # noqa: E402
     StructType,
 )
 
-from imbalance_spark.packages import delta_packages_arg  # noqa: E402
+from imbalance_spark.packages import cached_jars_arg, delta_packages_arg  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_DIR = REPO_ROOT / "jobs" / "dags"
@@ -65,6 +65,7 @@ DAGBAG_PROBE = textwrap.dedent(
                 "application_args": getattr(task, "application_args", None),
                 "name": getattr(task, "name", None),
                 "packages": getattr(task, "packages", None),
+                "jars": getattr(task, "jars", None),
                 "conf": getattr(task, "conf", None),
                 "py_files": getattr(task, "py_files", None),
                 "op_kwargs": getattr(task, "op_kwargs", None),
@@ -258,7 +259,11 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
         assert task["application_args"] == [
             "--config", str(path.resolve()), "--run-date", RUN_DATE_ARG
         ]
-        assert task["packages"] == delta_packages_arg()
+        # the Delta jars `make install` cached, else Ivy's --packages
+        if cached_jars_arg():
+            assert (task["jars"], task["packages"]) == (cached_jars_arg(), None)
+        else:
+            assert (task["jars"], task["packages"]) == (None, delta_packages_arg())
         assert task["conn_id"] == CONN_ID
         assert task["conf"] is None
         assert task["py_files"] == str(REPO_ROOT / "dist" / "imbalance_spark.zip")
@@ -325,6 +330,16 @@ def test_a_datasets_spark_block_reaches_spark_submit(tmp_path):
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
     }
     assert bag["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]["conf"] == variable
+
+
+def test_an_empty_jars_variable_resolves_the_delta_jars_with_ivy(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    write_dataset(datasets / "plain.yaml", "plain", "schedule: {}\n")
+    env = airflow_env(tmp_path, datasets_dir=datasets, py_files="")
+    env["AIRFLOW_VAR_IMBALANCE_SPARK_JARS"] = ""
+    task = load_dagbag(env)["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]
+    assert (task["jars"], task["packages"]) == (None, delta_packages_arg())
 
 
 @pytest.mark.parametrize(
@@ -424,7 +439,8 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
 
     submit = next(x for x in log.splitlines() if "Spark-Submit cmd:" in x)
     assert "--master local[2]" in submit
-    assert f"--packages {delta_packages_arg()}" in submit
+    jars = cached_jars_arg()
+    assert (f"--jars {jars}" if jars else f"--packages {delta_packages_arg()}") in submit
     assert f"--py-files {py_files_zip}" in submit
     assert f"--run-date {RUN_DATE}" in submit
     assert "--conf spark.sql.shuffle.partitions=4" in submit

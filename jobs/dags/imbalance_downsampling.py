@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Variable
 
 from imbalance_spark.config import ScheduleConfig, load_schedule, load_spark_settings
 from imbalance_spark.errors import ConfigError
-from imbalance_spark.packages import delta_packages_arg
+from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
 from imbalance_spark.session import QUICK_START_JAVA_OPTION
 
 # Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
@@ -31,6 +31,11 @@ PY_FILES = Variable.get("imbalance_spark_py_files", default=str(PROJECT_ROOT / "
 # {"spark.executor.memory": "8g", "spark.driver.memory": "4g"}. A dataset YAML's own `spark`
 # block (conf, quick_start) is added to them and wins for that dataset.
 SPARK_CONF = Variable.get("imbalance_spark_conf", default={}, deserialize_json=True)
+# The Delta jars as local files for --jars: by default the ones `make install` cached on this
+# machine (`imbalance-spark packages --fetch`); an empty value, or no cache, resolves them with
+# Ivy through --packages at every run instead (3-5 s per run: docs/performance.md).
+DELTA_JARS = Variable.get("imbalance_spark_jars", default=None)
+DELTA_JARS = cached_jars_arg() if DELTA_JARS is None else DELTA_JARS
 # A `spark_connect` connection (host, port, token): when set, each task runs the job through that
 # Spark Connect server from the worker, which then needs neither a JVM nor the Delta jars.
 CONNECT_CONN_ID = Variable.get("imbalance_spark_connect_conn_id", default="") or None
@@ -111,7 +116,8 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
             conn_id=CONN_ID,
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
             application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE],
-            packages=delta_packages_arg(),
+            packages=None if DELTA_JARS else delta_packages_arg(),
+            jars=DELTA_JARS or None,
             conf=submit_conf(config_path),
             py_files=PY_FILES or None,
             name=f"imbalance-spark-{dataset}-{RUN_DATE_TEMPLATE}",
