@@ -44,8 +44,7 @@ VIEWS = ["narrow", "wide", "daily"]
 JOBS = {"job_cli", "job_submit", "job_submit_packages", "job_cli_quick"}
 VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks/variants.py, on the Delta input
 # *_quick: the driver JVM on its quick JIT only (the job's `spark.quick_start`; the floor gets the
-# same JVM option, so the job is also compared with a floor that has it)
-QUICK_JIT = "-XX:TieredStopAtLevel=1"
+# same JVM option through session.with_quick_start, so the job is also compared with a floor that has it)
 COMMANDS = ["startup", "floor", "floor_quick", "job_cli", "job_cli_quick", "job_submit", "job_submit_packages",
             *sorted(VARIANTS)]
 DEFAULT_COMMANDS = {
@@ -149,7 +148,7 @@ def spark_settings(jars: str) -> dict[str, str]:
     }
 
 
-def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> Path:
+def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str, quick_start: bool = False) -> Path:
     """The dataset YAML of one job run: the table, factor F, output/history in the run folder."""
     import yaml
 
@@ -163,7 +162,7 @@ def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) ->
         "output": {"path": str(run_dir / "output"), "partition_by": [DATE_COLUMN]},
         "report": {"path": str(run_dir / "reports" / f"{tag}.json")},
     }
-    if tag.startswith("job_cli_quick"):
+    if quick_start:
         cfg["spark"] = {"quick_start": True}
     if not args.no_history:
         cfg["history"] = {"path": str(run_dir / "history")}
@@ -179,17 +178,16 @@ def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace,
     if name in ("startup", "floor", "floor_quick"):
         cmd = [sys.executable, str(HERE / "cold_commands.py"), name.removesuffix("_quick"), "--table", meta["path"],
                "--master", MASTER, "--result", str(run_dir / "results" / f"{tag}.json")]
-        settings = dict(args.settings)
-        if name == "floor_quick":
-            key = "spark.driver.extraJavaOptions"
-            settings[key] = f"{settings[key]} {QUICK_JIT}"
+        from imbalance_spark.session import with_quick_start
+
+        settings = with_quick_start(args.settings) if name == "floor_quick" else args.settings
         cmd += [a for k, v in settings.items() for a in ("--conf", f"{k}={v}")]
         return cmd + (["--run-date", run_date] if run_date and name.startswith("floor") else [])
     if name in VARIANTS:
         return [sys.executable, str(HERE / "variants.py"), name, "--input", meta["path"], "--input-format", "delta",
                 "--rows", str(meta["rows"]), "--factor", str(args.factor), "--output", str(run_dir / f"output-{name}"),
                 "--result", str(run_dir / "results" / f"{tag}.json")]
-    cfg = job_config(meta, run_dir, args, tag)
+    cfg = job_config(meta, run_dir, args, tag, quick_start=name == "job_cli_quick")
     dates = ["--run-date", run_date] if run_date else []
     if name in ("job_cli", "job_cli_quick"):
         return [*args.cli, "run", "--config", str(cfg), "--master", MASTER, *dates]

@@ -267,10 +267,12 @@ class ScheduleConfig(_Model):
 
 
 class SparkConfig(_Model):
-    """The Spark session the job starts itself (``imbalance-spark``, plain Python).
+    """Spark settings of this dataset: for the session ``imbalance-spark`` starts (plain Python),
+    and for the spark-submit of the Airflow DAG.
 
-    Under spark-submit, or in a session that already runs, the JVM exists: what is fixed at its
-    start (driver memory, JVM options) comes from there (``--conf``, ``--driver-java-options``).
+    Under a spark-submit of your own, or in a session that already runs, the JVM exists: what is
+    fixed at its start (driver memory, JVM options) comes from there (``--conf``,
+    ``--driver-java-options``).
     """
 
     # Spark settings for this dataset, e.g. {spark.driver.memory: 8g}; they win over the job's defaults.
@@ -630,41 +632,42 @@ def parse_config(data: Any, source: str = "<config>") -> JobConfig:
     return cfg
 
 
-def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
-    """The dataset name and its validated schedule from a dataset YAML (cheap: no Spark)."""
-    p = Path(path)
+def _yaml_mapping(p: Path) -> dict:
+    """The top-level mapping of a dataset YAML (for the cheap, Spark-free readers below)."""
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError:
         raise ConfigError(f"{p}: not valid YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a YAML mapping at the top level")
+    return data
+
+
+def _block(p: Path, data: dict, key: str, model: type[_Model]) -> Any:
+    """The YAML's ``key`` block validated as ``model`` (its defaults when empty); errors name file and key."""
+    try:
+        return model.model_validate(data.get(key) or {})
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise ConfigError(f"{p}: {key}.{_format_error(errors[0], model)}") from None
+
+
+def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
+    """The dataset name and its validated schedule from a dataset YAML (cheap: no Spark)."""
+    p = Path(path)
+    data = _yaml_mapping(p)
     dataset = data.get("dataset")
     if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset):
         raise ConfigError(f"{p}: dataset: expected a name of letters, digits, '_', '.' or '-'")
     if "schedule" not in data:
         return dataset, ScheduleConfig(enabled=False)
-    try:
-        schedule = ScheduleConfig.model_validate(data.get("schedule") or {})
-    except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        raise ConfigError(f"{p}: schedule.{_format_error(errors[0], ScheduleConfig)}") from None
-    return dataset, schedule
+    return dataset, _block(p, data, "schedule", ScheduleConfig)
 
 
 def load_spark_settings(path: str | os.PathLike[str]) -> SparkConfig:
     """The ``spark`` block of a dataset YAML (defaults when absent), for a scheduler's spark-submit."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError:
-        raise ConfigError(f"{p}: not valid YAML") from None
-    block = data.get("spark") if isinstance(data, dict) else None
-    try:
-        return SparkConfig.model_validate(block or {})
-    except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        raise ConfigError(f"{p}: spark.{_format_error(errors[0], SparkConfig)}") from None
+    return _block(p, _yaml_mapping(p), "spark", SparkConfig)
 
 
 def load_config(path: str | os.PathLike[str]) -> JobConfig:

@@ -41,6 +41,12 @@ QUICK_START_JAVA_OPTION = "-XX:TieredStopAtLevel=1"
 _DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
 
+def with_quick_start(settings: Mapping[str, str]) -> dict[str, str]:
+    """``settings`` with :data:`QUICK_START_JAVA_OPTION` added to the driver's JVM options (kept)."""
+    options = [settings.get(_DRIVER_JAVA_OPTIONS), QUICK_START_JAVA_OPTION]
+    return {**settings, _DRIVER_JAVA_OPTIONS: " ".join(filter(None, options))}
+
+
 def local_defaults(master: str | None) -> dict[str, str]:
     """Defaults for a one-machine master: small shuffles and Delta log replays.
 
@@ -174,8 +180,7 @@ def build_spark_session(
                 " --driver-java-options %s to spark-submit instead",
                 QUICK_START_JAVA_OPTION,
             )
-        options = [settings.get(_DRIVER_JAVA_OPTIONS), QUICK_START_JAVA_OPTION]
-        settings[_DRIVER_JAVA_OPTIONS] = " ".join(filter(None, options))
+        settings = with_quick_start(settings)
     jars = None if under_submit else cached_jars_arg()
     if jars:
         # Fetched once by `imbalance-spark packages --fetch` (make install): no Ivy resolution.

@@ -17,7 +17,7 @@ from airflow.sdk import DAG, Variable
 from imbalance_spark.config import ScheduleConfig, load_schedule, load_spark_settings
 from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
-from imbalance_spark.session import QUICK_START_JAVA_OPTION
+from imbalance_spark.session import with_quick_start
 
 # Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
 # AIRFLOW_VAR_IMBALANCE_SPARK_<NAME> environment variable without editing this file.
@@ -80,10 +80,7 @@ def submit_conf(config_path: Path) -> dict[str, str] | None:
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     conf = {**dict(SPARK_CONF), **spark.settings()}
-    if spark.quick_start:
-        key = "spark.driver.extraJavaOptions"
-        conf[key] = " ".join(filter(None, [conf.get(key), QUICK_START_JAVA_OPTION]))
-    return conf or None
+    return (with_quick_start(conf) if spark.quick_start else conf) or None
 
 
 def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
