@@ -49,10 +49,11 @@ bench: $(FULL_STAMP)
 
 lint: $(FULL_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The package as a zip for spark-submit --py-files (the executors and a cluster's driver import it).
 zip: dist/imbalance_spark.zip
-dist/imbalance_spark.zip: $(wildcard imbalance_spark/*.py)
+dist/imbalance_spark.zip: $(shell find imbalance_spark -name '*.py')
 	@mkdir -p dist
 	$(or $(wildcard $(BIN)/python),$(PYTHON)) -m zipfile -c $@ imbalance_spark/
 

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from imbalance_spark.config import load_config  # noqa: E402
+from imbalance_spark.config.load import load_config  # noqa: E402
 
 
 def _rows(text: str) -> int:
@@ -42,7 +42,7 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
     """Generate (or reuse) the table, run the evaluation, return the timings."""
     from delta.tables import DeltaTable
 
-    from imbalance_spark.evaluate import evaluate_job
+    from imbalance_spark.flows.evaluate import evaluate_job
     from imbalance_spark.session import build_spark_session
     from imbalance_spark.synthetic import write_demo_table
 

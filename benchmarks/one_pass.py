@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from imbalance_spark.config import parse_config
-    from imbalance_spark.pipeline import sample_input
+    from imbalance_spark.config.load import parse_config
     from imbalance_spark.plan import plan_sampling
     from imbalance_spark.profile import profile_classes
     from imbalance_spark.session import build_spark_session
+    from imbalance_spark.transform import sample_input
 
     spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
     work = Path(tempfile.mkdtemp(prefix="one-pass-"))

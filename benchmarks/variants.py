@@ -226,8 +226,8 @@ def job_library(
     args: argparse.Namespace, extra_conf: dict[str, str] | None = None, downsampling: dict | None = None
 ) -> dict:
     """(b) The job through the library: ``run_job(spark, parse_config(...))``."""
-    from imbalance_spark.config import parse_config
-    from imbalance_spark.pipeline import run_job
+    from imbalance_spark.config.load import parse_config
+    from imbalance_spark.flows.run import run_job
 
     spark = _spark("job", extra_conf)
     cfg = parse_config(job_config_dict(args, **(downsampling or {})))
@@ -312,9 +312,8 @@ def job_repartition(args: argparse.Namespace) -> dict:
     Done by wrapping the pipeline's ``write_delta`` in this process only, so every other step is
     the library's own; the wrapper counts its calls so a renamed seam cannot go unnoticed.
     """
-    from pyspark.sql import functions as F
-
     import imbalance_spark.pipeline as pipeline
+    from pyspark.sql import functions as F
 
     original = pipeline.write_delta
     calls = []

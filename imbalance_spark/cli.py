@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_report(report: dict, as_json: bool) -> None:
-    from imbalance_spark.report import render_report
+    from imbalance_spark.report.render import render_report
 
     if as_json:
         print(json.dumps(report, indent=2, default=str))
@@ -159,13 +159,13 @@ def _render_profile(summary: dict) -> str:
 def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = None) -> int:
     from pyspark.sql import functions as F
 
-    from imbalance_spark.write import read_history
+    from imbalance_spark.tables.history import read_history
 
     df = read_history(spark, cfg.history)
     if df is None:
         print(f"no history yet for {cfg.dataset}")
         return 0
-    from imbalance_spark.figures import plot_history
+    from imbalance_spark.figures.history import plot_history
 
     if plot and plot_history(df, cfg.dataset, plot) is None:
         print(f"no history yet for {cfg.dataset}")
@@ -194,7 +194,7 @@ def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = Non
 
 
 def _demo_table_rows(spark, path: str) -> int | None:
-    from imbalance_spark.delta_log import delta_ref, latest_version
+    from imbalance_spark.tables.delta_log import delta_ref, latest_version
 
     if latest_version(spark, delta_ref(path), path) is None:
         return None
@@ -236,7 +236,7 @@ def _parse_factors(text: str) -> list[float]:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from imbalance_spark.config import load_config
+    from imbalance_spark.config.load import load_config
 
     if args.command == "packages":
         return _packages(args)
@@ -246,13 +246,13 @@ def _command(args: argparse.Namespace) -> int:
         return 0
 
     cfg = load_config(args.config) if getattr(args, "config", None) else None
-    from imbalance_spark.config import parse_run_dates
+    from imbalance_spark.common.dates import parse_run_dates
 
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
     if args.command in ("run", "demo", "evaluate"):
-        from imbalance_spark.tracking import require_mlflow, resolve_experiment
+        from imbalance_spark.tracking.runs import require_mlflow, resolve_experiment
 
         if resolve_experiment(args.mlflow_experiment, cfg):
             require_mlflow()  # before Spark starts
@@ -294,7 +294,7 @@ def _command(args: argparse.Namespace) -> int:
                 print(f"wrote {args.rows:,} rows to {args.output}")
             return 0
         if args.command == "profile":
-            from imbalance_spark.pipeline import profile_job
+            from imbalance_spark.flows.profile import profile_job
 
             _, _, summary = profile_job(spark, cfg, dates)
             print(json.dumps(summary, indent=2) if args.json else _render_profile(summary))
@@ -309,12 +309,13 @@ def _command(args: argparse.Namespace) -> int:
         if args.command == "history":
             return _print_history(spark, cfg, args.limit, args.json, args.plot)
         if args.command == "evaluate":
-            from imbalance_spark.evaluate import evaluate_job, render_evaluation, report_json
+            from imbalance_spark.evaluate.render import render_evaluation, report_json
+            from imbalance_spark.flows.evaluate import evaluate_job
 
             report = evaluate_job(spark, cfg, dates, factors, mlflow_experiment=args.mlflow_experiment)
             print(report_json(report) if args.json else render_evaluation(report))
             return 0
-        from imbalance_spark.pipeline import run_job
+        from imbalance_spark.flows.run import run_job
 
         report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
         _print_report(report, args.json)

@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from imbalance_spark.config import JobConfig, label_key
+from imbalance_spark.common.names import label_key
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.profile import ClassProfile
 
 

@@ -15,8 +15,10 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from imbalance_spark.config import JobConfig, label_key
+from imbalance_spark.common.names import label_key
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import EmptyInputError, InputError
+from imbalance_spark.read import missing_files_error
 from imbalance_spark.transform import column, label_key_column, sampling_uniform, value_by_class
 
 # More distinct labels than this is not a classification this job can rebalance class by class.
@@ -143,8 +145,6 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
         rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
     except (PySparkException, Py4JJavaError) as exc:
         # the first pass over the data: a pinned version whose files were vacuumed fails here
-        from imbalance_spark.read import missing_files_error
-
         typed = missing_files_error(exc, cfg)
         if typed is None:
             raise

@@ -15,11 +15,12 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from imbalance_spark.config import JobConfig, RunDates
-from imbalance_spark.delta_log import delta_ref, error_condition, latest_version, sees_driver_disk, version_at
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
+from imbalance_spark.tables.delta_log import delta_ref, error_condition, latest_version, sees_driver_disk, version_at
+from imbalance_spark.tables.write import has_file_stats
 from imbalance_spark.transform import filter_dates
-from imbalance_spark.write import has_file_stats
 
 log = logging.getLogger(__name__)
 

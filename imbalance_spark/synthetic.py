@@ -11,7 +11,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-_2_53 = float(2**53)
+from imbalance_spark.common.hashing import hash_to_uniform
 
 # (value, probability, fraud-risk multiplier); each feature's multipliers average to 1, so the
 # product's mean is 1 and the fraud rate of the table is the requested rate.
@@ -31,8 +31,7 @@ CHANNELS = [("online", 0.45, 2.0), ("pos", 0.45, 0.4), ("atm", 0.10, 0.8)]
 
 def _uniform(seed: int, stream: int) -> Column:
     """A uniform in [0, 1) from the row id, the seed and a stream number."""
-    h = F.xxhash64(F.col("id"), F.lit(seed), F.lit(stream))
-    return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
+    return hash_to_uniform(F.col("id"), F.lit(seed), F.lit(stream))
 
 
 def _normal(seed: int, stream: int) -> Column:

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from imbalance_spark.config import label_key
+from imbalance_spark.common.hashing import hash_to_uniform
+from imbalance_spark.common.names import label_key
 
-_2_53 = float(2**53)
+if TYPE_CHECKING:
+    from imbalance_spark.config.models import JobConfig
+    from imbalance_spark.plan import SamplingPlan
+
 _FRACTIONAL = (T.FloatType, T.DoubleType, T.DecimalType)
 
 
@@ -58,8 +62,7 @@ def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) 
 
 def hash_uniform(key_columns: Sequence[str], seed: int) -> Column:
     """A uniform in [0, 1) from a hash of the row's key and the seed: same row, same draw."""
-    h = F.xxhash64(F.lit(seed), *[column(c) for c in key_columns])
-    return F.shiftrightunsigned(h, 11).cast("double") / F.lit(_2_53)
+    return hash_to_uniform(F.lit(seed), *[column(c) for c in key_columns])
 
 
 def sampling_uniform(method: str, seed: int, key_columns: Sequence[str] = ()) -> Column:
@@ -133,3 +136,17 @@ def observe_output(df: DataFrame, observation, label_column: str, keys: Sequence
         metrics.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"count_{i}"))
         metrics.append(F.sum(F.when(hit, column(weight_column)).otherwise(0.0)).alias(f"weight_{i}"))
     return df.observe(observation, *metrics)
+
+
+def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
+    """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
+    if all(c.fraction == 1.0 for c in plan.classes):
+        return input_df.filter(column(cfg.label_column).isNotNull())
+    return downsample(
+        input_df,
+        cfg.label_column,
+        plan.fractions,
+        cfg.downsampling.seed,
+        cfg.downsampling.method,
+        cfg.downsampling.key_columns,
+    )

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from imbalance_spark.config import label_key, load_config, parse_config
+from imbalance_spark.common.names import label_key
+from imbalance_spark.config.load import load_config, parse_config
 from imbalance_spark.errors import ConfigError
 
 BASE = {
@@ -154,7 +155,7 @@ def test_a_misspelled_key_is_named_before_the_missing_one(tmp_path):
 
 
 def test_only_a_schedule_block_asks_for_a_dag(tmp_path):
-    from imbalance_spark.config import load_schedule
+    from imbalance_spark.config.load import load_schedule
 
     assert parse_config(BASE).schedule.enabled is False
     assert parse_config(with_(lambda d: d.update(schedule={"cron": "@hourly"}))).schedule.enabled is True
@@ -191,7 +192,7 @@ def test_spark_section_gives_spark_strings_and_refuses_unknown_keys():
 
 
 def test_load_spark_settings_reads_only_the_spark_block(tmp_path):
-    from imbalance_spark.config import load_spark_settings
+    from imbalance_spark.config.load import load_spark_settings
 
     path = tmp_path / "d.yaml"
     path.write_text("dataset: d\nspark:\n  quick_start: true\n  conf: {spark.driver.memory: 2g}\n")

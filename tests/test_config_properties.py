@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from imbalance_spark.config import JobConfig, load_config, parse_config
+from imbalance_spark.config.load import load_config, parse_config
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import ConfigError
 
 BASE = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imbalance_spark.delta_log import delta_ref, latest_version, listed_version, table_detail
+from imbalance_spark.tables.delta_log import delta_ref, latest_version, listed_version, table_detail
 
 
 def _history_version(spark, path: str) -> int:

@@ -19,18 +19,18 @@ import yaml
 from pyspark.sql import functions as F
 
 from imbalance_spark.cli import main
-from imbalance_spark.config import load_config, parse_config
+from imbalance_spark.config.load import load_config, parse_config
 from imbalance_spark.errors import ConfigError, DataFrameMissingColumnError, InputError
-from imbalance_spark.evaluate import (
+from imbalance_spark.evaluate.recommend import recommend_factor
+from imbalance_spark.evaluate.render import render_evaluation
+from imbalance_spark.evaluate.split import (
     default_test_from,
-    evaluate_job,
     holdout_slice,
-    render_evaluation,
     train_slice,
     with_date_split,
     with_hash_split,
 )
-from imbalance_spark.metrics import recommend_factor
+from imbalance_spark.flows.evaluate import evaluate_job
 from imbalance_spark.synthetic import generate_logistic
 from tests.conftest import write_config
 

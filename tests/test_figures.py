@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from imbalance_spark.cli import main
-from imbalance_spark.config import parse_config
-from imbalance_spark.figures import DPI, DRIFT_FIGURE_SIZE, RUN_FIGURE_SIZE, draw_evaluation_figures, drift_series
-from imbalance_spark.pipeline import run_job
-from imbalance_spark.write import append_history
+from imbalance_spark.config.load import parse_config
+from imbalance_spark.figures.common import DPI
+from imbalance_spark.figures.evaluation import draw_evaluation_figures
+from imbalance_spark.figures.history import DRIFT_FIGURE_SIZE, drift_series
+from imbalance_spark.figures.run import RUN_FIGURE_SIZE
+from imbalance_spark.flows.run import run_job
+from imbalance_spark.tables.history import append_history
 from tests.conftest import write_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +52,7 @@ def test_run_writes_its_picture_beside_the_report(spark, small_fraud_table, tmp_
     assert json.loads(report_path.read_text())["figures"] == {"run": str(picture)}
     assert png_size(picture) == pixels(RUN_FIGURE_SIZE)
     assert picture.stat().st_size > 20_000, "a blank canvas compresses to a few kB"
-    from imbalance_spark.report import render_report
+    from imbalance_spark.report.render import render_report
 
     assert f"picture of the run: {picture}" in render_report(report)
 

@@ -22,11 +22,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from imbalance_spark.cli import main
-from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
-from imbalance_spark.pipeline import profile_job, run_job
+from imbalance_spark.flows.profile import profile_job
+from imbalance_spark.flows.run import run_job
+from imbalance_spark.tables.history import read_history
 from imbalance_spark.transform import column
-from imbalance_spark.write import read_history
 
 ROWS = 12_000
 
@@ -81,7 +83,7 @@ def write_named_table(spark, path: str, q: dict) -> None:
     """20,000 rows over three days, a 5% minority, partitioned by the date: every role named by ``q``.
 
     Created in SQL, with column mapping when a name needs it (as the job creates its output)."""
-    from imbalance_spark.write import names_needing_mapping
+    from imbalance_spark.tables.inspect import names_needing_mapping
 
     df = spark.range(20_000).select(
         F.col("id").alias(q["key"]),

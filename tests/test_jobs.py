@@ -105,8 +105,8 @@ def test_sigkill_mid_write_leaves_previous_version_and_next_run_succeeds(spark, 
     import signal
     import time
 
-    from imbalance_spark.config import load_config
-    from imbalance_spark.pipeline import run_job
+    from imbalance_spark.config.load import load_config
+    from imbalance_spark.flows.run import run_job
     from imbalance_spark.synthetic import write_demo_table
 
     table = str(tmp_path / "tx")

@@ -9,20 +9,17 @@ import pytest
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import functions as F
 
-from imbalance_spark.metrics import (
+from imbalance_spark.evaluate.bootstrap import (
     BASELINE_BIN,
-    LABEL,
     ROW_ID,
-    SCORE,
     SCORE_BIN,
     paired_pr_auc_bootstrap,
-    positives_needed,
     pr_auc_comparison,
     pr_auc_from_bins,
-    prediction_metrics,
-    recommend_factor,
     with_score_bin,
 )
+from imbalance_spark.evaluate.metrics import LABEL, SCORE, prediction_metrics
+from imbalance_spark.evaluate.recommend import positives_needed, recommend_factor
 
 ROWS = [(0.0, 0.1), (0.0, 0.2), (0.0, 0.1), (1.0, 0.3), (0.0, 0.6), (1.0, 0.7), (1.0, 0.9), (0.0, 0.4)]
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError
-from imbalance_spark.pipeline import run_job
+from imbalance_spark.flows.run import run_job
 
 N = 6_000
 

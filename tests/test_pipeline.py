@@ -10,9 +10,10 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from imbalance_spark.config import parse_config
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
-from imbalance_spark.pipeline import profile_job, run_job
+from imbalance_spark.flows.profile import profile_job
+from imbalance_spark.flows.run import run_job
 
 
 def make_cfg(input_path, output_path, **over):

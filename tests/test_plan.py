@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from imbalance_spark.config import parse_config
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.plan import (
     degree_of_imbalance,
     factor_for_minority_share,

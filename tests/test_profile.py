@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from imbalance_spark.config import parse_config
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError
 from imbalance_spark.profile import profile_classes
 

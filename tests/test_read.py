@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError
-from imbalance_spark.pipeline import run_job
+from imbalance_spark.flows.run import run_job
 from imbalance_spark.read import describe_input, read_input
 
 

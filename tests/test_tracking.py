@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from imbalance_spark.cli import main
-from imbalance_spark.config import load_config
+from imbalance_spark.config.load import load_config
 from imbalance_spark.errors import TrackingError
-from imbalance_spark.pipeline import run_job
+from imbalance_spark.flows.run import run_job
 from tests.conftest import write_config
 from tests.test_figures import png_size
 
@@ -128,8 +128,8 @@ def test_config_experiment_without_report_path_logs_report_and_picture(spark, sm
 
 
 def test_log_evaluation_sweep(spark, small_fraud_table, tmp_path, tracking_env):
-    from imbalance_spark.figures import plot_class_drift
-    from imbalance_spark.tracking import log_evaluation
+    from imbalance_spark.figures.history import plot_class_drift
+    from imbalance_spark.tracking.runs import log_evaluation
 
     client = tracking_env
     cfg = load_config(write_config(tmp_path / "e.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "o", report="")))
@@ -173,7 +173,7 @@ def test_missing_mlflow_package_is_one_line_naming_the_extra(tmp_path, monkeypat
 
 
 def test_unusable_tracking_uri_is_a_tracking_error(monkeypatch):
-    from imbalance_spark.tracking import start_mlflow_run
+    from imbalance_spark.tracking.runs import start_mlflow_run
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://host/x")
     with pytest.raises(TrackingError, match="could not start a run in experiment 'e' at nosuchscheme://host/x"):

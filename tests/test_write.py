@@ -9,9 +9,10 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from imbalance_spark.config import RunDates, parse_config
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import ConfigError, InputError, OutputError
-from imbalance_spark.pipeline import run_job
+from imbalance_spark.flows.run import run_job
 
 
 @pytest.fixture(scope="module")

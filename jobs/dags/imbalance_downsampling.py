@@ -14,7 +14,8 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Variable
 
-from imbalance_spark.config import ScheduleConfig, load_schedule, load_spark_settings
+from imbalance_spark.config.load import load_schedule, load_spark_settings
+from imbalance_spark.config.models import ScheduleConfig
 from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
 from imbalance_spark.session import with_quick_start

@@ -1,6 +1,4 @@
-"""The job: config -> read -> profile -> plan -> transform -> write -> report.
-
-Receives ``spark`` from the entry point; the only place the steps are chained.
+"""The job flow: config -> read -> profile -> plan -> transform -> write -> report.
 """
 
 from __future__ import annotations
@@ -9,105 +7,39 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql.types import DoubleType, StructField, StructType
 
 from imbalance_spark import __version__
-from imbalance_spark.config import JobConfig, RunDates
-from imbalance_spark.errors import EmptyInputError, GuardError
+from imbalance_spark.common.dates import RunDates
+from imbalance_spark.common.files import write_report
+from imbalance_spark.config.models import JobConfig
+from imbalance_spark.errors import GuardError
+from imbalance_spark.flows.profile import _slice_text, profile_input
+from imbalance_spark.flows.timer import StageTimer
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
-from imbalance_spark.profile import ClassProfile, date_range, kept_by_class, profile_classes
+from imbalance_spark.profile import kept_by_class
 from imbalance_spark.read import InputTable, describe_input, read_input
-from imbalance_spark.report import build_report, history_rows, profile_hint, profile_section, write_report
-from imbalance_spark.tracking import log_job_run, require_mlflow, resolve_experiment, start_job_run
-from imbalance_spark.transform import column, downsample, observe_output, select_output, with_example_weight
-from imbalance_spark.write import (
-    append_history,
+from imbalance_spark.report.build import build_report, history_rows
+from imbalance_spark.tables.history import append_history
+from imbalance_spark.tables.inspect import (
     check_column_names,
     check_output,
     check_output_schema,
     check_partition_count,
     describe_output,
-    latest_version,
     replace_where,
     resolve_output_mode,
-    stats_property,
-    write_delta,
 )
+from imbalance_spark.tables.write import latest_version, stats_property, write_delta
+from imbalance_spark.tracking.runs import log_job_run, require_mlflow, resolve_experiment, start_job_run
+from imbalance_spark.transform import observe_output, sample_input, select_output, with_example_weight
 
 log = logging.getLogger(__name__)
-
-
-class StageTimer:
-    """Logs each stage as it starts and ends, and keeps the durations for the report."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-        self.started = time.perf_counter()
-
-    @contextmanager
-    def stage(self, name: str, what: str):
-        log.info("%s: %s ...", name, what)
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = time.perf_counter() - t0
-        log.info("%s: done in %.1f s", name, self.stages[name])
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-
-def _slice_text(dates: RunDates | None) -> str:
-    return f" for run date(s) {dates}" if dates is not None else ""
-
-
-def profile_input(source: InputTable, cfg: JobConfig, dates: RunDates | None) -> ClassProfile:
-    """Profile the run's slice; an empty slice's error says which dates the input has."""
-    try:
-        return profile_classes(source.df, cfg, _slice_text(dates))
-    except EmptyInputError as exc:
-        if source.unsliced_df is None:
-            raise
-        span = date_range(source.unsliced_df, cfg.input.date_column)
-        has = f"{span[0]} to {span[1]}" if span else "no dates at all"
-        raise EmptyInputError(f"{exc}; input.date_column {cfg.input.date_column!r} has {has}") from None
-
-
-def profile_job(
-    spark: SparkSession, cfg: JobConfig, dates: RunDates | None = None
-) -> tuple[ClassProfile, SamplingPlan, dict[str, Any]]:
-    """Read and profile the input; return the profile, the plan and a report-like summary."""
-    timer = StageTimer()
-    with timer.stage("read", f"opening {describe_input(cfg)}{_slice_text(dates)}"):
-        source = read_input(spark, cfg, dates)
-    with timer.stage("profile", f"counting classes of {cfg.label_column!r}"):
-        profile = profile_input(source, cfg, dates)
-    plan = plan_sampling(profile, cfg)
-    summary = {
-        "dataset": cfg.dataset,
-        "label_column": cfg.label_column,
-        "run_dates": str(dates) if dates else None,
-        "input_version": source.version,
-        "degree": plan.degree,
-        "minority_share": plan.minority_share,
-        "minority_classes": plan.minority_keys,
-        "majority_classes": plan.majority_keys,
-        "factors": {c.key: c.factor for c in plan.classes},
-        "input": profile_section(plan, profile.null_labels),
-        "hint": profile_hint(plan),
-        "stages_s": {k: round(v, 3) for k, v in timer.stages.items()},
-        "duration_s": round(timer.elapsed, 3),
-    }
-    return profile, plan, summary
 
 
 def run_info(cfg: JobConfig, source: InputTable, run_id: str, run_date: dt.date) -> dict[str, Any]:
@@ -150,19 +82,6 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: dict[str, Any])
         separators=(",", ":"),
     )
 
-
-def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
-    """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
-    if all(c.fraction == 1.0 for c in plan.classes):
-        return input_df.filter(column(cfg.label_column).isNotNull())
-    return downsample(
-        input_df,
-        cfg.label_column,
-        plan.fractions,
-        cfg.downsampling.seed,
-        cfg.downsampling.method,
-        cfg.downsampling.key_columns,
-    )
 
 
 def table_properties(cfg: JobConfig, plan: SamplingPlan, schema: StructType) -> dict[str, str]:
@@ -326,7 +245,7 @@ def run_job(
         with timer.stage("report", "drawing the run picture"):
             if figures is not None:
                 figures.join()
-            from imbalance_spark.figures import plot_run, run_figure_path
+            from imbalance_spark.figures.run import plot_run, run_figure_path
 
             report["figures"] = {"run": str(run_figure_path(cfg.report.path))}
             plot_run(report, report["figures"]["run"])

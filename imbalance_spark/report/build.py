@@ -1,18 +1,12 @@
-"""The run report: one JSON document, printed as a readable table and optionally written to a file.
-
-Labels are JSON object keys, so classes are keyed by their canonical strings ("0", "1", "true").
+"""Building the run report and the profile summary from the plan and the write's counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
-import os
-from pathlib import Path
 from typing import Any
 
-from imbalance_spark.config import JobConfig
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.plan import SamplingPlan, factor_for_minority_share
 
 
@@ -120,84 +114,6 @@ def profile_hint(plan: SamplingPlan, target_share: float = 0.10) -> str:
         f"The imbalance is {plan.degree}: a factor of about {factor:.1f} (keep 1 in {factor:.1f}"
         f" majority rows, weight x{factor:.1f}) brings the minority to about {target_share:.0%}."
     )
-
-
-def _fmt_num(x: float) -> str:
-    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
-        return f"{int(x):,}"
-    return f"{x:,.2f}"
-
-
-def render_report(report: dict[str, Any]) -> str:
-    """The report as a readable console table."""
-    lines = [
-        f"dataset {report['dataset']}: {report['degree']} imbalance "
-        f"(minority share {report['minority_share']:.4%}, classes {', '.join(report['minority_classes'])}"
-        f" minority, {', '.join(report['majority_classes']) or 'none'} majority)",
-        f"method {report['method']}, seed {report['seed']}, weight column {report['weight_column']!r}",
-        "",
-        f"{'class':<12}{'role':<10}{'factor':>8}{'input rows':>16}{'share':>10}"
-        f"{'output rows':>16}{'expected':>14}{'weight sum':>18}",
-    ]
-    minority = set(report["minority_classes"])
-    for key in report["classes"]:
-        i = report["input"]["classes"][key]
-        o = report["output"]["classes"].get(key, {})
-        lines.append(
-            f"{key:<12}{'minority' if key in minority else 'majority':<10}"
-            f"{report['factors'][key]:>8.4g}{i['count']:>16,}{i['share']:>10.4%}"
-            f"{o.get('count', 0):>16,}{o.get('expected_count', 0):>14,.0f}"
-            f"{_fmt_num(o.get('weight_sum', 0.0)):>18}"
-        )
-    lines.append(f"{'total':<12}{'':<10}{'':>8}{report['input']['rows']:>16,}{1:>10.0%}{report['output']['rows']:>16,}")
-    lines.append("")
-    out = report["output"]
-    where = out.get("target", "")
-    version = out.get("version")
-    lines.append(
-        f"output {where}"
-        + (f" (Delta version {version})" if version is not None else "")
-        + f": minority share {out['minority_share']:.2%}"
-    )
-    if report.get("skipped"):
-        lines.append(f"not downsampled: {report['skipped']}")
-    if report.get("derived_factor"):
-        lines.append(
-            f"factor {report['derived_factor']:.3f} derived from target_minority_share"
-            f" {report['target_minority_share']:g}"
-        )
-    if report.get("weight_mode") == "realized":
-        realized = {k: round(v, 4) for k, v in report["realized_factors"].items() if v is not None}
-        lines.append(f"weights: realized factors {realized} (nominal {report['factors']})")
-    if report.get("logit_offsets"):
-        offsets = {k: round(v, 4) for k, v in report["logit_offsets"].items()}
-        lines.append(f"prior correction for unweighted models: add ln(1/F) to the logit {offsets}")
-    if report.get("hint"):
-        lines.append(report["hint"])
-    if report.get("notes"):
-        lines.extend(f"note: {n}" for n in report["notes"])
-    if report.get("mlflow"):
-        m = report["mlflow"]
-        lines.append(f"MLflow run {m['run_id']} in experiment {m['experiment']!r} at {m['tracking_uri']}")
-    for name, path in (report.get("figures") or {}).items():
-        lines.append(f"picture of the {name}: {path}")
-    lines.append(f"done in {report['duration_s']:.1f} s")
-    return "\n".join(lines)
-
-
-def write_report(report: dict[str, Any], path: str) -> None:
-    """Write the report as JSON (atomically: a reader never sees half a file)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, p)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    return str(obj)
 
 
 def history_rows(report: dict[str, Any], recorded_at: dt.datetime) -> list[dict[str, Any]]:

@@ -1,9 +1,4 @@
-"""What a Delta table's log says (exists, latest version, partitioning, properties).
-
-Asked in SQL, which answers the same in a classic and a Spark Connect session (where
-``delta.tables.DeltaTable`` needs a classic one), except the latest version of a table on a disk
-this process shares with the driver: that is the newest commit file in its ``_delta_log`` folder,
-found by listing it (``DESCRIBE HISTORY`` costs ~3 s in a fresh JVM, most of a daily run's margin).
+"""Delta look-ups through SQL and the log's files: versions, details, errors.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Small pieces every layer uses: column names and quoting, run dates, hashing, files."""

@@ -1,0 +1,1 @@
+"""Figures drawn from reports (Agg backend): the run, the class drift, the evaluation."""

@@ -1,0 +1,75 @@
+"""The picture of one run: rows per class before and after, weighted totals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from imbalance_spark.figures.common import _count_label, _new_figure, _save
+
+RUN_FIGURE_SIZE = (11.0, 5.0)  # inches at DPI: 1100 x 500 pixels
+
+
+def run_figure_path(report_path: str | os.PathLike[str]) -> Path:
+    """Where the run picture of a JSON report goes: beside it, same name, ``.png``."""
+    return Path(report_path).with_suffix(".png")
+
+
+def plot_run(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Per class: input vs output rows (log scale), and weighted output totals vs the input totals."""
+    classes = list(report["classes"])
+    inp = report["input"]["classes"]
+    out = report["output"]["classes"]
+    factors = report["factors"]
+    weighted_source = report.get("weight_source_column") is not None
+    in_rows = [inp[k]["count"] for k in classes]
+    out_rows = [out[k]["count"] for k in classes]
+    # With a source weight column the weights restore the input's weight totals, not its row counts.
+    in_totals = [inp[k]["weight_sum"] if weighted_source else inp[k]["count"] for k in classes]
+    out_totals = [out[k]["weight_sum"] for k in classes]
+    minority = set(report["minority_classes"])
+    names = [f"{k}\n{'minority' if k in minority else 'majority'}, F={factors[k]:g}" for k in classes]
+    restored = [
+        f"{k}\nweighted = {b / a:.2%} of input" if a else f"{k}\nno input"
+        for k, a, b in zip(classes, in_totals, out_totals, strict=True)
+    ]
+
+    fig = _new_figure(RUN_FIGURE_SIZE)
+    rows_ax, totals_ax = fig.subplots(1, 2)
+    x = range(len(classes))
+    w = 0.38
+    for ax, left, right, labels, ticks, title in (
+        (rows_ax, in_rows, out_rows, ("input rows", "output rows"), names, "rows per class: input vs output"),
+        (
+            totals_ax,
+            in_totals,
+            out_totals,
+            ("input weight total" if weighted_source else "input rows", "output weighted total"),
+            restored,
+            "weighted output totals vs input " + ("weight totals" if weighted_source else "rows"),
+        ),
+    ):
+        bars_l = ax.bar([i - w / 2 for i in x], [max(v, 0) for v in left], w, label=labels[0], color="#7f7f7f")
+        bars_r = ax.bar([i + w / 2 for i in x], [max(v, 0) for v in right], w, label=labels[1], color="#1f77b4")
+        ax.bar_label(bars_l, [_count_label(v) for v in left], fontsize=8, padding=2)
+        ax.bar_label(bars_r, [_count_label(v) for v in right], fontsize=8, padding=2)
+        ax.set_yscale("log")
+        positive = [v for v in list(left) + list(right) if v > 0]
+        if positive:
+            ax.set_ylim(min(positive) / 3, max(positive) * 4)
+        ax.set_xticks(list(x), ticks, fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(axis="y", which="major", alpha=0.3)
+    rows_ax.set_ylabel("rows (log scale)")
+    totals_ax.set_ylabel("total (log scale)")
+    out_share = report["output"]["minority_share"]
+    fig.suptitle(
+        f"{report['dataset']}: {report['degree']} imbalance (minority share {report['minority_share']:.2%}"
+        f" in, {out_share:.2%} out) - input vs output per class, {report['method']} seed {report['seed']}",
+        fontsize=11,
+    )
+    return _save(fig, path)

@@ -1,0 +1,1 @@
+"""Thin orchestration: each flow reads as a list of named steps."""

@@ -1,0 +1,1 @@
+"""Delta tables: the log, what is at the output, writing it, and the class-balance history."""

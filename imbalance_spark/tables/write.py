@@ -1,0 +1,233 @@
+"""Writing the output Delta table: create with its properties in one commit, overwrite, replace a slice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from imbalance_spark.config.models import OutputConfig, redact
+from imbalance_spark.errors import OutputError
+from imbalance_spark.tables import delta_log
+from imbalance_spark.tables.delta_log import table_detail
+from imbalance_spark.tables.inspect import (
+    COLUMN_MAPPING_PROPERTY,
+    OutputTable,
+    describe_output,
+    find_output,
+    names_needing_mapping,
+    output_ref,
+)
+
+log = logging.getLogger(__name__)
+
+
+_CONCURRENT = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
+
+
+_MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exists": "errorifexists"}
+
+
+# Which columns Delta collects file statistics for while it writes (unset: the first 32).
+STATS_PROPERTY = "delta.dataSkippingStatsColumns"
+
+
+_STATS_TYPES = (
+    T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType,
+    T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType,
+)
+
+
+def has_file_stats(dtype: T.DataType) -> bool:
+    """Whether Delta can keep min/max file statistics for a column of this type (not boolean/binary)."""
+    return isinstance(dtype, _STATS_TYPES)
+
+
+def stats_property(wanted: list[str] | None, explicit: bool, schema: T.StructType) -> dict[str, str]:
+    """The table property choosing the statistics columns: ``wanted`` (None: Delta's default).
+
+    Defaults (not ``explicit``) leave out columns whose type Delta keeps no statistics for.
+    """
+    if wanted is None:
+        return {}
+    types = {f.name: f.dataType for f in schema.fields}
+    columns = [c for c in wanted if explicit or has_file_stats(types[c])]
+    return {STATS_PROPERTY: ",".join(quote_column(c) for c in columns)}
+
+
+def quote_column(name: str) -> str:
+    """A column name as Delta's table properties and SQL expect it (backticks when not plain)."""
+    plain = name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    return name if plain else "`" + name.replace("`", "``") + "`"
+
+
+def write_delta(
+    df: DataFrame,
+    out: OutputConfig,
+    user_metadata: str,
+    properties: dict[str, str] | None = None,
+    *,
+    mode: str = "overwrite",
+    where: str | None = None,
+    options: dict[str, str] | None = None,
+    found: OutputTable | None = None,
+) -> None:
+    """Write ``df`` as Delta to the configured path or table in one commit.
+
+    A new table is created with ``properties`` in that same commit (and Delta column mapping when a
+    column name needs it, see :func:`check_column_names`); an existing one is
+    overwritten (one commit) and its properties are altered only when they changed: the statistics
+    columns before the write (they decide how its files are written), the rest after it.
+    ``found`` is the output as :func:`check_output` found it (looked up again when not given).
+    """
+    spark = df.sparkSession
+    stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
+    properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
+    current = None
+    try:
+        if properties or stats or names_needing_mapping(df.schema):
+            found = found if found is not None else find_output(spark, out)
+            if not found.exists:
+                _create_with_properties(df, out, user_metadata, {**(properties or {}), **stats})
+                return
+            current = found.detail.properties
+            set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
+        if out.table is not None and found is None:
+            found = find_output(spark, out)
+        if out.table is not None and found.exists:
+            _overwrite_catalog_table(df, out.table, user_metadata, where if mode == "replace_slice" else None, options)
+        else:
+            writer = df.write.format("delta").mode(_MODES[mode]).option("userMetadata", user_metadata)
+            writer = writer.options(**(options or {}))
+            if mode == "replace_slice":
+                writer = writer.option("replaceWhere", where)
+            if out.partition_by:
+                writer = writer.partitionBy(*out.partition_by)
+            if out.table is not None:
+                writer.saveAsTable(out.table)
+            else:
+                writer.save(out.path)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
+    except _CONCURRENT as exc:
+        # Delta's optimistic concurrency: another run committed to what this one replaces (the
+        # same date, say); this commit was refused whole, so nothing of it is in the table.
+        raise OutputError(
+            f"output {describe_output(out)}: another writer changed the table while this run wrote"
+            f" ({type(exc).__name__}); this run committed nothing: run it again"
+        ) from None
+    if properties:
+        set_table_properties(spark, out, properties, current=current)
+
+
+_USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _overwrite_catalog_table(
+    df: DataFrame, table: str, user_metadata: str, where: str | None, options: dict[str, str] | None
+) -> None:
+    """Overwrite an existing catalog table (the rows matching ``where``, else all) in one commit.
+
+    Through DataFrameWriterV2's overwrite-by-condition: ``saveAsTable`` in overwrite mode replaces
+    the table through the session catalog, which fails on a Delta table whose partition columns
+    are not the last ones, and parses partition names (a space in one is a syntax error).
+    """
+    from pyspark.sql import functions as F
+
+    writer = df.writeTo(table).option("userMetadata", user_metadata).options(**(options or {}))
+    writer.overwrite(F.expr(where) if where is not None else F.lit(True))
+
+
+def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
+    """Create the table from ``df`` in one commit (CTAS): its data, ``properties`` and ``user_metadata``.
+
+    Column names that need it (a space, ``,;{}()=``) get Delta column mapping, set in the same
+    statement. SQL rather than DataFrameWriterV2, whose ``partitionedBy`` cannot name such a column.
+    """
+    spark = df.sparkSession
+    if names_needing_mapping(df.schema):
+        properties = {**properties, COLUMN_MAPPING_PROPERTY: "name"}
+    view = f"imbalance_spark_output_{uuid.uuid4().hex}"
+    partitioned = (
+        f" PARTITIONED BY ({', '.join(_quote_name(c) for c in out.partition_by)})" if out.partition_by else ""
+    )
+    pairs = ", ".join(f"{_quote_text(k)} = {_quote_text(v)}" for k, v in properties.items())
+    df.createOrReplaceTempView(view)
+    # CTAS has no userMetadata option; Delta reads this conf at commit time.
+    spark.conf.set(_USER_METADATA_CONF, user_metadata)
+    try:
+        spark.sql(
+            f"CREATE TABLE {output_ref(out)} USING delta{partitioned}"
+            f"{f' TBLPROPERTIES ({pairs})' if pairs else ''} AS SELECT * FROM {view}"
+        )
+    finally:
+        spark.conf.unset(_USER_METADATA_CONF)
+        spark.catalog.dropTempView(view)
+
+
+def _quote_name(name: str) -> str:
+    """A column name in SQL: always backticks, so a space, a dot or a keyword is one name."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _quote_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def latest_version(spark: SparkSession, out: OutputConfig) -> int | None:
+    """The latest Delta version of the output, or None if it does not exist."""
+    return delta_log.latest_version(spark, output_ref(out), out.path)
+
+
+def set_table_properties(
+    spark: SparkSession,
+    out: OutputConfig,
+    props: dict[str, str],
+    prefix: str = "imbalance_spark.",
+    current: dict[str, str] | None = None,
+) -> bool:
+    """Make the table's ``prefix`` properties equal ``props``; commits only when they change.
+
+    ``current`` holds the table's properties when already known (else ``DESCRIBE DETAIL`` is asked).
+    """
+    if current is None:
+        detail = table_detail(spark, output_ref(out))
+        current = detail.properties if detail is not None else {}
+    current = {k: v for k, v in current.items() if k.startswith(prefix)}
+    if current == props:
+        return False
+    name = output_ref(out)
+
+    stale = sorted(set(current) - set(props))
+    if stale:
+        spark.sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({', '.join(_quote_text(k) for k in stale)})")
+    changed = {k: v for k, v in props.items() if current.get(k) != v}
+    if changed:
+        pairs = ", ".join(f"{_quote_text(k)} = {_quote_text(v)}" for k, v in sorted(changed.items()))
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
+    return True

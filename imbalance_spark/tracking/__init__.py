@@ -1,0 +1,1 @@
+"""MLflow tracking (the optional mlflow extra) of runs and evaluations."""
