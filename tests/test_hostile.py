@@ -27,6 +27,7 @@ from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
 from imbalance_spark.flows.run import run_job
+from imbalance_spark.report.models import RunReport
 from imbalance_spark.tables.history import read_history
 from imbalance_spark.transform import column
 
@@ -561,14 +562,14 @@ def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_p
         t.start()
     for t in threads:
         t.join(timeout=300)
-    reports = [r for r in results if isinstance(r, dict)]
-    errors = [r for r in results if not isinstance(r, dict)]
+    reports = [r for r in results if isinstance(r, RunReport)]
+    errors = [r for r in results if not isinstance(r, RunReport)]
     assert reports, errors
     for exc in errors:
         assert isinstance(exc, OutputError) and "run it again" in str(exc) and "\n" not in str(exc), repr(exc)
     written = spark.read.format("delta").load(out).filter("d = date'2026-01-02'")
-    assert written.count() == written.select("id").distinct().count() == reports[-1]["output"]["rows"]
-    assert written.count() == reports[0]["output"]["rows"]  # both samples equal: same seed, same version
+    assert written.count() == written.select("id").distinct().count() == reports[-1].output.rows
+    assert written.count() == reports[0].output.rows  # both samples equal: same seed, same version
 
 
 # ---------------------------------------------------------------------------------------------

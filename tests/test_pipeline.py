@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
-from imbalance_spark.flows.run import run_job
+from imbalance_spark.flows.run import RunSeams, run_job
 
 
 def make_cfg(input_path, output_path, **over):
@@ -369,3 +369,32 @@ def test_unknown_stats_column_is_an_input_error(spark, fraud_table, tmp_path):
     with pytest.raises(InputError, match=r"output.stats_columns: column 'flag' has type boolean, which Delta keeps no"):
         run_job(spark, cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, fraud_table, tmp_path):
+    from imbalance_spark import transform
+    from imbalance_spark.tables.write import create_with_properties
+
+    calls = []
+
+    def sampler(*args, **kwargs):
+        calls.append("downsample")
+        return transform.downsample(*args, **kwargs)
+
+    def create(df, out, user_metadata, properties):
+        calls.append("create")
+        create_with_properties(df, out, user_metadata, properties)
+
+    def before_write(df):
+        calls.append("before_write")
+        return df.repartition(1)
+
+    out = tmp_path / "o"
+    seams = RunSeams(downsample=sampler, create_table=create, before_write=before_write)
+    report = run_job(spark, make_cfg(fraud_table, str(out)), seams=seams)
+    assert calls == ["downsample", "before_write", "create"]
+    assert spark.read.format("delta").load(str(out)).count() == report.output.rows
+    # one task wrote everything: one file per event_date partition
+    per_partition = [len(list(d.glob("*.parquet"))) for d in out.iterdir() if d.name.startswith("event_date=")]
+    assert len(per_partition) == 5 and set(per_partition) == {1}
+    assert RunSeams().downsample is transform.downsample and RunSeams().before_write is None

@@ -73,7 +73,7 @@ def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, 
     assert client.get_experiment_by_name("from_config") is None, "--mlflow-experiment wins over the config"
     run = only_run(client, "from_cli")
     assert run.info.status == "FINISHED" and run.info.run_name == "tracked 2026-01-02"
-    assert report.mlflow.run_id == run.info.run_id
+    assert report["mlflow"]["run_id"] == run.info.run_id
     assert f"MLflow run {run.info.run_id} in experiment 'from_cli'" in console
 
     params = run.data.params
@@ -84,12 +84,12 @@ def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, 
 
     metrics = run.data.metrics
     for key in ("0", "1"):
-        assert metrics[f"input.count.{key}"] == report.input.classes[key].count
-        assert metrics[f"input.share.{key}"] == pytest.approx(report.input.classes[key].share)
-        assert metrics[f"output.count.{key}"] == report.output.classes[key].count
-        assert metrics[f"output.weight_sum.{key}"] == pytest.approx(report.output.classes[key].weight_sum)
+        assert metrics[f"input.count.{key}"] == report["input"]["classes"][key]["count"]
+        assert metrics[f"input.share.{key}"] == pytest.approx(report["input"]["classes"][key]["share"])
+        assert metrics[f"output.count.{key}"] == report["output"]["classes"][key]["count"]
+        assert metrics[f"output.weight_sum.{key}"] == pytest.approx(report["output"]["classes"][key]["weight_sum"])
     assert metrics["output.share.0"] + metrics["output.share.1"] == pytest.approx(1.0)
-    assert metrics["output.rows"] == report.output.rows and metrics["stage_s.write"] > 0
+    assert metrics["output.rows"] == report["output"]["rows"] and metrics["stage_s.write"] > 0
 
     assert artifact_paths(client, run.info.run_id) == ["report/tracked.json", "report/tracked.png"]
     local = Path(client.download_artifacts(run.info.run_id, "report", str(tmp_path / "dl")))
@@ -104,14 +104,14 @@ def test_cli_run_logged_with_params_metrics_artifacts_and_table_versions(spark, 
     source_in = json.loads(inputs["tracked.input"].dataset.source)
     source_out = json.loads(inputs["tracked.output"].dataset.source)
     assert inputs["tracked.output"].dataset.source_type == "delta_table"
-    assert source_in == {"path": small_fraud_table, "delta_table_version": report.input_version}
-    assert source_out == {"path": str(out), "delta_table_version": report.output.version} and report.output.version == 0
+    assert source_in == {"path": small_fraud_table, "delta_table_version": report["input_version"]}
+    assert source_out == {"path": str(out), "delta_table_version": report["output"]["version"]} and report["output"]["version"] == 0
     profile = json.loads(inputs["tracked.output"].dataset.profile)
-    assert profile["num_rows"] == report.output.rows
+    assert profile["num_rows"] == report["output"]["rows"]
     assert "is_fraud" in inputs["tracked.input"].dataset.schema
     # the logged source reloads the exact table version the run wrote
     reloaded = mlflow.data.get_source(inputs["tracked.output"]).load()
-    assert reloaded.count() == report.output.rows
+    assert reloaded.count() == report["output"]["rows"]
 
 
 def test_config_experiment_without_report_path_logs_report_and_picture(spark, small_fraud_table, tmp_path, tracking_env):
@@ -188,7 +188,7 @@ def test_demo_end_to_end_picture_history_plot_and_mlflow_run(spark, tmp_path, tr
     report = json.loads((reports / "demo_fraud.json").read_text())
     assert png_size(reports / "demo_fraud.png") == (1100, 500)
     run = only_run(client, "demo")
-    assert run.info.run_id == report.mlflow.run_id and run.data.params["factor.0"] == "20.0"
+    assert run.info.run_id == report["mlflow"]["run_id"] and run.data.params["factor.0"] == "20.0"
     assert run.data.metrics["input.rows"] == 20_000
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"demo_fraud.input", "demo_fraud.output"}
     assert artifact_paths(client, run.info.run_id) == ["report/demo_fraud.json", "report/demo_fraud.png"]
@@ -197,4 +197,4 @@ def test_demo_end_to_end_picture_history_plot_and_mlflow_run(spark, tmp_path, tr
     assert main(["history", "--config", str(config), "--plot", "drift.png", "-q"]) == 0
     assert "picture of the class drift: drift.png" in capsys.readouterr().out
     assert png_size(tmp_path / "drift.png") == (1100, 550)
-    assert json.loads((tmp_path / "drift.json").read_text())["runs"][0]["shares"]["1"] == report.input.classes["1"].share
+    assert json.loads((tmp_path / "drift.json").read_text())["runs"][0]["shares"]["1"] == report["input"]["classes"]["1"]["share"]
