@@ -234,10 +234,10 @@ def job_library(
     out = timed(lambda: {"report": run_job(spark, cfg)})
     report = out.pop("report")
     out.update(
-        rows_in=report["input"]["rows"],
-        rows_out=report["output"]["rows"],
-        stages_s=report["stages_s"],
-        job_duration_s=report["duration_s"],
+        rows_in=report.input.rows,
+        rows_out=report.output.rows,
+        stages_s=dict(report.stages_s),
+        job_duration_s=report.duration_s,
         files=count_data_files(args.output),
     )
     return out

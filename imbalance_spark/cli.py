@@ -131,28 +131,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_report(report: dict, as_json: bool) -> None:
+def _print_report(report, as_json: bool) -> None:
+    """Print a run's report (a ``RunReport``) as JSON or as the console table."""
     from imbalance_spark.report.render import render_report
 
-    if as_json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(render_report(report))
+    print(report.to_json() if as_json else render_report(report))
 
 
-def _render_profile(summary: dict) -> str:
+def _render_profile(summary) -> str:
+    """A ``ProfileSummary`` as the console table ``profile`` prints."""
     lines = [
-        f"dataset {summary['dataset']}: {summary['degree']} imbalance, minority share "
-        f"{summary['minority_share']:.4%} (minority {', '.join(summary['minority_classes'])})",
+        f"dataset {summary.dataset}: {summary.degree} imbalance, minority share "
+        f"{summary.minority_share:.4%} (minority {', '.join(summary.minority_classes)})",
         f"{'class':<12}{'role':<10}{'rows':>16}{'share':>10}{'factor':>8}",
     ]
-    minority = set(summary["minority_classes"])
-    for key, c in summary["input"]["classes"].items():
+    minority = set(summary.minority_classes)
+    for key, c in summary.input.classes.items():
         role = "minority" if key in minority else "majority"
-        lines.append(f"{key:<12}{role:<10}{c['count']:>16,}{c['share']:>10.4%}{summary['factors'][key]:>8g}")
-    if summary["input"]["null_labels_dropped"]:
-        lines.append(f"null labels dropped: {summary['input']['null_labels_dropped']:,}")
-    lines.append(summary["hint"])
+        lines.append(f"{key:<12}{role:<10}{c.count:>16,}{c.share:>10.4%}{summary.factors[key]:>8g}")
+    if summary.input.null_labels_dropped:
+        lines.append(f"null labels dropped: {summary.input.null_labels_dropped:,}")
+    lines.append(summary.hint)
     return "\n".join(lines)
 
 
@@ -185,7 +184,7 @@ def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = Non
     )
     for r in rows:
         print(
-            f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {r.run_date!s:<12}{r['class']:<10}{r.input_count:>12,}"
+            f"{r.recorded_at:%Y-%m-%d %H:%M:%S}  {str(r.run_date or '-'):<12}{r['class']:<10}{r.input_count:>12,}"
             f"{r.share:>10.4%}{r.degree:>10}{r.output_count:>12,}{r.weight_sum:>14,.1f}{r.factor:>8.4g}"
         )
     if plot:
@@ -297,7 +296,7 @@ def _command(args: argparse.Namespace) -> int:
             from imbalance_spark.flows.profile import profile_job
 
             _, _, summary = profile_job(spark, cfg, dates)
-            print(json.dumps(summary, indent=2) if args.json else _render_profile(summary))
+            print(summary.to_json() if args.json else _render_profile(summary))
             return 0
         if args.command == "demo":
             from imbalance_spark.synthetic import write_demo_table
@@ -320,7 +319,9 @@ def _command(args: argparse.Namespace) -> int:
         report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
         _print_report(report, args.json)
         if cfg.report.path:
-            log.info("report written to %s", cfg.report.path)
+            from imbalance_spark.report.build import report_path
+
+            log.info("report written to %s", report_path(cfg.report.path, report.run_dates))
         return 0
     finally:
         if owned:

@@ -6,6 +6,7 @@ and committed before the full scan writes anything.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ class ClassProfile:
     # approximate distinct values of output.partition_by (together, and each column), when set
     partitions: int | None = None
     partitions_by_column: tuple[int, ...] = ()
+    # the first and last day of the date column, when asked for (a whole-table run's span)
+    date_span: tuple[dt.date, dt.date] | None = None
 
     @property
     def rows(self) -> int:
@@ -67,10 +70,11 @@ def fractions_if_majority(cfg: JobConfig) -> dict[str, float] | None:
     return {label_key(cls): 1.0 / float(f) for cls, f in factor.items()}
 
 
-def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
+def class_profile_df(df: DataFrame, cfg: JobConfig, date_column: str | None = None) -> DataFrame:
     """Aggregate per class: count, weight sum, and rows/weight kept if downsampled.
 
-    Reads only the label, key, source weight and partition columns. With ``output.partition_by``
+    Reads only the label, key, source weight and partition columns (and ``date_column``, whose
+    first and last day per class are ``__first_day``/``__last_day``). With ``output.partition_by``
     the aggregation is a rollup whose grand-total row (``__total`` = 1) carries the approximate
     number of distinct partition values, so estimating the output's partitions costs no extra scan.
     The label is ``__label`` (a label column called ``count`` must not collide with a metric).
@@ -82,6 +86,7 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
     cols += [column(k).alias(a) for k, a in zip(cfg.downsampling.key_columns, keys, strict=True)]
     cols += [column(p).alias(a) for p, a in zip(cfg.output.partition_by, parts, strict=True)]
     cols += [column(source).cast("double").alias("__w")] if source else []
+    cols += [column(date_column).try_cast("date").alias("__day")] if date_column else []
     weight = F.col("__w") if source else F.lit(1.0)
     bad = weight.isNull() | F.isnan(weight) | (weight < 0) | (F.abs(weight) == float("inf")) if source else F.lit(False)
     null_key = F.lit(False)
@@ -106,15 +111,17 @@ def class_profile_df(df: DataFrame, cfg: JobConfig) -> DataFrame:
         metrics["kept_weight"] = F.sum(F.when(F.col("__kept"), weight).otherwise(0.0))
         df_cols = df_cols.withColumn("__kept", kept)
     aggs = [expr.alias(name) for name, expr in metrics.items()]
+    span = [F.min("__day").alias("__first_day"), F.max("__day").alias("__last_day")] if date_column else []
     if not parts:
-        return df_cols.groupBy("__label").agg(*aggs)
+        return df_cols.groupBy("__label").agg(*aggs, *span)
     # Two levels: first per (class, partition value), a plain hash aggregation Spark compiles to
     # code (approx_count_distinct per input row is an imperative aggregate that takes the slow
     # object-hash path and made this pass cost more than a full scan); then a rollup over those
     # few rows sums each class and counts the distinct partition values in its grand-total row.
-    per_partition = df_cols.groupBy("__label", *parts).agg(*aggs)
+    per_partition = df_cols.groupBy("__label", *parts).agg(*aggs, *span)
     # struct(): a null partition value is a partition too (__HIVE_DEFAULT_PARTITION__)
     totals = [F.sum(F.col(n)).alias(n) for n in metrics]
+    totals += [F.min("__first_day").alias("__first_day"), F.max("__last_day").alias("__last_day")] if span else []
     totals += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
     totals += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
     return per_partition.rollup("__label").agg(*totals, F.grouping("__label").alias("__total"))
@@ -138,11 +145,14 @@ def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, 
     }
 
 
-def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProfile:
-    """Run the label-only aggregation and return per-class statistics (an aggregate collect)."""
+def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "", date_column: str | None = None) -> ClassProfile:
+    """Run the label-only aggregation and return per-class statistics (an aggregate collect).
+
+    With ``date_column`` the same pass finds the first and last day of the labelled rows.
+    """
     # An id or a regression target as the label would collect one row per value: stop at the cap.
     try:
-        rows = class_profile_df(df, cfg).limit(MAX_CLASSES + 2).collect()
+        rows = class_profile_df(df, cfg, date_column).limit(MAX_CLASSES + 2).collect()
     except (PySparkException, Py4JJavaError) as exc:
         # the first pass over the data: a pinned version whose files were vacuumed fails here
         typed = missing_files_error(exc, cfg)
@@ -180,6 +190,8 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
             )
         )
     classes.sort(key=lambda c: (-c.count, c.key))
+    days = [(r["__first_day"], r["__last_day"]) for r in rows if date_column and r["__label"] is not None]
+    days = [d for d in days if d[0] is not None]
     profile = ClassProfile(
         classes=tuple(classes),
         null_labels=null_labels,
@@ -187,6 +199,7 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "") -> ClassProf
         null_keys=null_keys,
         partitions=partitions,
         partitions_by_column=partitions_by_column,
+        date_span=(min(d[0] for d in days), max(d[1] for d in days)) if days else None,
     )
     _check_profile(profile, cfg, where)
     return profile

@@ -6,7 +6,7 @@ No reads, writes, collects or session look-ups here; chain with ``df.transform(f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
@@ -138,11 +138,13 @@ def observe_output(df: DataFrame, observation, label_column: str, keys: Sequence
     return df.observe(observation, *metrics)
 
 
-def sample_input(input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
-    """The rows to keep: the configured sampler with the plan's explicit per-class fractions."""
+def sample_input(
+    input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan, sampler: Callable[..., DataFrame] = downsample
+) -> DataFrame:
+    """The rows to keep: ``sampler`` (the configured one, :func:`downsample`) with the plan's explicit fractions."""
     if all(c.fraction == 1.0 for c in plan.classes):
         return input_df.filter(column(cfg.label_column).isNotNull())
-    return downsample(
+    return sampler(
         input_df,
         cfg.label_column,
         plan.fractions,

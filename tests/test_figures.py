@@ -14,9 +14,10 @@ from imbalance_spark.cli import main
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.figures.common import DPI
 from imbalance_spark.figures.evaluation import draw_evaluation_figures
-from imbalance_spark.figures.history import DRIFT_FIGURE_SIZE, drift_series
+from imbalance_spark.figures.history import DRIFT_FIGURE_SIZE, X_RECORDED, X_RUN_DATE, drift_figure, drift_series
 from imbalance_spark.figures.run import RUN_FIGURE_SIZE
 from imbalance_spark.flows.run import run_job
+from imbalance_spark.report.models import ReportDates
 from imbalance_spark.tables.history import append_history
 from tests.conftest import write_config
 
@@ -48,7 +49,7 @@ def test_run_writes_its_picture_beside_the_report(spark, small_fraud_table, tmp_
     })
     report = run_job(spark, cfg)
     picture = tmp_path / "reports" / "fraud.png"
-    assert report["figures"] == {"run": str(picture)}
+    assert report.figures == {"run": str(picture)}
     assert json.loads(report_path.read_text())["figures"] == {"run": str(picture)}
     assert png_size(picture) == pixels(RUN_FIGURE_SIZE)
     assert picture.stat().st_size > 20_000, "a blank canvas compresses to a few kB"
@@ -169,3 +170,44 @@ def test_every_figure_is_a_real_png(tmp_path):
     for path in paths.values():
         data = open(path, "rb").read()
         assert data[:8] == PNG_SIGNATURE and len(data) > 10_000, path
+
+
+def test_drift_axes_fit_the_shares_and_name_the_x_axis():
+    rows = _history_rows("d", 3, dt.date(2026, 1, 1), None)  # the majority near 100%
+    series = drift_series(rows, "d")
+    ax = drift_figure(series).axes[0]
+    top = max(s for r in series["runs"] for s in r["shares"].values())
+    assert ax.get_ylim()[1] > 1.2 * top, "no point sits on the top border"
+    assert ax.get_ylim()[0] < min(s for r in series["runs"] for s in r["shares"].values())
+    assert ax.get_xlabel() == X_RUN_DATE == series["x_axis"]
+    # runs without a date (no input.date_column): placed at the day they were recorded, and said so
+    undated = drift_series([r | {"run_date": None, "run_end_date": None} for r in rows], "d")
+    assert undated["x_axis"] == X_RECORDED and not any(r["dated"] for r in undated["runs"])
+    assert [r["run_date"] for r in undated["runs"]] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    ax = drift_figure(undated).axes[0]
+    assert ax.get_xlabel() == X_RECORDED and "recorded day" in ax.get_title()
+
+
+def test_whole_table_runs_record_the_data_span_or_no_date(spark, small_fraud_table, tmp_path, capsys):
+    history = tmp_path / "history"
+    base = {
+        "dataset": "span", "input": {"path": small_fraud_table, "date_column": "event_date"},
+        "label_column": "is_fraud", "minority_classes": [1], "downsampling": {"factor": 5},
+        "output": {"path": str(tmp_path / "o1")}, "history": {"path": str(history)},
+    }
+    dated = run_job(spark, parse_config(base))
+    assert dated.run_dates == ReportDates("2026-01-01", "2026-01-03", sliced=False)
+    undated = run_job(spark, parse_config(base | {
+        "dataset": "undated", "input": {"path": small_fraud_table}, "output": {"path": str(tmp_path / "o2")}}))
+    assert undated.run_dates == ReportDates(None, None, sliced=False)
+    rows = {r.dataset: r for r in spark.read.format("delta").load(str(history)).collect()}
+    assert (rows["span"].run_date, rows["span"].run_end_date) == (dt.date(2026, 1, 1), dt.date(2026, 1, 3))
+    assert rows["undated"].run_date is None and rows["undated"].run_end_date is None
+    config = write_config(tmp_path / "undated.yaml", HISTORY_CONFIG.format(dataset="undated", history=history))
+    picture = tmp_path / "undated.png"
+    assert main(["history", "--config", str(config), "--plot", str(picture), "-q"]) == 0
+    printed = [line.split() for line in capsys.readouterr().out.splitlines()[1:] if line[:2] == "20"]
+    assert len(printed) == 2 and all(fields[2] == "-" for fields in printed), "no run date: printed as -"
+    series = json.loads(picture.with_suffix(".json").read_text())
+    assert series["x_axis"] == X_RECORDED and [r["dated"] for r in series["runs"]] == [False]
+    assert png_size(picture) == pixels(DRIFT_FIGURE_SIZE)

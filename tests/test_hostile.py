@@ -27,6 +27,7 @@ from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
 from imbalance_spark.flows.run import run_job
+from imbalance_spark.report.models import RunReport
 from imbalance_spark.tables.history import read_history
 from imbalance_spark.transform import column
 
@@ -137,14 +138,14 @@ def test_quoted_names_work_in_every_role(spark, named_tables, tmp_path, method, 
     })
     day1, day2 = RunDates(dt.date(2026, 3, 1), dt.date(2026, 3, 1)), RunDates(dt.date(2026, 3, 2), dt.date(2026, 3, 2))
     _, plan, summary = profile_job(spark, cfg, day1)
-    assert summary["minority_classes"] == ["1"]
+    assert summary.minority_classes == ["1"]
     first = run_job(spark, cfg, day1)  # creates the table (properties, stats columns)
     second = run_job(spark, cfg, day2)  # replaceWhere on an existing table, observed metrics
     again = run_job(spark, cfg, day2)  # idempotent rerun of the same slice
     out_df = spark.read.format("delta").load(out)
     in_df = spark.read.format("delta").load(table)
     assert out_df.columns == in_df.columns + [q["weight"]]
-    assert out_df.count() == first["output"]["rows"] + again["output"]["rows"]  # day 2 replaced, not duplicated
+    assert out_df.count() == first.output.rows + again.output.rows  # day 2 replaced, not duplicated
     for report, day in ((first, "2026-03-01"), (again, "2026-03-02")):
         day_in = in_df.filter(column(q['date']) == F.lit(day))
         day_out = out_df.filter(column(q['date']) == F.lit(day))
@@ -153,8 +154,8 @@ def test_quoted_names_work_in_every_role(spark, named_tables, tmp_path, method, 
         n_major = day_in.count() - n_minor
         kept = day_out.filter(column(q['label']) == 0).count()
         assert abs(kept - n_major / 4) <= 5 * math.sqrt(n_major * 0.25 * 0.75)
-        assert report["output"]["classes"]["0"]["count"] == kept
-    assert second["output"]["classes"] == again["output"]["classes"]
+        assert report.output.classes["0"].count == kept
+    assert second.output.classes == again.output.classes
     # the weight is the source weight x F for the majority, the source weight for the minority
     w = out_df.select(
         (column(q['weight']) / column(q['weight_src'])).alias("m"), column(q['label']).alias("y")
@@ -203,14 +204,14 @@ def test_integral_numeric_labels_are_classes_keyed_like_integers(spark, tmp_path
         "minority_classes": [1], "downsampling": {"factor": 5, "seed": 3}, "output": {"path": out},
     })
     report = run_job(spark, cfg)
-    assert report["classes"] == ["0", "1"] and report["minority_classes"] == ["1"]
-    assert report["factors"] == {"0": 5.0, "1": 1.0}
+    assert report.classes == ["0", "1"] and report.minority_classes == ["1"]
+    assert report.factors == {"0": 5.0, "1": 1.0}
     out_df = spark.read.format("delta").load(out)
     assert out_df.schema["label"].dataType.simpleString() == T._parse_datatype_string(dtype).simpleString()
     counts = {int(r.label): r["count"] for r in out_df.groupBy("label").count().collect()}
     assert counts[1] == 800  # every minority row
     assert abs(counts[0] - 19_200 / 5) <= 5 * math.sqrt(19_200 * 0.2 * 0.8)
-    assert report["output"]["classes"]["0"]["count"] == counts[0]
+    assert report.output.classes["0"].count == counts[0]
     weights = {(int(r.label), r.example_weight) for r in out_df.select("label", "example_weight").distinct().collect()}
     assert weights == {(0, 5.0), (1, 1.0)}
     props = DeltaTable.forPath(spark, out).detail().first().properties
@@ -226,8 +227,8 @@ def test_double_labels_with_hash_and_a_factor_mapping_keyed_1_0(spark, tmp_path)
         "output": {"path": out},
     })
     report = run_job(spark, cfg)
-    assert report["factors"] == {"0": 3.0, "1": 2.0, "2": 1.0}
-    assert report["output"]["classes"]["2"]["count"] == 3_000
+    assert report.factors == {"0": 3.0, "1": 2.0, "2": 1.0}
+    assert report.output.classes["2"].count == 3_000
 
 
 @pytest.mark.parametrize("values, shown", [((0.0, 1.0, 0.5), "0.5"), ((0.0, 1.0, float("nan")), "nan")])
@@ -259,7 +260,7 @@ def test_partition_explosion_is_refused_naming_column_and_estimate(spark, tmp_pa
     assert not (tmp_path / "out").exists()
     # a low-cardinality column passes; so does a raised limit
     ok = run_job(spark, parse_config({**base, "output": {"path": out, "partition_by": ["shard"], "max_partitions": 4}}))
-    assert ok["output"]["version"] == 0
+    assert ok.output.version == 0
     from imbalance_spark.profile import profile_classes
 
     profile = profile_classes(spark.read.format("delta").load(path), parse_config({**base, "output": {"path": out, "partition_by": ["shard", "id"]}}))
@@ -497,8 +498,8 @@ def test_label_column_named_like_a_metric_and_hive_folders(spark, lake, tmp_path
         "minority_classes": [1], "downsampling": {"factor": 3}, "output": {"path": str(tmp_path / "o"), "partition_by": ["d"]},
     })
     report = run_job(spark, cfg, RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2)))
-    assert report["input"]["rows"] == 100  # the Hive folder d=2026-01-02 only
-    assert report["input"]["classes"]["1"]["count"] == 10
+    assert report.input.rows == 100  # the Hive folder d=2026-01-02 only
+    assert report.input.classes["1"].count == 10
 
 
 def test_deletion_vectors_and_many_small_files(spark, tmp_path):
@@ -513,7 +514,7 @@ def test_deletion_vectors_and_many_small_files(spark, tmp_path):
         "dataset": "dv", "input": {"path": path}, "label_column": "y", "minority_classes": [1],
         "downsampling": {"factor": 1}, "output": {"path": str(tmp_path / "o")},
     }))
-    assert report["input"]["rows"] == 2_000 and report["output"]["rows"] == 2_000
+    assert report.input.rows == 2_000 and report.output.rows == 2_000
 
 
 def test_delta_input_overwritten_and_vacuumed_between_runs(spark, tmp_path):
@@ -523,11 +524,11 @@ def test_delta_input_overwritten_and_vacuumed_between_runs(spark, tmp_path):
         "dataset": "ov", "input": {"path": path}, "label_column": "y", "minority_classes": [1],
         "downsampling": {"factor": 1}, "output": {"path": out},
     })
-    assert run_job(spark, cfg)["input"]["rows"] == 1_000
+    assert run_job(spark, cfg).input.rows == 1_000
     spark.range(500).select("id", (F.col("id") % 5 == 0).cast("int").alias("y")).write.format("delta").mode("overwrite").save(path)
     vacuum_all(spark, path)
     second = run_job(spark, cfg)
-    assert second["input_version"] == 1 and second["input"]["rows"] == 500
+    assert second.input_version == 1 and second.input.rows == 500
     assert spark.read.format("delta").load(out).count() == 500
 
 
@@ -561,14 +562,14 @@ def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_p
         t.start()
     for t in threads:
         t.join(timeout=300)
-    reports = [r for r in results if isinstance(r, dict)]
-    errors = [r for r in results if not isinstance(r, dict)]
+    reports = [r for r in results if isinstance(r, RunReport)]
+    errors = [r for r in results if not isinstance(r, RunReport)]
     assert reports, errors
     for exc in errors:
         assert isinstance(exc, OutputError) and "run it again" in str(exc) and "\n" not in str(exc), repr(exc)
     written = spark.read.format("delta").load(out).filter("d = date'2026-01-02'")
-    assert written.count() == written.select("id").distinct().count() == reports[-1]["output"]["rows"]
-    assert written.count() == reports[0]["output"]["rows"]  # both samples equal: same seed, same version
+    assert written.count() == written.select("id").distinct().count() == reports[-1].output.rows
+    assert written.count() == reports[0].output.rows  # both samples equal: same seed, same version
 
 
 # ---------------------------------------------------------------------------------------------

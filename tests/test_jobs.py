@@ -147,9 +147,9 @@ output: {{path: {out}, partition_by: [event_date]}}
     assert killed_mid_write, "the job never started writing"
     history = DeltaTable.forPath(spark, str(out)).history().collect()
     assert [h.version for h in history] == [0], "the killed run committed nothing"
-    assert spark.read.format("delta").load(str(out)).count() == first["output"]["rows"]
+    assert spark.read.format("delta").load(str(out)).count() == first.output.rows
     again = run_job(spark, load_config(cfg_path))
-    assert again["output"]["version"] == 1
+    assert again.output.version == 1
     result = spark.read.format("delta").load(str(out))
-    assert result.count() == again["output"]["rows"] == 300_000
+    assert result.count() == again.output.rows == 300_000
     assert result.select("transaction_id").distinct().count() == 300_000  # no duplicates

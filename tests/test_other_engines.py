@@ -48,8 +48,8 @@ def test_delta_rs_table_overwritten_is_read_at_its_latest_version(spark, tmp_pat
     deltalake.write_deltalake(path, frame(), mode="overwrite", partition_by=["event_date"])  # the old files stay on disk
     assert deltalake.DeltaTable(path).version() == 1
     report = run_job(spark, cfg(path, out))
-    assert report["input_version"] == 1 and report["input"]["rows"] == N
-    assert report["input"]["classes"] == {
+    assert report.input_version == 1 and report.input.rows == N
+    assert report.as_dict()["input"]["classes"] == {
         "0": {"count": 5_700, "share": 0.95, "weight_sum": 5_700.0},
         "1": {"count": 300, "share": 0.05, "weight_sum": 300.0},
     }
@@ -69,7 +69,7 @@ def test_delta_rs_slice_by_date_column(spark, tmp_path):
     deltalake.write_deltalake(path, frame(), partition_by=["event_date"])
     c = cfg(path, out, input={"path": path, "date_column": "event_date"}, output={"path": out, "partition_by": ["event_date"]})
     report = run_job(spark, c, RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2)))
-    assert report["input"]["rows"] == N // 3
+    assert report.input.rows == N // 3
     assert spark.read.format("delta").load(out).select("event_date").distinct().count() == 1
 
 
@@ -92,8 +92,8 @@ def test_pandas_parquet_with_time_zone_timestamps_and_dotted_names(spark, tmp_pa
     # the session is UTC: the day is 2026-05-02 00:00..24:00 UTC, i.e. hours 2..25 after Paris midnight
     utc = df["event_ts"].dt.tz_convert("UTC")
     in_day = df[(utc >= pd.Timestamp("2026-05-02", tz="UTC")) & (utc < pd.Timestamp("2026-05-03", tz="UTC"))]
-    assert report["input"]["rows"] == len(in_day)
-    assert report["input"]["classes"]["1"]["weight_sum"] == pytest.approx(in_day.loc[in_day.label == 1.0, "amount.eur"].sum())
+    assert report.input.rows == len(in_day)
+    assert report.input.classes["1"].weight_sum == pytest.approx(in_day.loc[in_day.label == 1.0, "amount.eur"].sum())
     out_df = spark.read.format("delta").load(out)
     assert out_df.columns == ["id", "label", "amount.eur", "event_ts", "w.eur"]
     ratios = {r.label: r.m for r in out_df.filter(F.col("`amount.eur`") > 0).select(
@@ -130,12 +130,12 @@ def test_spaced_names_written_by_other_engines(spark, tmp_path, writer):
     day = RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2))
     report = run_job(spark, c, day)
     in_day = df[pd.to_datetime(df["event date"]) == pd.Timestamp("2026-05-02")]
-    assert report["input"]["rows"] == len(in_day)
-    assert report["input"]["classes"]["1"]["weight_sum"] == pytest.approx(in_day.loc[in_day["is fraud"] == 1.0, "amount (eur)"].sum())
+    assert report.input.rows == len(in_day)
+    assert report.input.classes["1"].weight_sum == pytest.approx(in_day.loc[in_day["is fraud"] == 1.0, "amount (eur)"].sum())
     again = run_job(spark, c, day)  # the same date again replaces its slice
     out_df = spark.read.format("delta").load(out)
     assert out_df.columns == [*df.columns, "weight = amount x F"]
-    assert out_df.count() == again["output"]["rows"] == report["output"]["rows"]
+    assert out_df.count() == again.output.rows == report.output.rows
     assert out_df.filter(F.col("`is fraud`") == 1).count() == (in_day["is fraud"] == 1.0).sum()
     ratios = {r.y: r.m for r in out_df.filter(F.col("`amount (eur)`") > 0).select(
         F.col("`is fraud`").alias("y"), F.round(F.col("`weight = amount x F`") / F.col("`amount (eur)`"), 6).alias("m")

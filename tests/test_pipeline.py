@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
-from imbalance_spark.flows.run import run_job
+from imbalance_spark.flows.run import RunSeams, run_job
 
 
 def make_cfg(input_path, output_path, **over):
@@ -65,7 +65,7 @@ def test_weights_exact_and_totals_back_near_input(spark, fraud_table, run):
     assert totals[1] == n_in[1]
     sigma_total = 10 * math.sqrt(n_in[0] * 0.1 * 0.9)
     assert abs(totals[0] - n_in[0]) <= 5 * sigma_total
-    assert report["output"]["classes"]["0"]["weight_sum"] == pytest.approx(totals[0])
+    assert report.output.classes["0"].weight_sum == pytest.approx(totals[0])
 
 
 def test_delta_round_trip(spark, fraud_table, run):
@@ -82,28 +82,28 @@ def test_delta_round_trip(spark, fraud_table, run):
     meta = json.loads(history[0].userMetadata)
     assert meta["dataset"] == "fraud_test" and meta["seed"] == 42
     assert meta["factors"] == {"0": 10.0}
-    assert meta["rows_in"] == report["input"]["rows"]
-    assert meta["out"] == {k: v["count"] for k, v in report["output"]["classes"].items()}
-    assert meta["rows_out"] == output_df.count() == report["output"]["rows"]
+    assert meta["rows_in"] == report.input.rows
+    assert meta["out"] == {k: v.count for k, v in report.output.classes.items()}
+    assert meta["rows_out"] == output_df.count() == report.output.rows
 
 
 def test_report_contract(spark, fraud_table, run):
     _, report, out, report_path = run
     on_disk = json.loads(open(report_path).read())
-    assert on_disk["run_id"] == report["run_id"]
+    assert on_disk["run_id"] == report.run_id
     n_in = dict(spark.read.format("delta").load(fraud_table).groupBy("is_fraud").count().collect())
-    assert report["dataset"] == "fraud_test"
-    assert report["degree"] == "moderate"  # ~2% fraud
-    assert report["minority_classes"] == ["1"] and report["majority_classes"] == ["0"]
-    assert report["input"]["rows"] == sum(n_in.values())
-    assert report["input"]["classes"]["1"]["count"] == n_in[1]
-    assert report["input"]["classes"]["0"]["share"] == pytest.approx(n_in[0] / sum(n_in.values()))
-    assert report["factors"] == {"0": 10.0, "1": 1.0}
-    assert report["seed"] == 42 and report["duration_s"] > 0
-    assert report["output"]["classes"]["1"]["count"] == n_in[1]
-    assert report["output"]["version"] == 0
-    assert report["notes"] == []
-    assert set(report["stages_s"]) == {"read", "output_check", "profile", "write", "version", "report"}
+    assert report.dataset == "fraud_test"
+    assert report.degree == "moderate"  # ~2% fraud
+    assert report.minority_classes == ["1"] and report.majority_classes == ["0"]
+    assert report.input.rows == sum(n_in.values())
+    assert report.input.classes["1"].count == n_in[1]
+    assert report.input.classes["0"].share == pytest.approx(n_in[0] / sum(n_in.values()))
+    assert report.factors == {"0": 10.0, "1": 1.0}
+    assert report.seed == 42 and report.duration_s > 0
+    assert report.output.classes["1"].count == n_in[1]
+    assert report.output.version == 0
+    assert report.notes == []
+    assert set(report.stages_s) == {"read", "output_check", "profile", "write", "version", "report"}
 
 
 def test_overwrite_is_one_new_commit(spark, fraud_table, tmp_path):
@@ -111,8 +111,8 @@ def test_overwrite_is_one_new_commit(spark, fraud_table, tmp_path):
     cfg = make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1})
     run_job(spark, cfg)
     report = run_job(spark, cfg)
-    assert report["output"]["version"] == 1
-    assert spark.read.format("delta").load(out).count() == report["output"]["rows"]
+    assert report.output.version == 1
+    assert spark.read.format("delta").load(out).count() == report.output.rows
 
 
 def test_error_if_exists_leaves_table(spark, fraud_table, tmp_path):
@@ -144,29 +144,29 @@ def test_string_labels_multi_class_parquet_input(spark, tmp_path):
     })
     report = run_job(spark, cfg)
     got = spark.read.format("delta").load(out)
-    assert report["factors"] == {"ok": 8.0, "refund": 2.0, "fraud": 1.0}
+    assert report.factors == {"ok": 8.0, "refund": 2.0, "fraud": 1.0}
     counts = dict(got.groupBy("kind").count().collect())
     assert counts["fraud"] == 600
     ratios = {r.kind: r.ratio for r in got.select("kind", (F.col("ew") / F.col("w")).alias("ratio")).filter("w > 0").distinct().collect()}
     assert ratios == {"ok": 8.0, "refund": 2.0}  # fraud ids are multiples of 100: w == 0
     assert got.filter("kind = 'fraud'").agg(F.sum("ew")).first()[0] == 0.0
     in_w = dict(df.groupBy("kind").agg(F.sum("w")).collect())
-    assert report["input"]["classes"]["ok"]["weight_sum"] == in_w["ok"]
+    assert report.input.classes["ok"].weight_sum == in_w["ok"]
 
 
 def test_report_times_include_the_history_stage(spark, fraud_table, tmp_path):
     cfg = make_cfg(fraud_table, str(tmp_path / "out"), history={"path": str(tmp_path / "hist")},
                    report={"path": str(tmp_path / "r.json")})
     report = run_job(spark, cfg)
-    assert "history" in report["stages_s"] and report["stages_s"]["history"] > 0
-    assert report["duration_s"] >= sum(report["stages_s"].values())
-    assert json.loads(Path(tmp_path / "r.json").read_text())["stages_s"] == report["stages_s"]
+    assert "history" in report.stages_s and report.stages_s["history"] > 0
+    assert report.duration_s >= sum(report.stages_s.values())
+    assert json.loads(Path(tmp_path / "r.json").read_text())["stages_s"] == report.stages_s
 
 
 def test_profile_job_hint(spark, fraud_table):
     _, plan, summary = profile_job(spark, make_cfg(fraud_table, "/tmp/unused-out"))
-    assert summary["degree"] == "moderate"
-    assert "brings the minority to about 10%" in summary["hint"]
+    assert summary.degree == "moderate"
+    assert "brings the minority to about 10%" in summary.hint
 
 
 def test_missing_label_column_is_typed_error(spark, fraud_table, tmp_path):
@@ -230,7 +230,7 @@ def test_hash_null_keys_are_an_error_unless_allowed(spark, tmp_path):
         run_job(spark, hash_cfg(src, str(tmp_path / "o")))
     allowed = hash_cfg(src, str(tmp_path / "o"), downsampling={
         "factor": 2, "seed": 1, "method": "hash", "key_columns": ["transaction_id"], "null_keys": "allow"})
-    assert run_job(spark, allowed)["output"]["rows"] > 0
+    assert run_job(spark, allowed).output.rows > 0
 
 
 def test_target_share_hits_target_within_binomial_bound(spark, fraud_table, tmp_path):
@@ -239,16 +239,16 @@ def test_target_share_hits_target_within_binomial_bound(spark, fraud_table, tmp_
     out = spark.read.format("delta").load(str(tmp_path / "o"))
     n_min = out.filter("is_fraud = 1").count()
     n = out.count()
-    assert report["derived_factor"] > 1 and report["factors"]["0"] == report["derived_factor"]
-    assert report["output"]["rows"] == n
+    assert report.derived_factor > 1 and report.factors["0"] == report.derived_factor
+    assert report.output.rows == n
     # the majority kept count is Binomial(M, 1/F): bound the share through it
-    m_in = report["input"]["classes"]["0"]["count"]
-    p = 1 / report["derived_factor"]
+    m_in = report.input.classes["0"].count
+    p = 1 / report.derived_factor
     sd = math.sqrt(m_in * p * (1 - p))
     lo, hi = n_min / (n_min + m_in * p + 5 * sd), n_min / (n_min + m_in * p - 5 * sd)
     assert lo <= 0.25 <= hi
     assert lo <= n_min / n <= hi
-    assert set(report["stages_s"]) == {"read", "output_check", "profile", "check", "write", "version"}
+    assert set(report.stages_s) == {"read", "output_check", "profile", "check", "write", "version"}
 
 
 def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):
@@ -260,7 +260,7 @@ def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):
     cfg = make_cfg(src, str(tmp_path / "o"), downsampling={"factor": 20, "skip_if_degree": ["mild", "none"]},
                    weight={"source_column": "w"})
     report = run_job(spark, cfg)
-    assert report["degree"] == "mild" and "skip_if_degree" in report["skipped"]
+    assert report.degree == "mild" and "skip_if_degree" in report.skipped
     out = spark.read.format("delta").load(str(tmp_path / "o"))
     assert out.count() == 2_000
     assert out.filter("example_weight != w").count() == 0
@@ -278,9 +278,9 @@ def test_realized_weights_restore_totals_exactly(spark, fraud_table, tmp_path):
         F.sum("example_weight")).collect())
     for cls in (0, 1):
         assert out_totals[cls] == pytest.approx(in_totals[cls], rel=1e-9)
-    assert report["factors"]["0"] == 20.0
-    assert report["realized_factors"]["0"] != 20.0 and report["realized_factors"]["0"] == pytest.approx(20.0, rel=0.1)
-    assert report["output"]["classes"]["0"]["weight_sum"] == pytest.approx(in_totals[0], rel=1e-9)
+    assert report.factors["0"] == 20.0
+    assert report.realized_factors["0"] != 20.0 and report.realized_factors["0"] == pytest.approx(20.0, rel=0.1)
+    assert report.output.classes["0"].weight_sum == pytest.approx(in_totals[0], rel=1e-9)
 
 
 def test_failed_guard_leaves_existing_table_untouched(spark, fraud_table, tmp_path):
@@ -314,8 +314,8 @@ def test_boolean_labels_and_prior_correction_properties(spark, tmp_path):
         "output": {"path": out},
     })
     report = run_job(spark, cfg)
-    assert report["minority_classes"] == ["true"] and report["majority_classes"] == ["false"]
-    assert report["logit_offsets"] == {"false": pytest.approx(math.log(1 / 8))}
+    assert report.minority_classes == ["true"] and report.majority_classes == ["false"]
+    assert report.logit_offsets == {"false": pytest.approx(math.log(1 / 8))}
     props = DeltaTable.forPath(spark, out).detail().first().properties
     assert props["imbalance_spark.factor.false"] == "8.0"
     assert float(props["imbalance_spark.logit_offset.false"]) == pytest.approx(math.log(1 / 8))
@@ -369,3 +369,32 @@ def test_unknown_stats_column_is_an_input_error(spark, fraud_table, tmp_path):
     with pytest.raises(InputError, match=r"output.stats_columns: column 'flag' has type boolean, which Delta keeps no"):
         run_job(spark, cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, fraud_table, tmp_path):
+    from imbalance_spark import transform
+    from imbalance_spark.tables.write import create_with_properties
+
+    calls = []
+
+    def sampler(*args, **kwargs):
+        calls.append("downsample")
+        return transform.downsample(*args, **kwargs)
+
+    def create(df, out, user_metadata, properties):
+        calls.append("create")
+        create_with_properties(df, out, user_metadata, properties)
+
+    def before_write(df):
+        calls.append("before_write")
+        return df.repartition(1)
+
+    out = tmp_path / "o"
+    seams = RunSeams(downsample=sampler, create_table=create, before_write=before_write)
+    report = run_job(spark, make_cfg(fraud_table, str(out)), seams=seams)
+    assert calls == ["downsample", "before_write", "create"]
+    assert spark.read.format("delta").load(str(out)).count() == report.output.rows
+    # one task wrote everything: one file per event_date partition
+    per_partition = [len(list(d.glob("*.parquet"))) for d in out.iterdir() if d.name.startswith("event_date=")]
+    assert len(per_partition) == 5 and set(per_partition) == {1}
+    assert RunSeams().downsample is transform.downsample and RunSeams().before_write is None

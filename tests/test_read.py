@@ -54,8 +54,8 @@ def test_run_reads_pinned_version_while_another_writer_appends(spark, versioned,
         return df
 
     report = run_job(spark, c, sample_hook=append_meanwhile)
-    assert report["input_version"] == 1
-    assert report["input"]["rows"] == 2_000
+    assert report.input_version == 1
+    assert report.input.rows == 2_000
     assert spark.read.format("delta").load(out).count() == 2_000
 
 

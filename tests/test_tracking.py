@@ -120,7 +120,7 @@ def test_config_experiment_without_report_path_logs_report_and_picture(spark, sm
     cfg = load_config(config)
     report = run_job(spark, cfg)
     run = only_run(client, "from_config")
-    assert run.info.run_id == report["mlflow"]["run_id"] and "figures" not in report
+    assert run.info.run_id == report.mlflow.run_id and report.figures is None
     assert artifact_paths(client, run.info.run_id) == ["report/tracked.json", "report/tracked.png"]
     local = Path(client.download_artifacts(run.info.run_id, "report/tracked.png", str(tmp_path / "dl")))
     assert png_size(local) == (1100, 500)

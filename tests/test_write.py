@@ -13,6 +13,7 @@ from imbalance_spark.common.dates import RunDates
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import ConfigError, InputError, OutputError
 from imbalance_spark.flows.run import run_job
+from imbalance_spark.report.models import ReportDates
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +61,17 @@ def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily
     r1b = run_job(spark, c, day("2026-01-01"))
     assert versions(spark, out) == v_before + 1  # one new version per run
     assert table_rows(spark, out) == first  # same rows, no duplicates
-    assert r1b["output"]["rows"] == r1["output"]["rows"]
+    assert r1b.output.rows == r1.output.rows
     dates = {r[0] for r in spark.read.format("delta").load(out).select("event_date").distinct().collect()}
     assert {d.isoformat() for d in dates} == {"2026-01-01", "2026-01-02"}
-    assert r1["output"]["mode"] == "replace_slice"
-    assert "event_date" in r1b["output"]["replace_where"]
+    assert r1.output.mode == "replace_slice"
+    assert "event_date" in r1b.output.replace_where
     meta = json.loads(DeltaTable.forPath(spark, out).history(1).first().userMetadata)
     assert meta["run_dates"] == {"start": "2026-01-01", "end": "2026-01-01", "sliced": True}
     assert meta["input_version"] == 0 and meta["config_sha256"] is None and meta["tool"].startswith("imbalance-spark")
     # only the slice was read: input counts are that day's
     n_day = spark.read.format("delta").load(daily_table).filter("event_date = '2026-01-01'").count()
-    assert r1["input"]["rows"] == n_day
+    assert r1.input.rows == n_day
 
 
 def test_backfill_covers_every_date_in_one_commit(spark, daily_table, tmp_path):
@@ -82,7 +83,7 @@ def test_backfill_covers_every_date_in_one_commit(spark, daily_table, tmp_path):
     whole = str(tmp_path / "whole")
     run_job(spark, cfg(daily_table, whole))  # no run date: the whole table, mode overwrite
     assert table_rows(spark, out) == table_rows(spark, whole)
-    assert report["run_dates"]["start"] == "2026-01-01" and report["run_dates"]["end"] == "2026-01-03"
+    assert report.run_dates.start == "2026-01-01" and report.run_dates.end == "2026-01-03"
 
 
 def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, tmp_path):
@@ -162,9 +163,9 @@ def test_history_after_three_runs(spark, daily_table, tmp_path):
         ("2026-01-03", "0"), ("2026-01-03", "1"),
     ]
     for r, rep in zip(rows[1::2], reports, strict=True):
-        assert r.input_count == rep["input"]["classes"]["1"]["count"]
-        assert r.output_count == rep["output"]["classes"]["1"]["count"]
-        assert r.run_id == rep["run_id"] and r.dataset == "daily" and r.degree == rep["degree"]
+        assert r.input_count == rep.input.classes["1"].count
+        assert r.output_count == rep.output.classes["1"].count
+        assert r.run_id == rep.run_id and r.dataset == "daily" and r.degree == rep.degree
     assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
 
 
@@ -213,20 +214,20 @@ def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names
     first = sorted(tuple(r) for r in spark.table(name).collect())
     r1b = run_job(spark, c, day("2026-01-01"))  # replaces its slice: same rows, no duplicates
     assert sorted(tuple(r) for r in spark.table(name).collect()) == first
-    assert r1b["output"]["rows"] == r1["output"]["rows"]
-    assert f"`{date}` >= DATE'2026-01-01'" in r1b["output"]["replace_where"]
+    assert r1b.output.rows == r1.output.rows
+    assert f"`{date}` >= DATE'2026-01-01'" in r1b.output.replace_where
     out_df = spark.table(name)
     assert out_df.columns[-1] == weight and label in out_df.columns
     per_day = {r[0].isoformat(): r[1] for r in out_df.groupBy(date).count().collect()}
     assert set(per_day) == {"2026-01-01", "2026-01-02"}
-    assert per_day["2026-01-01"] == r1b["output"]["rows"]
+    assert per_day["2026-01-01"] == r1b.output.rows
     weights = {(r[0], r[1]) for r in out_df.select(label, weight).distinct().collect()}
     assert weights == {(0, 4.0), (1, 1.0)}
     history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
     assert [h.version for h in history] == [0, 1, 2]
     assert history[0].operation == "CREATE TABLE AS SELECT"
     assert json.loads(history[0].userMetadata)["run_dates"]["start"] == "2026-01-01"  # in the creating commit
-    assert json.loads(history[2].userMetadata)["run_id"] == r1b["run_id"]
+    assert json.loads(history[2].userMetadata)["run_id"] == r1b.run_id
     reader, writer, mode = protocol(spark, name)
     assert (mode == "name" and reader >= 2 and writer >= 5) == (names == "spaced")
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
@@ -267,6 +268,26 @@ def test_existing_table_without_column_mapping_is_refused_until_altered(spark, d
     spark.sql(statement)
     report = run_job(spark, merge, day("2026-01-02"))
     out_df = spark.read.format("delta").load(out)
-    assert out_df.filter("`merchant name` = 'shop'").count() == report["output"]["rows"]
+    assert out_df.filter("`merchant name` = 'shop'").count() == report.output.rows
     assert out_df.filter("event_date = date'2026-01-01' AND `merchant name` IS NULL").count() == len(rows)
     assert protocol(spark, f"delta.`{out}`")[2] == "name"
+
+
+def test_report_path_takes_the_run_date_and_a_whole_run_records_the_data_span(spark, daily_table, tmp_path):
+    reports = tmp_path / "reports"
+    report = {"path": str(reports / "daily-{run_date}.json")}
+    c = cfg(daily_table, str(tmp_path / "o"), report=report)
+    one = run_job(spark, c, day("2026-01-02"))
+    run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
+    whole = run_job(spark, cfg(daily_table, str(tmp_path / "w"), report=report))
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "daily-2026-01-01..2026-01-03.json", "daily-2026-01-01..2026-01-03.png",
+        "daily-2026-01-02.json", "daily-2026-01-02.png", "daily-all.json", "daily-all.png",
+    ]
+    assert json.loads((reports / "daily-2026-01-02.json").read_text())["run_id"] == one.run_id
+    assert one.figures == {"run": str(reports / "daily-2026-01-02.png")}
+    assert whole.figures == {"run": str(reports / "daily-all.png")}
+    # a whole-table run covers the data's dates (from input.date_column), not the day it ran
+    assert whole.run_dates == ReportDates("2026-01-01", "2026-01-03", sliced=False)
+    assert json.loads((reports / "daily-all.json").read_text())["run_dates"] == {
+        "start": "2026-01-01", "end": "2026-01-03", "sliced": False}

@@ -402,8 +402,6 @@ class JobConfig(_Model):
                 )
         if self.input.date_column and self.input.date_column == self.label_column:
             raise ValueError("input.date_column: must differ from label_column")
-        if self.input.path and self.output.path and _inside(self.output.path, self.input.path):
-            raise ValueError(f"output.path: {self.output.path} is equal to or inside input.path {self.input.path}")
         if self.evaluate is not None:
             _check_evaluate(self)
         return self

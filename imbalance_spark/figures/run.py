@@ -4,33 +4,32 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from imbalance_spark.figures.common import _count_label, _new_figure, _save
+from imbalance_spark.report.models import RunReport
 
 RUN_FIGURE_SIZE = (11.0, 5.0)  # inches at DPI: 1100 x 500 pixels
 
 
 def run_figure_path(report_path: str | os.PathLike[str]) -> Path:
-    """Where the run picture of a JSON report goes: beside it, same name, ``.png``."""
+    """Where the run picture of a JSON report goes: beside it, same name, ``.png`` (the resolved report path)."""
     return Path(report_path).with_suffix(".png")
 
 
-def plot_run(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+def plot_run(report: RunReport, path: str | os.PathLike[str]) -> Path:
     """Per class: input vs output rows (log scale), and weighted output totals vs the input totals."""
-    classes = list(report["classes"])
-    inp = report["input"]["classes"]
-    out = report["output"]["classes"]
-    factors = report["factors"]
-    weighted_source = report.get("weight_source_column") is not None
-    in_rows = [inp[k]["count"] for k in classes]
-    out_rows = [out[k]["count"] for k in classes]
+    classes = list(report.classes)
+    inp = report.input.classes
+    out = report.output.classes
+    factors = report.factors
+    weighted_source = report.weight_source_column is not None
+    in_rows = [inp[k].count for k in classes]
+    out_rows = [out[k].count for k in classes]
     # With a source weight column the weights restore the input's weight totals, not its row counts.
-    in_totals = [inp[k]["weight_sum"] if weighted_source else inp[k]["count"] for k in classes]
-    out_totals = [out[k]["weight_sum"] for k in classes]
-    minority = set(report["minority_classes"])
+    in_totals = [inp[k].weight_sum if weighted_source else inp[k].count for k in classes]
+    out_totals = [out[k].weight_sum for k in classes]
+    minority = set(report.minority_classes)
     names = [f"{k}\n{'minority' if k in minority else 'majority'}, F={factors[k]:g}" for k in classes]
     restored = [
         f"{k}\nweighted = {b / a:.2%} of input" if a else f"{k}\nno input"
@@ -66,10 +65,10 @@ def plot_run(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
         ax.grid(axis="y", which="major", alpha=0.3)
     rows_ax.set_ylabel("rows (log scale)")
     totals_ax.set_ylabel("total (log scale)")
-    out_share = report["output"]["minority_share"]
+    out_share = report.output.minority_share
     fig.suptitle(
-        f"{report['dataset']}: {report['degree']} imbalance (minority share {report['minority_share']:.2%}"
-        f" in, {out_share:.2%} out) - input vs output per class, {report['method']} seed {report['seed']}",
+        f"{report.dataset}: {report.degree} imbalance (minority share {report.minority_share:.2%}"
+        f" in, {out_share:.2%} out) - input vs output per class, {report.method} seed {report.seed}",
         fontsize=11,
     )
     return _save(fig, path)

@@ -3,100 +3,178 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.plan import SamplingPlan, factor_for_minority_share
+from imbalance_spark.report.models import (
+    Guards,
+    InputClass,
+    InputSection,
+    Lineage,
+    OutputClass,
+    OutputSection,
+    ProfileSummary,
+    ReportDates,
+    RunReport,
+)
+
+# The placeholder of report.path replaced by the run's slice (``all`` for a whole table).
+RUN_DATE_PLACEHOLDER = "{run_date}"
 
 
 def _share(n: int | float, total: int | float) -> float:
     return n / total if total else 0.0
 
 
-def profile_section(plan: SamplingPlan, null_labels_dropped: int = 0) -> dict[str, Any]:
-    """The input half of the report: rows, per-class counts/shares, degree."""
-    return {
-        "rows": plan.rows,
-        "null_labels_dropped": null_labels_dropped,
-        "classes": {
-            c.key: {"count": c.count, "share": _share(c.count, plan.rows), "weight_sum": c.weight_sum}
+def report_path(path: str | None, run_dates: ReportDates) -> str | None:
+    """``report.path`` of one run: ``{run_date}`` replaced by its slice (2026-01-02, a..b, or ``all``)."""
+    return path.replace(RUN_DATE_PLACEHOLDER, run_dates.label()) if path else None
+
+
+def report_dates(sliced: tuple[dt.date, dt.date] | None, span: tuple[dt.date, dt.date] | None) -> ReportDates:
+    """The dates a run covered: its slice, else the data's span (from the date column), else none."""
+    days = sliced or span
+    if days is None:
+        return ReportDates(start=None, end=None, sliced=False)
+    return ReportDates(start=days[0].isoformat(), end=days[1].isoformat(), sliced=sliced is not None)
+
+
+def profile_section(plan: SamplingPlan, null_labels_dropped: int = 0, source: str | None = None) -> InputSection:
+    """The input half of the report: rows, per-class counts/shares, null labels dropped."""
+    return InputSection(
+        rows=plan.rows,
+        null_labels_dropped=null_labels_dropped,
+        classes={
+            c.key: InputClass(count=c.count, share=_share(c.count, plan.rows), weight_sum=c.weight_sum)
             for c in plan.classes
         },
+        source=source,
+    )
+
+
+def output_classes(plan: SamplingPlan, observed: Mapping[str, Any] | None) -> tuple[int, dict[str, OutputClass]]:
+    """Rows and per-class counts written: observed during the write, else the checked prediction."""
+    if observed is not None:
+        return int(observed["rows"]), {
+            c.key: OutputClass(
+                count=int(observed[f"count_{i}"] or 0),
+                expected_count=c.expected_kept,
+                weight_sum=float(observed[f"weight_{i}"] or 0.0),
+            )
+            for i, c in enumerate(plan.classes)
+        }
+    return plan.predicted_rows, {
+        c.key: OutputClass(
+            count=c.predicted_kept,
+            expected_count=c.expected_kept,
+            weight_sum=(c.predicted_kept_weight or 0.0) * c.multiplier,
+        )
+        for c in plan.classes
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteInfo:
+    """Where and how the run wrote, for the output half of the report."""
+
+    target: str
+    version: int | None
+    partition_by: tuple[str, ...]
+    mode: str
+    replace_where: str | None
 
 
 def build_report(
     cfg: JobConfig,
     plan: SamplingPlan,
     *,
-    observed: dict[str, Any] | None,
+    observed: Mapping[str, Any] | None,
     null_labels_dropped: int,
-    run: dict[str, Any],
-    stages: dict[str, float],
+    lineage: Lineage,
+    started_at: str,
+    written: WriteInfo,
+    stages: Mapping[str, float],
     duration_s: float,
-) -> dict[str, Any]:
+    notes: list[str] | None = None,
+) -> RunReport:
     """Assemble the report from the config, the plan, the metrics observed during the write."""
-    keys = [c.key for c in plan.classes]
-    out_classes: dict[str, Any] = {}
-    if observed is not None:
-        out_rows = int(observed["rows"])
-        for i, c in enumerate(plan.classes):
-            out_classes[c.key] = {
-                "count": int(observed[f"count_{i}"] or 0),
-                "expected_count": c.expected_kept,
-                "weight_sum": float(observed[f"weight_{i}"] or 0.0),
-            }
-    else:
-        out_rows = plan.predicted_rows
-        for c in plan.classes:
-            out_classes[c.key] = {
-                "count": c.predicted_kept,
-                "expected_count": c.expected_kept,
-                "weight_sum": (c.predicted_kept_weight or 0.0) * c.multiplier,
-            }
-    minority_out = sum(out_classes[k]["count"] for k in plan.minority_keys)
-    run = dict(run)
-    input_source = run.pop("input_source", None)
-    output_info = run.pop("output_info", {})
-    return {
-        "dataset": cfg.dataset,
-        **run,
-        "label_column": cfg.label_column,
-        "degree": plan.degree,
-        "minority_share": plan.minority_share,
-        "minority_classes": plan.minority_keys,
-        "majority_classes": plan.majority_keys,
-        "method": cfg.downsampling.method,
-        "seed": cfg.downsampling.seed,
-        "factors": {c.key: c.factor for c in plan.classes},
-        "fractions": {c.key: c.fraction for c in plan.classes},
-        "derived_factor": plan.derived_factor,
-        "target_minority_share": cfg.downsampling.target_minority_share,
-        "skipped": plan.skipped,
-        "realized_factors": {c.key: c.realized_factor for c in plan.classes},
-        "weight_multipliers": {c.key: c.multiplier for c in plan.classes},
-        # King & Zeng (2001) prior correction for consumers that ignore the weights: add
-        # ln(1/F) to the logit of a (minority vs class c) model trained on the sample.
-        "logit_offsets": {c.key: c.logit_offset for c in plan.classes if c.downsampled},
-        "absent_classes": list(plan.absent_classes),
-        "weight_column": cfg.weight.column,
-        "weight_mode": cfg.weight.mode,
-        "weight_source_column": cfg.weight.source_column,
-        "key_columns": list(cfg.downsampling.key_columns),
-        "guards": {"enabled": cfg.guards.enabled, "sigmas": cfg.guards.sigmas},
-        "input": {"source": input_source} | profile_section(plan, null_labels_dropped),
-        "output": {
-            "rows": out_rows,
-            "minority_share": _share(minority_out, out_rows),
-            "classes": out_classes,
-        }
-        | output_info,
-        "classes": keys,
-        "stages_s": {k: round(v, 3) for k, v in stages.items()},
-        "duration_s": round(duration_s, 3),
-        "config": cfg.summary(),
-    }
+    out_rows, out_classes = output_classes(plan, observed)
+    minority_out = sum(out_classes[k].count for k in plan.minority_keys)
+    return RunReport(
+        dataset=cfg.dataset,
+        run_id=lineage.run_id,
+        package_version=lineage.package_version,
+        config_file=lineage.config_file,
+        config_sha256=lineage.config_sha256,
+        input_version=lineage.input_version,
+        run_dates=lineage.run_dates,
+        started_at=started_at,
+        label_column=cfg.label_column,
+        degree=plan.degree,
+        minority_share=plan.minority_share,
+        minority_classes=plan.minority_keys,
+        majority_classes=plan.majority_keys,
+        method=cfg.downsampling.method,
+        seed=cfg.downsampling.seed,
+        factors={c.key: c.factor for c in plan.classes},
+        fractions={c.key: c.fraction for c in plan.classes},
+        derived_factor=plan.derived_factor,
+        target_minority_share=cfg.downsampling.target_minority_share,
+        skipped=plan.skipped,
+        realized_factors={c.key: c.realized_factor for c in plan.classes},
+        weight_multipliers={c.key: c.multiplier for c in plan.classes},
+        logit_offsets={c.key: c.logit_offset for c in plan.classes if c.downsampled},
+        absent_classes=list(plan.absent_classes),
+        weight_column=cfg.weight.column,
+        weight_mode=cfg.weight.mode,
+        weight_source_column=cfg.weight.source_column,
+        key_columns=list(cfg.downsampling.key_columns),
+        guards=Guards(enabled=cfg.guards.enabled, sigmas=cfg.guards.sigmas),
+        input=profile_section(plan, null_labels_dropped, source=lineage.input_source),
+        output=OutputSection(
+            rows=out_rows,
+            minority_share=_share(minority_out, out_rows),
+            classes=out_classes,
+            **dataclasses.asdict(written),
+        ),
+        classes=[c.key for c in plan.classes],
+        stages_s={k: round(v, 3) for k, v in stages.items()},
+        duration_s=round(duration_s, 3),
+        config=cfg.summary(),
+        notes=list(notes or []),
+    )
+
+
+def build_profile_summary(
+    cfg: JobConfig,
+    plan: SamplingPlan,
+    *,
+    run_dates: str | None,
+    input_version: int | None,
+    null_labels_dropped: int,
+    stages: Mapping[str, float],
+    duration_s: float,
+) -> ProfileSummary:
+    """The summary ``profile`` prints: degree, per-class counts, factors and a hint."""
+    return ProfileSummary(
+        dataset=cfg.dataset,
+        label_column=cfg.label_column,
+        run_dates=run_dates,
+        input_version=input_version,
+        degree=plan.degree,
+        minority_share=plan.minority_share,
+        minority_classes=plan.minority_keys,
+        majority_classes=plan.majority_keys,
+        factors={c.key: c.factor for c in plan.classes},
+        input=profile_section(plan, null_labels_dropped),
+        hint=profile_hint(plan),
+        stages_s={k: round(v, 3) for k, v in stages.items()},
+        duration_s=round(duration_s, 3),
+    )
 
 
 def profile_hint(plan: SamplingPlan, target_share: float = 0.10) -> str:
@@ -116,24 +194,24 @@ def profile_hint(plan: SamplingPlan, target_share: float = 0.10) -> str:
     )
 
 
-def history_rows(report: dict[str, Any], recorded_at: dt.datetime) -> list[dict[str, Any]]:
-    """One class-proportion history row per class of a run's report."""
-    dates = report["run_dates"]
+def history_rows(report: RunReport, recorded_at: dt.datetime) -> list[dict[str, Any]]:
+    """One class-proportion history row per class of a run's report (run_date null: no date column)."""
+    dates = report.run_dates
     return [
         {
-            "dataset": report["dataset"],
-            "run_id": report["run_id"],
-            "run_date": dt.date.fromisoformat(dates["start"]),
-            "run_end_date": dt.date.fromisoformat(dates["end"]),
+            "dataset": report.dataset,
+            "run_id": report.run_id,
+            "run_date": dt.date.fromisoformat(dates.start) if dates.start else None,
+            "run_end_date": dt.date.fromisoformat(dates.end) if dates.end else None,
             "class": key,
-            "input_count": report["input"]["classes"][key]["count"],
-            "share": report["input"]["classes"][key]["share"],
-            "degree": report["degree"],
-            "output_count": report["output"]["classes"][key]["count"],
-            "weight_sum": report["output"]["classes"][key]["weight_sum"],
-            "factor": report["factors"][key],
-            "input_version": report.get("input_version"),
+            "input_count": report.input.classes[key].count,
+            "share": report.input.classes[key].share,
+            "degree": report.degree,
+            "output_count": report.output.classes[key].count,
+            "weight_sum": report.output.classes[key].weight_sum,
+            "factor": report.factors[key],
+            "input_version": report.input_version,
             "recorded_at": recorded_at.replace(tzinfo=None),
         }
-        for key in report["classes"]
+        for key in report.classes
     ]

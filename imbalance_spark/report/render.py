@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from imbalance_spark.report.models import OutputClass, RunReport
 
 
 def _fmt_num(x: float) -> str:
@@ -12,58 +12,62 @@ def _fmt_num(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def render_report(report: dict[str, Any]) -> str:
-    """The report as a readable console table."""
+def _class_lines(report: RunReport) -> list[str]:
     lines = [
-        f"dataset {report['dataset']}: {report['degree']} imbalance "
-        f"(minority share {report['minority_share']:.4%}, classes {', '.join(report['minority_classes'])}"
-        f" minority, {', '.join(report['majority_classes']) or 'none'} majority)",
-        f"method {report['method']}, seed {report['seed']}, weight column {report['weight_column']!r}",
-        "",
         f"{'class':<12}{'role':<10}{'factor':>8}{'input rows':>16}{'share':>10}"
         f"{'output rows':>16}{'expected':>14}{'weight sum':>18}",
     ]
-    minority = set(report["minority_classes"])
-    for key in report["classes"]:
-        i = report["input"]["classes"][key]
-        o = report["output"]["classes"].get(key, {})
+    minority = set(report.minority_classes)
+    for key in report.classes:
+        i = report.input.classes[key]
+        o = report.output.classes.get(key, OutputClass(count=0, expected_count=0, weight_sum=0.0))
         lines.append(
             f"{key:<12}{'minority' if key in minority else 'majority':<10}"
-            f"{report['factors'][key]:>8.4g}{i['count']:>16,}{i['share']:>10.4%}"
-            f"{o.get('count', 0):>16,}{o.get('expected_count', 0):>14,.0f}"
-            f"{_fmt_num(o.get('weight_sum', 0.0)):>18}"
+            f"{report.factors[key]:>8.4g}{i.count:>16,}{i.share:>10.4%}"
+            f"{o.count:>16,}{o.expected_count:>14,.0f}{_fmt_num(o.weight_sum):>18}"
         )
-    lines.append(f"{'total':<12}{'':<10}{'':>8}{report['input']['rows']:>16,}{1:>10.0%}{report['output']['rows']:>16,}")
-    lines.append("")
-    out = report["output"]
-    where = out.get("target", "")
-    version = out.get("version")
-    lines.append(
-        f"output {where}"
-        + (f" (Delta version {version})" if version is not None else "")
-        + f": minority share {out['minority_share']:.2%}"
-    )
-    if report.get("skipped"):
-        lines.append(f"not downsampled: {report['skipped']}")
-    if report.get("derived_factor"):
+    lines.append(f"{'total':<12}{'':<10}{'':>8}{report.input.rows:>16,}{1:>10.0%}{report.output.rows:>16,}")
+    return lines
+
+
+def _note_lines(report: RunReport) -> list[str]:
+    lines = []
+    if report.skipped:
+        lines.append(f"not downsampled: {report.skipped}")
+    if report.derived_factor:
         lines.append(
-            f"factor {report['derived_factor']:.3f} derived from target_minority_share"
-            f" {report['target_minority_share']:g}"
+            f"factor {report.derived_factor:.3f} derived from target_minority_share {report.target_minority_share:g}"
         )
-    if report.get("weight_mode") == "realized":
-        realized = {k: round(v, 4) for k, v in report["realized_factors"].items() if v is not None}
-        lines.append(f"weights: realized factors {realized} (nominal {report['factors']})")
-    if report.get("logit_offsets"):
-        offsets = {k: round(v, 4) for k, v in report["logit_offsets"].items()}
+    if report.weight_mode == "realized":
+        realized = {k: round(v, 4) for k, v in report.realized_factors.items() if v is not None}
+        lines.append(f"weights: realized factors {realized} (nominal {dict(report.factors)})")
+    if report.logit_offsets:
+        offsets = {k: round(v, 4) for k, v in report.logit_offsets.items()}
         lines.append(f"prior correction for unweighted models: add ln(1/F) to the logit {offsets}")
-    if report.get("hint"):
-        lines.append(report["hint"])
-    if report.get("notes"):
-        lines.extend(f"note: {n}" for n in report["notes"])
-    if report.get("mlflow"):
-        m = report["mlflow"]
-        lines.append(f"MLflow run {m['run_id']} in experiment {m['experiment']!r} at {m['tracking_uri']}")
-    for name, path in (report.get("figures") or {}).items():
+    lines.extend(f"note: {n}" for n in report.notes)
+    if report.mlflow:
+        m = report.mlflow
+        lines.append(f"MLflow run {m.run_id} in experiment {m.experiment!r} at {m.tracking_uri}")
+    for name, path in (report.figures or {}).items():
         lines.append(f"picture of the {name}: {path}")
-    lines.append(f"done in {report['duration_s']:.1f} s")
+    return lines
+
+
+def render_report(report: RunReport) -> str:
+    """The report as a readable console table."""
+    out = report.output
+    lines = [
+        f"dataset {report.dataset}: {report.degree} imbalance "
+        f"(minority share {report.minority_share:.4%}, classes {', '.join(report.minority_classes)}"
+        f" minority, {', '.join(report.majority_classes) or 'none'} majority)",
+        f"method {report.method}, seed {report.seed}, weight column {report.weight_column!r}",
+        "",
+        *_class_lines(report),
+        "",
+        f"output {out.target}"
+        + (f" (Delta version {out.version})" if out.version is not None else "")
+        + f": minority share {out.minority_share:.2%}",
+        *_note_lines(report),
+        f"done in {report.duration_s:.1f} s",
+    ]
     return "\n".join(lines)

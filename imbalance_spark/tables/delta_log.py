@@ -59,7 +59,7 @@ def delta_ref(path: str | None = None, table: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class TableDetail:
-    """What ``DESCRIBE DETAIL`` says of a Delta table."""
+    """A Delta table's location, partition columns and properties (from its metadata, see :func:`table_detail`)."""
 
     location: str
     partition_columns: list[str] = field(default_factory=list)
@@ -74,7 +74,7 @@ def table_detail(spark: SparkSession, ref: str) -> TableDetail | None:
     """Partitioning and properties of the Delta table ``ref``, or None when it is none (or absent).
 
     ``DESCRIBE TABLE EXTENDED`` and ``SHOW TBLPROPERTIES`` read the table's metadata only;
-    ``DESCRIBE DETAIL`` would also total its files (a replay of the whole log: 4-6 s in a fresh JVM).
+    ``DESCRIBE DETAIL`` would also total its files (a replay of the whole log; docs/performance.md).
     """
     try:
         rows = [tuple(r) for r in spark.sql(f"DESCRIBE TABLE EXTENDED {ref}").collect()]

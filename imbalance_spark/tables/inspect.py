@@ -45,8 +45,8 @@ def describe_output(out: OutputConfig) -> str:
 class OutputTable:
     """The output as found before the run: its Delta detail and schema (None: no table yet).
 
-    Looked up once (``DESCRIBE DETAIL``, and the schema of an existing table) and handed to the
-    steps that need it, rather than each asking the Delta log again.
+    Looked up once (its metadata, :func:`~imbalance_spark.tables.delta_log.table_detail`, and the
+    schema of an existing table) and handed to the steps that need it, rather than each asking again.
     """
 
     detail: TableDetail | None
@@ -66,11 +66,6 @@ def find_output(spark: SparkSession, out: OutputConfig) -> OutputTable:
             raise OutputError(f"output.table: {out.table} exists and is not a Delta table; refusing to overwrite it")
         return OutputTable(detail=None)
     return OutputTable(detail=detail, schema=spark.sql(f"SELECT * FROM {ref}").schema)
-
-
-def output_exists(spark: SparkSession, out: OutputConfig) -> bool:
-    """Whether the output Delta table already exists (one look-up of its log)."""
-    return table_detail(spark, output_ref(out)) is not None
 
 
 def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> OutputTable:
@@ -171,14 +166,11 @@ def check_partition_count(out: OutputConfig, estimate: int | None, by_column: tu
     )
 
 
-def check_output_schema(
-    spark: SparkSession, out: OutputConfig, df: DataFrame, mode: str, found: OutputTable | None = None
-) -> dict[str, str]:
-    """Compare an existing table's schema and partitioning with ``df``; return the write options.
+def check_output_schema(out: OutputConfig, df: DataFrame, mode: str, found: OutputTable) -> dict[str, str]:
+    """Compare the existing table's schema and partitioning (as ``found``) with ``df``; return the write options.
 
     A mismatch is an error unless ``output.schema_evolution: merge``.
     """
-    found = found if found is not None else find_output(spark, out)
     if not found.exists:
         return {}
     existing = found.schema

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -28,7 +29,6 @@ from imbalance_spark.tables.inspect import (
     COLUMN_MAPPING_PROPERTY,
     OutputTable,
     describe_output,
-    find_output,
     names_needing_mapping,
     output_ref,
 )
@@ -90,33 +90,32 @@ def write_delta(
     user_metadata: str,
     properties: dict[str, str] | None = None,
     *,
+    found: OutputTable,
     mode: str = "overwrite",
     where: str | None = None,
     options: dict[str, str] | None = None,
-    found: OutputTable | None = None,
+    create: Callable[[DataFrame, OutputConfig, str, dict[str, str]], None] | None = None,
 ) -> None:
     """Write ``df`` as Delta to the configured path or table in one commit.
 
-    A new table is created with ``properties`` in that same commit (and Delta column mapping when a
-    column name needs it, see :func:`check_column_names`); an existing one is
-    overwritten (one commit) and its properties are altered only when they changed: the statistics
-    columns before the write (they decide how its files are written), the rest after it.
-    ``found`` is the output as :func:`check_output` found it (looked up again when not given).
+    A new table is created by ``create`` (default :func:`create_with_properties`) with ``properties``
+    in that same commit (and Delta column mapping when a column name needs it, see
+    :func:`check_column_names`); an existing one is overwritten (one commit) and its properties are
+    altered only when they changed: the statistics columns before the write (they decide how its
+    files are written), the rest after it. ``found`` is the output as :func:`check_output` found it.
     """
+    create = create or create_with_properties
     spark = df.sparkSession
     stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
     properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
     current = None
     try:
         if properties or stats or names_needing_mapping(df.schema):
-            found = found if found is not None else find_output(spark, out)
             if not found.exists:
-                _create_with_properties(df, out, user_metadata, {**(properties or {}), **stats})
+                create(df, out, user_metadata, {**(properties or {}), **stats})
                 return
             current = found.detail.properties
             set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
-        if out.table is not None and found is None:
-            found = find_output(spark, out)
         if out.table is not None and found.exists:
             _overwrite_catalog_table(df, out.table, user_metadata, where if mode == "replace_slice" else None, options)
         else:
@@ -162,7 +161,7 @@ def _overwrite_catalog_table(
     writer.overwrite(F.expr(where) if where is not None else F.lit(True))
 
 
-def _create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
+def create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str, properties: dict[str, str]) -> None:
     """Create the table from ``df`` in one commit (CTAS): its data, ``properties`` and ``user_metadata``.
 
     Column names that need it (a space, ``,;{}()=``) get Delta column mapping, set in the same
@@ -213,7 +212,7 @@ def set_table_properties(
 ) -> bool:
     """Make the table's ``prefix`` properties equal ``props``; commits only when they change.
 
-    ``current`` holds the table's properties when already known (else ``DESCRIBE DETAIL`` is asked).
+    ``current`` holds the table's properties when already known (else the table's metadata is read).
     """
     if current is None:
         detail = table_detail(spark, output_ref(out))

@@ -7,14 +7,9 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from imbalance_spark import __version__
-
-if TYPE_CHECKING:
-    pass
-
-
+from imbalance_spark.report.models import ReportDates, RunReport
 
 _PARAM_VALUE_MAX = 6000
 
@@ -27,34 +22,34 @@ def metric_key(*parts: Any) -> str:
     return ".".join(_KEY_UNSAFE.sub("_", str(p)) or "_" for p in parts)
 
 
-def run_params(report: Mapping[str, Any]) -> dict[str, str]:
+def run_params(report: RunReport) -> dict[str, str]:
     """The run's MLflow params: dataset, factors, method, seed, weight mode, config SHA-256, lineage."""
-    out = report.get("output", {})
+    out = report.output
     params: dict[str, Any] = {
-        "dataset": report["dataset"],
-        "label_column": report["label_column"],
-        "method": report["method"],
-        "seed": report["seed"],
-        "weight_mode": report["weight_mode"],
-        "weight_column": report["weight_column"],
-        "weight_source_column": report.get("weight_source_column"),
-        "config_sha256": report.get("config_sha256"),
-        "minority_classes": ",".join(report["minority_classes"]),
-        "majority_classes": ",".join(report["majority_classes"]),
-        "target_minority_share": report.get("target_minority_share"),
-        "derived_factor": report.get("derived_factor"),
-        "key_columns": ",".join(report.get("key_columns") or []),
-        "skipped": report.get("skipped"),
-        "input": report.get("input", {}).get("source"),
-        "input_version": report.get("input_version"),
-        "output": out.get("target"),
-        "output_version": out.get("version"),
-        "output_mode": out.get("mode"),
-        "run_dates": _run_dates(report),
-        "imbalance_spark_run_id": report.get("run_id"),
-        "imbalance_spark_version": report.get("package_version", __version__),
+        "dataset": report.dataset,
+        "label_column": report.label_column,
+        "method": report.method,
+        "seed": report.seed,
+        "weight_mode": report.weight_mode,
+        "weight_column": report.weight_column,
+        "weight_source_column": report.weight_source_column,
+        "config_sha256": report.config_sha256,
+        "minority_classes": ",".join(report.minority_classes),
+        "majority_classes": ",".join(report.majority_classes),
+        "target_minority_share": report.target_minority_share,
+        "derived_factor": report.derived_factor,
+        "key_columns": ",".join(report.key_columns),
+        "skipped": report.skipped,
+        "input": report.input.source,
+        "input_version": report.input_version,
+        "output": out.target,
+        "output_version": out.version,
+        "output_mode": out.mode,
+        "run_dates": run_dates_param(report.run_dates),
+        "imbalance_spark_run_id": report.run_id,
+        "imbalance_spark_version": report.package_version,
     }
-    for key, factor in report["factors"].items():
+    for key, factor in report.factors.items():
         params[metric_key("factor", key)] = factor
     return {k: _param_value(v) for k, v in params.items() if v is not None and v != ""}
 
@@ -64,37 +59,33 @@ def _param_value(value: Any) -> str:
     return text[:_PARAM_VALUE_MAX]
 
 
-def _run_dates(report: Mapping[str, Any]) -> str | None:
-    dates = report.get("run_dates")
-    if not isinstance(dates, Mapping):
-        return dates
-    if not dates.get("sliced"):
-        return None
-    return dates["start"] if dates["start"] == dates["end"] else f"{dates['start']}..{dates['end']}"
+def run_dates_param(dates: ReportDates) -> str | None:
+    """A sliced run's dates as one string (``2026-01-02``, ``a..b``); None for a whole-table run."""
+    return dates.label() if dates.sliced else None
 
 
-def run_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+def run_metrics(report: RunReport) -> dict[str, float]:
     """The run's MLflow metrics: input/output counts, shares and weight sums per class, stage times."""
-    inp, out = report["input"], report["output"]
+    inp, out = report.input, report.output
     metrics: dict[str, float] = {
-        "input.rows": inp["rows"],
-        "output.rows": out["rows"],
-        "input.minority_share": report["minority_share"],
-        "output.minority_share": out["minority_share"],
-        "input.null_labels_dropped": inp.get("null_labels_dropped", 0),
-        "duration_s": report["duration_s"],
+        "input.rows": inp.rows,
+        "output.rows": out.rows,
+        "input.minority_share": report.minority_share,
+        "output.minority_share": out.minority_share,
+        "input.null_labels_dropped": inp.null_labels_dropped,
+        "duration_s": report.duration_s,
     }
-    for key in report["classes"]:
-        i, o = inp["classes"][key], out["classes"][key]
-        metrics[metric_key("input", "count", key)] = i["count"]
-        metrics[metric_key("input", "share", key)] = i["share"]
-        metrics[metric_key("input", "weight_sum", key)] = i["weight_sum"]
-        metrics[metric_key("output", "count", key)] = o["count"]
-        metrics[metric_key("output", "share", key)] = o["count"] / out["rows"] if out["rows"] else 0.0
-        metrics[metric_key("output", "expected_count", key)] = o["expected_count"]
-        metrics[metric_key("output", "weight_sum", key)] = o["weight_sum"]
-        metrics[metric_key("weight_multiplier", key)] = report["weight_multipliers"][key]
-    for stage, seconds in report.get("stages_s", {}).items():
+    for key in report.classes:
+        i, o = inp.classes[key], out.classes[key]
+        metrics[metric_key("input", "count", key)] = i.count
+        metrics[metric_key("input", "share", key)] = i.share
+        metrics[metric_key("input", "weight_sum", key)] = i.weight_sum
+        metrics[metric_key("output", "count", key)] = o.count
+        metrics[metric_key("output", "share", key)] = o.count / out.rows if out.rows else 0.0
+        metrics[metric_key("output", "expected_count", key)] = o.expected_count
+        metrics[metric_key("output", "weight_sum", key)] = o.weight_sum
+        metrics[metric_key("weight_multiplier", key)] = report.weight_multipliers[key]
+    for stage, seconds in report.stages_s.items():
         metrics[metric_key("stage_s", stage)] = seconds
     return {k: float(v) for k, v in metrics.items() if _is_number(v)}
 

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 from imbalance_spark.figures.run import plot_run
+from imbalance_spark.report.models import InputSection, OutputSection, RunReport
 from imbalance_spark.tracking.flatten import (
-    _run_dates,
     evaluation_params_and_metrics,
     metric_key,
+    run_dates_param,
     run_metrics,
     run_params,
 )
@@ -150,8 +151,8 @@ def _dataset_input(dataset, context: str, extra_tags: Mapping[str, Any]):
     return DatasetInput(dataset=entity, tags=tags)
 
 
-def _class_profile(section: Mapping[str, Any]) -> dict[str, Any]:
-    return {"num_rows": section["rows"], "class_counts": {k: c["count"] for k, c in section["classes"].items()}}
+def _class_profile(section: InputSection | OutputSection) -> dict[str, Any]:
+    return {"num_rows": section.rows, "class_counts": {k: c.count for k, c in section.classes.items()}}
 
 
 @dataclass
@@ -253,17 +254,17 @@ def start_mlflow_run(experiment: str, run_name: str, tags: Mapping[str, str] | N
     return MlflowRun(client, run.info.run_id, experiment, experiment_id, uri)
 
 
-def start_job_run(experiment: str, cfg: JobConfig, report: Mapping[str, Any]) -> MlflowRun:
+def start_job_run(experiment: str, cfg: JobConfig, report: RunReport) -> MlflowRun:
     """Start the MLflow run of one job run (named after the dataset and its run dates)."""
-    dates = _run_dates(report)
+    dates = run_dates_param(report.run_dates)
     return start_mlflow_run(
         experiment,
         f"{cfg.dataset} {dates}" if dates else cfg.dataset,
         {
             "imbalance_spark.kind": "run",
             "imbalance_spark.dataset": cfg.dataset,
-            "imbalance_spark.run_id": str(report.get("run_id")),
-            "imbalance_spark.degree": str(report["degree"]),
+            "imbalance_spark.run_id": report.run_id,
+            "imbalance_spark.degree": report.degree,
         },
     )
 
@@ -271,20 +272,37 @@ def start_job_run(experiment: str, cfg: JobConfig, report: Mapping[str, Any]) ->
 def log_job_run(
     tracker: MlflowRun,
     cfg: JobConfig,
-    report: Mapping[str, Any],
+    report: RunReport,
     *,
     input_df: DataFrame,
     output_df: DataFrame,
+    report_file: str | None = None,
 ) -> None:
     """Log a finished job run: params, metrics, the report and its picture, and both tables as datasets.
 
-    The report's file and picture are logged when ``report.path`` wrote them; otherwise they are
-    written to a temporary folder for the tracker only.
+    The report's file (``report_file``, the run's ``report.path``) and picture are logged when the run
+    wrote them; otherwise they are written to a temporary folder for the tracker only.
     """
+    datasets = _job_datasets(cfg, report, input_df, output_df)
+    with tempfile.TemporaryDirectory(prefix="imbalance-spark-mlflow-") as tmp:
+        files: list[tuple[str | Path, str]] = []
+        report_doc = None
+        if report_file and Path(report_file).is_file():
+            files.append((report_file, "report"))
+        else:
+            report_doc = (report.as_dict(), f"report/{cfg.dataset}.json")
+        pictures = [Path(p) for p in (report.figures or {}).values() if Path(p).is_file()]
+        if not pictures:
+            pictures = [plot_run(report, Path(tmp) / f"{cfg.dataset}.png")]
+        files += [(p, "report") for p in pictures]
+        tracker.log(run_params(report), run_metrics(report), artifacts=files, report=report_doc, datasets=datasets)
 
-    dates = _run_dates(report)
-    out = report["output"]
-    datasets = [
+
+def _job_datasets(cfg: JobConfig, report: RunReport, input_df: DataFrame, output_df: DataFrame) -> list:
+    """A job run's input (context ``source``) and output (context ``training``) as MLflow dataset inputs."""
+    dates = run_dates_param(report.run_dates)
+    out = report.output
+    return [
         _dataset_input(
             table_dataset(
                 input_df,
@@ -292,13 +310,13 @@ def log_job_run(
                 path=cfg.input.path,
                 table=cfg.input.table,
                 fmt=cfg.input.format,
-                version=report.get("input_version"),
+                version=report.input_version,
                 targets=cfg.label_column,
-                profile=_class_profile(report["input"]) | ({"run_dates": dates} if dates else {}),
+                profile=_class_profile(report.input) | ({"run_dates": dates} if dates else {}),
                 secrets=cfg.secrets,
             ),
             INPUT_CONTEXT,
-            {"imbalance_spark.delta_version": report.get("input_version"), "imbalance_spark.run_dates": dates},
+            {"imbalance_spark.delta_version": report.input_version, "imbalance_spark.run_dates": dates},
         ),
         _dataset_input(
             table_dataset(
@@ -306,31 +324,19 @@ def log_job_run(
                 name=f"{cfg.dataset}.output",
                 path=cfg.output.path,
                 table=cfg.output.table,
-                version=out.get("version"),
+                version=out.version,
                 targets=cfg.label_column,
                 profile=_class_profile(out) | {"weight_column": cfg.weight.column},
                 secrets=cfg.secrets,
             ),
             OUTPUT_CONTEXT,
             {
-                "imbalance_spark.delta_version": out.get("version"),
+                "imbalance_spark.delta_version": out.version,
                 "imbalance_spark.run_dates": dates,
                 "imbalance_spark.weight_column": cfg.weight.column,
             },
         ),
     ]
-    with tempfile.TemporaryDirectory(prefix="imbalance-spark-mlflow-") as tmp:
-        files: list[tuple[str | Path, str]] = []
-        report_doc = None
-        if cfg.report.path and Path(cfg.report.path).is_file():
-            files.append((cfg.report.path, "report"))
-        else:
-            report_doc = (report, f"report/{cfg.dataset}.json")
-        pictures = [Path(p) for p in (report.get("figures") or {}).values() if Path(p).is_file()]
-        if not pictures:
-            pictures = [plot_run(report, Path(tmp) / f"{cfg.dataset}.png")]
-        files += [(p, "report") for p in pictures]
-        tracker.log(run_params(report), run_metrics(report), artifacts=files, report=report_doc, datasets=datasets)
 
 
 def log_evaluation(
