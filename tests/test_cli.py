@@ -120,8 +120,12 @@ def test_console_script_subprocess_bad_config(tmp_path):
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=120,
     )
     assert proc.returncode == 2
+    # every problem, one line each (the misspelled key first)
     assert proc.stderr.strip().splitlines() == [
-        f"imbalance-spark: error: {bad}: unknown_key: unknown key (and 4 more problem(s))"
+        f"imbalance-spark: error: {bad}: {problem}"
+        for problem in ["unknown_key: unknown key", "input: required key is missing",
+                        "label_column: required key is missing", "downsampling: required key is missing",
+                        "output: required key is missing"]
     ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from imbalance_spark.common.text import one_line
-from imbalance_spark.errors import ConfigError
+from imbalance_spark.errors import ConfigError, ImbalanceSparkError, InputError
 
 
 class ConfigProblems(ConfigError):
@@ -22,10 +22,25 @@ class ConfigProblems(ConfigError):
         super().__init__("\n".join(self.lines))
 
 
+class InputProblems(InputError):
+    """Every problem found in the input of one config, one line each (``lines``)."""
+
+    def __init__(self, lines: Sequence[str]):
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def problems_error(kind: type[ImbalanceSparkError], source: str, problems: Sequence[str]) -> ImbalanceSparkError:
+    """One error of ``kind`` (ConfigError or InputError) for ``problems`` of ``source``, one line each."""
+    lines = [one_line(f"{source}: {p}") for p in problems]
+    if len(lines) == 1:
+        return kind(lines[0])
+    return (ConfigProblems if issubclass(kind, ConfigError) else InputProblems)(lines)
+
+
 def config_error(source: str, problems: Sequence[str]) -> ConfigError:
     """One error for ``problems`` of ``source``: a plain :class:`ConfigError` for one, else :class:`ConfigProblems`."""
-    lines = [one_line(f"{source}: {p}") for p in problems]
-    return ConfigError(lines[0]) if len(lines) == 1 else ConfigProblems(lines)
+    return problems_error(ConfigError, source, problems)
 
 
 def _known_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
