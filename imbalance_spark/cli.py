@@ -10,10 +10,18 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imbalance_spark import __version__
+from imbalance_spark.common.text import one_line
 from imbalance_spark.errors import ConfigError, ImbalanceSparkError
+
+if TYPE_CHECKING:
+    from imbalance_spark.common.dates import RunDates
+    from imbalance_spark.config.models import JobConfig
 
 log = logging.getLogger("imbalance_spark")
 
@@ -37,64 +45,72 @@ def row_count(text: str) -> int:
     return int(rows)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="imbalance-spark",
-        description="Downsample the majority class(es) of an imbalanced table and upweight them.",
+class _Subcommands:
+    """Each subcommand's --help opens with the one line `imbalance-spark --help` lists."""
+
+    def __init__(self, subparsers):
+        self._subparsers = subparsers
+
+    def add_parser(self, name: str, **kw) -> argparse.ArgumentParser:
+        kw.setdefault("description", kw["help"][:1].upper() + kw["help"][1:] + ".")
+        return self._subparsers.add_parser(name, **kw)
+
+
+_MLFLOW_HELP = "log the run to this MLflow experiment (wins over tracking.mlflow.experiment)"
+
+
+def _common(sp: argparse.ArgumentParser, config: bool = True) -> argparse.ArgumentParser:
+    if config:
+        sp.add_argument("--config", required=True, help="dataset YAML, e.g. conf/datasets/demo_fraud.yaml")
+    sp.add_argument("--master", default=None, help="Spark master (default: local[*], or spark-submit's)")
+    sp.add_argument(
+        "--remote",
+        default=None,
+        help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); see docs/connect.md",
     )
-    p.add_argument("--version", action="version", version=f"imbalance-spark {__version__}")
-    subparsers = p.add_subparsers(dest="command", required=True)
+    sp.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sp.add_argument("-v", "--verbose", action="store_true", help="also Spark's INFO logs and the JVM's start-up output")
+    return sp
 
-    class _Sub:
-        """Each subcommand's --help opens with the one line `imbalance-spark --help` lists."""
 
-        @staticmethod
-        def add_parser(name: str, **kw) -> argparse.ArgumentParser:
-            kw.setdefault("description", kw["help"][:1].upper() + kw["help"][1:] + ".")
-            return subparsers.add_parser(name, **kw)
+def _dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sp.add_argument("--run-date", help="process only this day (YYYY-MM-DD) of input.date_column")
+    sp.add_argument("--start-date", help="backfill: first day (YYYY-MM-DD), with --end-date")
+    sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
+    return sp
 
-    sub = _Sub()
 
-    def common(sp: argparse.ArgumentParser, config: bool = True) -> None:
-        if config:
-            sp.add_argument("--config", required=True, help="dataset YAML, e.g. conf/datasets/demo_fraud.yaml")
-        sp.add_argument("--master", default=None, help="Spark master (default: local[*], or spark-submit's)")
-        sp.add_argument(
-            "--remote",
-            default=None,
-            help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); see docs/connect.md",
-        )
-        sp.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
-        sp.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-        sp.add_argument(
-            "-v", "--verbose", action="store_true", help="also Spark's INFO logs and the JVM's start-up output"
-        )
+def _add_run(sub: _Subcommands) -> None:
+    r = _common(_dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
+    r.add_argument("--mlflow-experiment", help=_MLFLOW_HELP)
 
-    def dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--run-date", help="process only this day (YYYY-MM-DD) of input.date_column")
-        sp.add_argument("--start-date", help="backfill: first day (YYYY-MM-DD), with --end-date")
-        sp.add_argument("--end-date", help="backfill: last day (YYYY-MM-DD), inclusive")
-        return sp
 
-    r = dated(sub.add_parser("run", help="downsample, upweight and write the Delta output"))
-    common(r)
-    mlflow_help = "log the run to this MLflow experiment (wins over tracking.mlflow.experiment)"
-    r.add_argument("--mlflow-experiment", help=mlflow_help)
-    common(dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
-    h = sub.add_parser("history", help="print the recent rows of the class-proportion history table")
-    common(h)
+def _add_profile(sub: _Subcommands) -> None:
+    _common(_dated(sub.add_parser("profile", help="class proportions and degree of imbalance; writes nothing")))
+
+
+def _add_history(sub: _Subcommands) -> None:
+    h = _common(sub.add_parser("history", help="print the recent rows of the class-proportion history table"))
     h.add_argument("--limit", type=int, default=30, help="rows to show (default 30)")
     h.add_argument("--plot", metavar="PATH", help="also draw each class's share over the run dates to this PNG")
+
+
+def _add_validate(sub: _Subcommands) -> None:
     v = sub.add_parser("validate", help="check a config file without starting Spark")
     v.add_argument("--config", required=True, help="dataset YAML to check, e.g. conf/datasets/demo_fraud.yaml")
-    d = sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it")
-    common(d, config=False)
+
+
+def _add_demo(sub: _Subcommands) -> None:
+    d = _common(sub.add_parser("demo", help="generate a synthetic fraud table and run the job on it"), config=False)
     d.add_argument("--config", default=str(DEMO_CONFIG), help="demo dataset YAML")
     d.add_argument("--rows", type=row_count, default=2_000_000, help="rows of the demo table, e.g. 200k (default 2M)")
     d.add_argument("--regenerate", action="store_true", help="rebuild the synthetic table even if it has --rows rows")
-    d.add_argument("--mlflow-experiment", help=mlflow_help)
-    g = sub.add_parser("generate", help="write a synthetic transaction table")
-    common(g, config=False)
+    d.add_argument("--mlflow-experiment", help=_MLFLOW_HELP)
+
+
+def _add_generate(sub: _Subcommands) -> None:
+    g = _common(sub.add_parser("generate", help="write a synthetic transaction table"), config=False)
     g.add_argument("--output", required=True, help="path of the table to write (replaced if it exists)")
     g.add_argument("--rows", type=row_count, default=2_000_000, help="rows to write: 200000, 200k, 2M (default 2M)")
     g.add_argument("--fraud-rate", type=float, default=0.005, help="share of rows with is_fraud = 1 (default 0.005)")
@@ -103,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--format", choices=["delta", "parquet", "csv"], default="delta", help="table format (default delta)"
     )
+
+
+def _add_evaluate(sub: _Subcommands) -> None:
     e = sub.add_parser(
         "evaluate",
         help="train a model on the sample at several factors F; recommend one",
@@ -110,11 +129,14 @@ def _parser() -> argparse.ArgumentParser:
         " code, train MLlib models with and without the weight, measure them on the test slice and recommend F"
         " (docs/choosing-f.md).",
     )
-    common(dated(e))
+    _common(_dated(e))
     e.add_argument("--factors", help="factors to sweep, e.g. 1,5,10,20,50,100 (default: evaluate.factors)")
     e.add_argument(
         "--mlflow-experiment", help="log the sweep to this MLflow experiment (wins over tracking.mlflow.experiment)"
     )
+
+
+def _add_packages(sub: _Subcommands) -> None:
     pk = sub.add_parser(
         "packages",
         help="print the Delta Maven coordinates for spark-submit --packages",
@@ -128,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--jars", action="store_true", help="print the cached jars for spark-submit --jars")
     what.add_argument("--dir", action="store_true", help="print the cache folder of the jars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="imbalance-spark",
+        description="Downsample the majority class(es) of an imbalanced table and upweight them.",
+    )
+    p.add_argument("--version", action="version", version=f"imbalance-spark {__version__}")
+    sub = _Subcommands(p.add_subparsers(dest="command", required=True))
+    for command in COMMANDS.values():
+        command.add(sub)
     return p
 
 
@@ -234,19 +267,31 @@ def _parse_factors(text: str) -> list[float]:
     return factors
 
 
-def _command(args: argparse.Namespace) -> int:
+def _validate(args: argparse.Namespace) -> int:
+    from imbalance_spark.config.validate import validate_file
+
+    result = validate_file(args.config)
+    for note in result.notes:
+        print(f"{args.config}: {note}")
+    print(f"{args.config}: ok (dataset {result.cfg.dataset})")
+    return 0
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a Spark command gets, all checked before Spark starts: the config, the dates, the factors."""
+
+    cfg: JobConfig | None
+    dates: RunDates | None
+    factors: list[float] | None
+
+
+def _prepare(args: argparse.Namespace) -> _Job:
+    """Load and check everything a Spark command needs, so that mistakes are caught before Spark starts."""
+    from imbalance_spark.common.dates import parse_run_dates
     from imbalance_spark.config.load import load_config
 
-    if args.command == "packages":
-        return _packages(args)
-    if args.command == "validate":
-        cfg = load_config(args.config)
-        print(f"{args.config}: ok (dataset {cfg.dataset})")
-        return 0
-
     cfg = load_config(args.config) if getattr(args, "config", None) else None
-    from imbalance_spark.common.dates import parse_run_dates
-
     dates = parse_run_dates(
         getattr(args, "run_date", None), getattr(args, "start_date", None), getattr(args, "end_date", None)
     )
@@ -260,76 +305,118 @@ def _command(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: evaluate: the config has no evaluate section; add one (docs/choosing-f.md)")
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
-    from pyspark.sql import SparkSession
+    return _Job(cfg, dates, factors)
 
-    from imbalance_spark.session import build_spark_session
 
-    # A session that already runs (a notebook, a test) is used and left running.
-    owned = SparkSession.getActiveSession() is None
-    spark = build_spark_session(
-        master=args.master,
-        app_name=f"imbalance-spark {args.command}",
-        conf=cfg.spark.settings() if cfg else None,
-        verbose=getattr(args, "verbose", False),
-        remote=getattr(args, "remote", None),
-        quick_start=cfg.spark.quick_start if cfg else False,
+def _generate(spark, args: argparse.Namespace, job: _Job) -> int:
+    from imbalance_spark.synthetic import write_demo_table
+
+    write_demo_table(
+        spark, args.output, rows=args.rows, fraud_rate=args.fraud_rate, days=args.days, seed=args.seed, fmt=args.format
     )
-    try:
-        if args.command == "generate":
-            from imbalance_spark.synthetic import write_demo_table
-
-            write_demo_table(
-                spark,
-                args.output,
-                rows=args.rows,
-                fraud_rate=args.fraud_rate,
-                days=args.days,
-                seed=args.seed,
-                fmt=args.format,
-            )
-            if args.json:
-                print(json.dumps({"output": args.output, "rows": args.rows, "format": args.format}, indent=2))
-            else:
-                print(f"wrote {args.rows:,} rows to {args.output}")
-            return 0
-        if args.command == "profile":
-            from imbalance_spark.flows.profile import profile_job
-
-            _, _, summary = profile_job(spark, cfg, dates)
-            print(summary.to_json() if args.json else _render_profile(summary))
-            return 0
-        if args.command == "demo":
-            from imbalance_spark.synthetic import write_demo_table
-
-            path = cfg.input.path
-            if args.regenerate or _demo_table_rows(spark, path) != args.rows:
-                log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
-                write_demo_table(spark, path, rows=args.rows)
-        if args.command == "history":
-            return _print_history(spark, cfg, args.limit, args.json, args.plot)
-        if args.command == "evaluate":
-            from imbalance_spark.evaluate.render import render_evaluation, report_json
-            from imbalance_spark.flows.evaluate import evaluate_job
-
-            report = evaluate_job(spark, cfg, dates, factors, mlflow_experiment=args.mlflow_experiment)
-            print(report_json(report) if args.json else render_evaluation(report))
-            return 0
-        from imbalance_spark.flows.run import run_job
-
-        report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
-        _print_report(report, args.json)
-        if cfg.report.path:
-            from imbalance_spark.report.build import report_path
-
-            log.info("report written to %s", report_path(cfg.report.path, report.run_dates))
-        return 0
-    finally:
-        if owned:
-            spark.stop()
+    if args.json:
+        print(json.dumps({"output": args.output, "rows": args.rows, "format": args.format}, indent=2))
+    else:
+        print(f"wrote {args.rows:,} rows to {args.output}")
+    return 0
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _profile(spark, args: argparse.Namespace, job: _Job) -> int:
+    from imbalance_spark.flows.profile import profile_job
+
+    _, _, summary = profile_job(spark, job.cfg, job.dates)
+    print(summary.to_json() if args.json else _render_profile(summary))
+    return 0
+
+
+def _history(spark, args: argparse.Namespace, job: _Job) -> int:
+    return _print_history(spark, job.cfg, args.limit, args.json, args.plot)
+
+
+def _evaluate(spark, args: argparse.Namespace, job: _Job) -> int:
+    from imbalance_spark.evaluate.render import render_evaluation, report_json
+    from imbalance_spark.flows.evaluate import evaluate_job
+
+    cfg, dates, factors = job.cfg, job.dates, job.factors
+    report = evaluate_job(spark, cfg, dates, factors, mlflow_experiment=args.mlflow_experiment)
+    print(report_json(report) if args.json else render_evaluation(report))
+    return 0
+
+
+def _run(spark, args: argparse.Namespace, job: _Job) -> int:
+    from imbalance_spark.flows.run import run_job
+
+    cfg, dates = job.cfg, job.dates
+    report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
+    _print_report(report, args.json)
+    if cfg.report.path:
+        from imbalance_spark.report.build import report_path
+
+        log.info("report written to %s", report_path(cfg.report.path, report.run_dates))
+    return 0
+
+
+def _demo(spark, args: argparse.Namespace, job: _Job) -> int:
+    from imbalance_spark.synthetic import write_demo_table
+
+    path = job.cfg.input.path
+    if args.regenerate or _demo_table_rows(spark, path) != args.rows:
+        log.info("demo: generating %s synthetic transactions at %s", f"{args.rows:,}", path)
+        write_demo_table(spark, path, rows=args.rows)
+    return _run(spark, args, job)
+
+
+def _with_spark(handler: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
+    """``handler(spark, args, job)`` as a command: checks first, then a session (stopped if it started one)."""
+
+    def command(args: argparse.Namespace) -> int:
+        job = _prepare(args)
+        from pyspark.sql import SparkSession
+
+        from imbalance_spark.session import build_spark_session
+
+        # A session that already runs (a notebook, a test) is used and left running.
+        owned = SparkSession.getActiveSession() is None
+        spark = build_spark_session(
+            master=args.master,
+            app_name=f"imbalance-spark {args.command}",
+            conf=job.cfg.spark.settings() if job.cfg else None,
+            verbose=getattr(args, "verbose", False),
+            remote=getattr(args, "remote", None),
+            quick_start=job.cfg.spark.quick_start if job.cfg else False,
+        )
+        try:
+            return handler(spark, args, job)
+        finally:
+            if owned:
+                spark.stop()
+
+    return command
+
+
+@dataclass(frozen=True)
+class _Command:
+    """One subcommand: how its arguments are declared, and what runs it."""
+
+    add: Callable[[_Subcommands], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# The dispatch table, in the order `imbalance-spark --help` lists the commands.
+COMMANDS: dict[str, _Command] = {
+    "run": _Command(_add_run, _with_spark(_run)),
+    "profile": _Command(_add_profile, _with_spark(_profile)),
+    "history": _Command(_add_history, _with_spark(_history)),
+    "validate": _Command(_add_validate, _validate),
+    "demo": _Command(_add_demo, _with_spark(_demo)),
+    "generate": _Command(_add_generate, _with_spark(_generate)),
+    "evaluate": _Command(_add_evaluate, _with_spark(_evaluate)),
+    "packages": _Command(_add_packages, _packages),
+}
+
+
+def _command(args: argparse.Namespace) -> int:
+    return COMMANDS[args.command].run(args)
 
 
 def _spark_cause(exc: Exception) -> str:
@@ -342,7 +429,7 @@ def _spark_cause(exc: Exception) -> str:
         first = lines[1].lstrip(":").strip()
     if ".zip does not exist" in first:
         first += " (the --py-files zip: build dist/imbalance_spark.zip with `make zip`)"
-    return _one_line(first)
+    return one_line(first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _command(args)
     except ImbalanceSparkError as exc:
-        print(f"imbalance-spark: error: {_one_line(exc)}", file=sys.stderr)
+        for line in getattr(exc, "lines", None) or [exc]:
+            print(f"imbalance-spark: error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("imbalance-spark: interrupted", file=sys.stderr)

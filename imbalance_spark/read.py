@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from imbalance_spark.common.dates import RunDates
+from imbalance_spark.common.text import one_line
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import DataFrameMissingColumnError, InputError
 from imbalance_spark.tables.delta_log import delta_ref, error_condition, latest_version, sees_driver_disk, version_at
@@ -80,7 +81,7 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
         if error_condition(exc) == "COLUMN_ALREADY_EXISTS":
             raise InputError(
                 f"input {describe_input(cfg)}: two columns differ only in case, which Spark and Delta treat as the"
-                f" same name ({cfg.redact(_first_line(exc))}); rename or drop one"
+                f" same name ({cfg.redact(one_line(exc, first_line=True))}); rename or drop one"
             ) from None
         hint = ""
         if error_condition(exc) == "PARQUET_TYPE_ILLEGAL" and "NANOS" in str(exc):
@@ -88,7 +89,8 @@ def read_input(spark: SparkSession, cfg: JobConfig, dates: RunDates | None = Non
                 "; nanosecond timestamps (pandas' default) are not read by Spark: write them in microseconds,"
                 " e.g. df.to_parquet(..., coerce_timestamps='us')"
             )
-        raise InputError(f"input {describe_input(cfg)}: cannot be read: {cfg.redact(_first_line(exc))}{hint}") from None
+        cause = cfg.redact(one_line(exc, first_line=True))
+        raise InputError(f"input {describe_input(cfg)}: cannot be read: {cause}{hint}") from None
     check_input_columns(df, cfg, dates)
     unsliced_df = None
     if dates is not None:
@@ -277,8 +279,3 @@ def missing_files_error(exc: Exception, cfg: JobConfig) -> InputError | None:
         f"input {where}: data files disappeared while the run read them (the table was overwritten and"
         " vacuumed, or files were deleted); run again"
     )
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -13,8 +13,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from imbalance_spark.common.dates import date_kind
 from imbalance_spark.common.hashing import hash_to_uniform
-from imbalance_spark.common.names import label_key
+from imbalance_spark.common.names import backtick, label_key
 
 if TYPE_CHECKING:
     from imbalance_spark.config.models import JobConfig
@@ -25,7 +26,7 @@ _FRACTIONAL = (T.FloatType, T.DoubleType, T.DecimalType)
 
 def column(name: str) -> Column:
     """The column called ``name``: a configured name is a name, never a path ("a.b" is not field b of a)."""
-    return F.col("`" + name.replace("`", "``") + "`")
+    return F.col(backtick(name))
 
 
 def label_key_column(df: DataFrame, label_column: str) -> Column:
@@ -47,12 +48,13 @@ def filter_dates(df: DataFrame, date_column: str, start: dt.date, end: dt.date) 
     """Rows whose date column falls in [start, end]; prunes partitions when partitioned by it."""
     date = column(date_column)
     dtype = df.schema[date_column].dataType
-    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+    kind = date_kind(dtype)
+    if kind == "timestamp":
         after = end + dt.timedelta(days=1)
         return df.filter(
             (date >= F.lit(start.isoformat()).cast(dtype)) & (date < F.lit(after.isoformat()).cast(dtype))
         )
-    if isinstance(dtype, T.DateType):
+    if kind == "date":
         return df.filter((date >= F.lit(start)) & (date <= F.lit(end)))
     # Strings compare as ISO text, up to the next day: "2026-01-02 05:00" and "2026-01-02T05:00+02:00"
     # belong to 2026-01-02 (a `<= '2026-01-02'` test would silently drop them).

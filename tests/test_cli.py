@@ -46,9 +46,9 @@ def run_main(capsys, *argv):
     return code, out, err
 
 
-def test_validate_ok_and_bad(tmp_path, capsys):
-    good = config(tmp_path, "/data/in")
-    assert run_main(capsys, "validate", "--config", str(good))[0] == 0
+def test_validate_ok_and_bad(fraud_table, tmp_path, capsys):
+    good = config(tmp_path, fraud_table)
+    assert run_main(capsys, "validate", "--config", str(good)) == (0, f"{good}: ok (dataset cli_test)\n", "")
     bad = write_config(tmp_path / "bad.yaml", good.read_text().replace("factor: 10", "factor: 0.5"))
     code, _, err = run_main(capsys, "validate", "--config", str(bad))
     assert code == 2
@@ -120,8 +120,12 @@ def test_console_script_subprocess_bad_config(tmp_path):
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=120,
     )
     assert proc.returncode == 2
+    # every problem, one line each (the misspelled key first)
     assert proc.stderr.strip().splitlines() == [
-        f"imbalance-spark: error: {bad}: unknown_key: unknown key (and 4 more problem(s))"
+        f"imbalance-spark: error: {bad}: {problem}"
+        for problem in ["unknown_key: unknown key", "input: required key is missing",
+                        "label_column: required key is missing", "downsampling: required key is missing",
+                        "output: required key is missing"]
     ]
 
 
@@ -254,7 +258,9 @@ def _bad_cases(tmp_path, spark, fraud_table, out):
         ([], conf().replace("factor: 4", "factor: four"), 2, "downsampling.factor: factor must be a number >= 1"),
         ([], conf().replace("dataset: prod", "dataset: [prod"), 2, "not valid YAML at line"),
         ([], conf() + "surprise: 1\n", 2, "surprise: unknown key"),
-        ([], conf().replace("label_column:", "lable_column:"), 2, "lable_column: unknown key; did you mean 'label_column'?"),
+        # two problems, one line each: the misspelling, then the key it leaves missing
+        ([], conf().replace("label_column:", "lable_column:"), 2,
+         ("lable_column: unknown key; did you mean 'label_column'?", "label_column: required key is missing")),
         ([], conf().replace("label_column: is_fraud\n", ""), 2, "label_column: required key is missing"),
         ([], conf().replace("date_column: event_date", "date_column: [event_date]"), 2, "input.date_column"),
     ]
@@ -269,9 +275,11 @@ def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, frau
         path = write_config(tmp_path / f"bad{i}.yaml", text)
         got, _, err = run_main(capsys, "run", "--config", str(path), "-q", *extra)
         lines = err.strip().splitlines()
+        messages = message if isinstance(message, tuple) else (message,)
         assert got == code, (message, err)
-        assert len(lines) == 1 and lines[0].startswith("imbalance-spark: error: "), err
-        assert message in lines[0], (message, lines[0])
+        assert len(lines) == len(messages) and all(x.startswith("imbalance-spark: error: ") for x in lines), err
+        for one, line in zip(messages, lines, strict=True):
+            assert one in line, (one, line)
     assert [h.version for h in DeltaTable.forPath(spark, out).history().collect()] == [h.version for h in history]
     assert spark.read.format("delta").load(out).count() == content
 

@@ -147,11 +147,39 @@ def test_a_misspelled_key_is_named_before_the_missing_one(tmp_path):
     data = with_(lambda d: d.update(lable_column=d.pop("label_column")))
     with pytest.raises(ConfigError) as err:
         parse_config(data, "c.yaml")
-    assert str(err.value) == "c.yaml: lable_column: unknown key; did you mean 'label_column'? (and 1 more problem(s))"
+    # every problem, one line each: nothing hidden behind "(and 1 more problem(s))"
+    assert err.value.lines == [
+        "c.yaml: lable_column: unknown key; did you mean 'label_column'?",
+        "c.yaml: label_column: required key is missing",
+    ]
+    assert str(err.value) == "\n".join(err.value.lines)
     with pytest.raises(ConfigError, match=r"downsampling\.factr: unknown key; did you mean 'factor'\?"):
         parse_config(with_(lambda d: d["downsampling"].update(factr=d["downsampling"].pop("factor"))))
     with pytest.raises(ConfigError, match=r"surprise: unknown key$"):
         parse_config(with_(lambda d: d.update(surprise=1)))
+
+
+def test_every_problem_is_listed_one_line_each():
+    data = with_(lambda d: (d["downsampling"].update(factor=0.5), d.update(null_labels="keep", surprise=1)))
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "c.yaml")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith("c.yaml: ") for line in lines)
+    assert lines[0] == "c.yaml: surprise: unknown key"
+    assert any("downsampling.factor: factor must be a finite number >= 1" in line for line in lines)
+    assert any(line.startswith("c.yaml: null_labels: ") for line in lines)
+
+
+def test_every_missing_environment_variable_is_named(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_ROOT", raising=False)
+    monkeypatch.delenv("NO_SUCH_OUT", raising=False)
+    data = with_(lambda d: (d["input"].update(path="${NO_SUCH_ROOT}/in"), d["output"].update(path="${NO_SUCH_OUT}")))
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "c.yaml")
+    assert str(err.value).splitlines() == [
+        "c.yaml: input.path uses ${NO_SUCH_ROOT} but that environment variable is not set",
+        "c.yaml: output.path uses ${NO_SUCH_OUT} but that environment variable is not set",
+    ]
 
 
 def test_only_a_schedule_block_asks_for_a_dag(tmp_path):
@@ -177,7 +205,8 @@ def test_demo_config_is_valid_and_hashed():
     assert cfg.dataset == "demo_fraud"
     assert cfg.downsampling.factor == 20
     assert cfg.source_sha256 and len(cfg.source_sha256) == 64
-    assert cfg.schedule.enabled  # the DAG tests and docs/airflow.md schedule the demo
+    # a copy of the demo (as the README says) must not start running daily unasked
+    assert not cfg.schedule.enabled
 
 
 def test_spark_section_gives_spark_strings_and_refuses_unknown_keys():

@@ -72,8 +72,9 @@ def _check(data, source: str = "<config>") -> None:
         cfg = parse_config(data, source)
     except ConfigError as exc:
         text = str(exc)
-        assert text.startswith(source) or text.startswith("<config>"), text
-        assert "\n" not in text.strip() or "Traceback" not in text
+        # one line per problem, each naming the file
+        assert all(line.startswith(source) or line.startswith("<config>") for line in text.splitlines()), text
+        assert "Traceback" not in text
         return
     assert isinstance(cfg, JobConfig)
     cfg.summary()  # a valid config can always be summarized (report, lineage)

@@ -37,6 +37,7 @@ from pyspark.sql.types import (  # noqa: E402
 )
 
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg  # noqa: E402
+from imbalance_spark.session import _log4j_conf  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_DIR = REPO_ROOT / "jobs" / "dags"
@@ -85,6 +86,9 @@ DAGBAG_PROBE = textwrap.dedent(
     """
 )
 RUN_DATE_ARG = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+# What every spark-submit gets so that the task log is quiet (the CLI's own log4j2 file).
+QUIET = _log4j_conf()
+ERRORS_FILE = str(DAGS_DIR / "imbalance_downsampling_config_errors.py")
 
 # Small shuffles and no UI: the table is tiny and the machine has two cores.
 SMALL_JOB_CONF = {
@@ -237,18 +241,24 @@ def py_files_zip(tmp_path_factory) -> Path:
     return zip_path
 
 
-def test_dagbag_has_one_task_per_dataset_config(tmp_path):
-    configs = sorted(REPO_ROOT.glob("conf/datasets/*.y*ml"))
+def test_the_repos_configs_schedule_nothing_unasked(tmp_path):
+    """conf/datasets/ as shipped: the demo has no schedule, so a copy of it never runs daily unasked."""
     bag = load_dagbag(airflow_env(tmp_path))
+    assert bag == {"dags": {}, "errors": {}}
+
+
+def test_dagbag_has_one_task_per_scheduled_dataset_config(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    demo = (REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml").read_text()
+    assert "\n# schedule:\n#   cron: \"@daily\"\n" in demo  # how the demo says to enable it
+    enabled = datasets / "demo_fraud.yaml"
+    enabled.write_text(demo.replace('# schedule:\n#   cron: "@daily"', 'schedule:\n  cron: "@daily"'))
+    write_dataset(datasets / "other.yaml", "other", "schedule: {}\n")
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets))
 
     assert bag["errors"] == {}
-    import yaml
-
-    expected = {}
-    for path in configs:
-        data = yaml.safe_load(path.read_text())
-        if "schedule" in data and (data["schedule"] or {}).get("enabled", True):
-            expected[DAG_PREFIX + data["dataset"]] = path
+    expected = {DAG_PREFIX + "demo_fraud": enabled, DAG_PREFIX + "other": datasets / "other.yaml"}
     assert set(bag["dags"]) == set(expected)
     for dag_id, path in expected.items():
         dag = bag["dags"][dag_id]
@@ -265,12 +275,47 @@ def test_dagbag_has_one_task_per_dataset_config(tmp_path):
         else:
             assert (task["jars"], task["packages"]) == (None, delta_packages_arg())
         assert task["conn_id"] == CONN_ID
-        assert task["conf"] is None
+        # the project's log4j2 file, for driver and executors, as the CLI passes it
+        assert task["conf"] == QUIET and "-Dlog4j2.configurationFile=file:" in QUIET["spark.driver.extraJavaOptions"]
         assert task["py_files"] == str(REPO_ROOT / "dist" / "imbalance_spark.zip")
         assert task["name"] == f"imbalance-spark-{dag_id[len(DAG_PREFIX):]}-{RUN_DATE_ARG}"
         assert dag["max_active_runs"] == 1
         assert task["retries"] >= 1
         assert task["execution_timeout_s"] > 0
+
+
+def test_the_verbose_variable_brings_sparks_logs_back(tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    write_dataset(datasets / "plain.yaml", "plain", "schedule: {}\n")
+    env = airflow_env(tmp_path, datasets_dir=datasets, py_files="")
+    env["AIRFLOW_VAR_IMBALANCE_SPARK_VERBOSE"] = "true"
+    task = load_dagbag(env)["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]
+    assert task["conf"] is None  # no log4j2 file
+    assert task["application_args"][-1] == "-v"
+
+
+def test_a_bad_or_clashing_yaml_keeps_the_other_dags_and_is_an_import_error_naming_it(tmp_path):
+    """An unedited copy (the same dataset name: the same DAG id) and broken YAMLs: the good DAGs stay."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    first = write_dataset(datasets / "a_first.yaml", "shared", "schedule: {}\n")
+    copy = datasets / "b_copy.yaml"
+    copy.write_text(first.read_text())
+    broken = write_dataset(datasets / "c_broken.yaml", "broken", "schedule:\n  corn: '@daily'\n")
+    bad_spark = write_dataset(datasets / "d_spark.yaml", "bad_spark", "schedule: {}\nspark: {quickstart: true}\n")
+    write_dataset(datasets / "e_good.yaml", "good", "schedule: {}\n")
+    bag = load_dagbag(airflow_env(tmp_path, datasets_dir=datasets))
+
+    assert set(bag["dags"]) == {DAG_PREFIX + "shared", DAG_PREFIX + "good"}
+    assert bag["dags"][DAG_PREFIX + "shared"]["tasks"]["downsample"]["application_args"][1] == str(first)
+    assert list(bag["errors"]) == [ERRORS_FILE]
+    error = bag["errors"][ERRORS_FILE]
+    assert "3 dataset config problem(s)" in error
+    lines = error.splitlines()
+    assert f"{copy}: dataset 'shared' is also the dataset of {first}; give each config its own dataset name (and output)" in lines
+    assert f"{broken}: schedule.corn: unknown key; did you mean 'cron'?" in lines
+    assert any(line.startswith(f"{bad_spark}: spark.quickstart: unknown key") for line in lines)
 
 
 def test_schedule_opt_out_and_overrides(tmp_path):
@@ -327,9 +372,11 @@ def test_a_datasets_spark_block_reaches_spark_submit(tmp_path):
         "spark.executor.memory": "3g",  # the dataset's own wins over the Variable's
         "spark.driver.memory": "4g",
         "spark.sql.shuffle.partitions": "8",
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        # the quiet log4j2 file, and the quick JIT added to it
+        "spark.driver.extraJavaOptions": QUIET["spark.driver.extraJavaOptions"] + " -XX:TieredStopAtLevel=1",
+        "spark.executor.extraJavaOptions": QUIET["spark.executor.extraJavaOptions"],
     }
-    assert bag["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]["conf"] == variable
+    assert bag["dags"][DAG_PREFIX + "plain"]["tasks"]["downsample"]["conf"] == {**QUIET, **variable}
 
 
 def test_an_empty_jars_variable_resolves_the_delta_jars_with_ivy(tmp_path):
@@ -360,6 +407,7 @@ def test_bad_schedule_is_an_import_error_naming_file_and_key(tmp_path, schedule,
     assert bag["dags"] == {}
     (error,) = bag["errors"].values()
     assert str(bad) in error and key in error
+    assert list(bag["errors"]) == [ERRORS_FILE]
 
 
 def test_missing_datasets_dir_is_an_import_error(tmp_path):
@@ -444,7 +492,11 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     assert f"--py-files {py_files_zip}" in submit
     assert f"--run-date {RUN_DATE}" in submit
     assert "--conf spark.sql.shuffle.partitions=4" in submit
+    assert f"--conf spark.driver.extraJavaOptions={QUIET['spark.driver.extraJavaOptions']}" in submit
     assert "state=success" in log
+    # quiet: the project's log4j2 file keeps Spark's INFO lines out of the task log
+    spark_info = [x for x in log.splitlines() if re.search(r" INFO (SparkContext|Executor|DAGScheduler|TaskSetManager)", x)]
+    assert spark_info == [], spark_info[:5]
 
     out_df = spark.read.format("delta").load(str(out / "output"))
     # Only the run date's slice of the input was processed.

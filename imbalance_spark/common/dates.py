@@ -46,3 +46,18 @@ def parse_run_dates(run_date: str | None, start_date: str | None, end_date: str 
     if end < start:
         raise ConfigError(f"--end-date: {end} is before --start-date {start}")
     return RunDates(start, end)
+
+
+def date_kind(dtype) -> str:
+    """How a date column of Spark type ``dtype`` compares to a day: ``timestamp``, ``date`` or ``text``.
+
+    Timestamps compare to the day's midnight cast to their type, dates to the day, and anything
+    else (a YYYY-MM-DD string) as ISO text.
+    """
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+        return "timestamp"
+    if isinstance(dtype, T.DateType):
+        return "date"
+    return "text"

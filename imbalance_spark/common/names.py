@@ -17,3 +17,14 @@ def label_key(value: Any) -> str:
     if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral_value():
         return str(int(value))
     return str(value)
+
+
+def backtick(name: str) -> str:
+    """``name`` quoted for Spark SQL: always backticks, so a space, a dot or a keyword is one name."""
+    return "`" + str(name).replace("`", "``") + "`"
+
+
+def quote_if_needed(name: str) -> str:
+    """``name`` as Delta's table properties and SQL expect it: backticks only when it is not plain."""
+    plain = name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    return name if plain else backtick(name)

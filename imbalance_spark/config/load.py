@@ -1,9 +1,11 @@
-"""Loading a dataset YAML: ${VAR} expansion, one-line errors naming file and key, the Airflow loaders.
+"""Loading a dataset YAML: ${VAR} expansion, paths made absolute, every problem named by file and key.
+
+The cheap readers a scheduler uses (``load_schedule``, ``load_spark_settings``) live in
+``scheduler`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -11,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import ValidationError
 
-from imbalance_spark.config.models import JobConfig, ScheduleConfig, SparkConfig, _inside, _Model
+from imbalance_spark.config.base import inside
+from imbalance_spark.config.messages import config_error, validation_problems
+from imbalance_spark.config.models import JobConfig
+from imbalance_spark.config.scheduler import load_schedule, load_spark_settings
 from imbalance_spark.errors import ConfigError
+
+__all__ = ["absolute_path", "load_config", "load_schedule", "load_spark_settings", "parse_config"]
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -28,13 +32,19 @@ _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|ACCESS_KEY|PRIVATE|API_KEY", re.I)
 
 
+# The path keys made absolute at load time (relative to the working directory), section by section.
+_PATH_KEYS = (
+    ("input", "path"), ("output", "path"), ("report", "path"), ("history", "path"), ("evaluate", "output_dir")
+)
+
+
 def _expand_env(value: Any, where: str, missing: list[str], secrets: list[str]) -> Any:
     if isinstance(value, str):
 
         def sub(m: re.Match) -> str:
             name = m.group(1)
             if name not in os.environ:
-                missing.append(f"{where} uses ${{{name}}}")
+                missing.append(f"{where} uses ${{{name}}} but that environment variable is not set")
                 return m.group(0)
             if _SECRET_NAME.search(name):
                 secrets.append(os.environ[name])
@@ -48,127 +58,60 @@ def _expand_env(value: Any, where: str, missing: list[str], secrets: list[str]) 
     return value
 
 
-def _absolute(path: str | None) -> str | None:
-    if path is None or _URI.match(path):
+def is_uri(path: str) -> bool:
+    """Whether ``path`` is a URI (``s3a://...``), which is kept as written and never looked at locally."""
+    return bool(_URI.match(path))
+
+
+def absolute_path(path: str | None) -> str | None:
+    """``path`` made absolute against the working directory; a URI or None as it is."""
+    if path is None or is_uri(path):
         return path
     return str(Path(path).expanduser().resolve())
 
 
-def _known_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
-    """The keys allowed at the mapping that holds ``loc``'s last key (empty if not a model)."""
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return [k for k in model.model_fields if k not in ("source_file", "source_sha256", "secrets")]
+def _absolute_paths(cfg: JobConfig, source: str) -> dict[str, Any]:
+    """The sections of ``cfg`` whose paths change when made absolute, as model_copy updates."""
+    updates: dict[str, Any] = {}
+    for section, key in _PATH_KEYS:
+        model = getattr(cfg, section)
+        if model is None:
+            continue
+        try:
+            updates[section] = model.model_copy(update={key: absolute_path(getattr(model, key))})
+        except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
+            raise ConfigError(f"{source}: {section}.{key}: not a usable path ({exc})") from None
+    return updates
 
 
-def _format_error(error: dict[str, Any], model: type[BaseModel] | None = None) -> str:
-    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-after", "union")))
-    # pydantic reports union members as locations ("int", "float", "dict[...]"); drop them
-    loc = re.sub(r"\.(bool|int|float|str|dict\[.*?\]|list\[.*?\])(?=\.|$)", "", loc)
-    msg = error["msg"]
-    if error["type"] == "extra_forbidden":
-        msg = "unknown key"
-        if model is not None:
-            close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"], model), n=1)
-            msg += f"; did you mean {close[0]!r}?" if close else ""
-    elif error["type"] == "missing":
-        msg = "required key is missing"
-    elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    got = error.get("input")
-    if error["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(got, (dict, list)):
-        msg += f" (got {got!r})"
-    return f"{loc}: {msg}" if loc else msg
+def _check_nesting(cfg: JobConfig, source: str) -> None:
+    """Refuse outputs that would overwrite what the run reads or records (paths are absolute now)."""
+    if cfg.history.path and cfg.output.path and inside(cfg.history.path, cfg.output.path):
+        raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
+    if cfg.input.path and cfg.output.path and inside(cfg.output.path, cfg.input.path):
+        raise ConfigError(f"{source}: output.path: {cfg.output.path} is equal to or inside input.path {cfg.input.path}")
 
 
 def parse_config(data: Any, source: str = "<config>") -> JobConfig:
-    """Validate already-parsed YAML data into a :class:`JobConfig`."""
+    """Validate already-parsed YAML data into a :class:`JobConfig`; every problem is named, one line each."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a YAML mapping at the top level, got {type(data).__name__}")
     missing: list[str] = []
     secrets: list[str] = []
     data = _expand_env(data, "", missing, secrets)
     if missing:
-        raise ConfigError(f"{source}: {missing[0]} but that environment variable is not set")
+        raise config_error(source, missing)
     try:
         cfg = JobConfig.model_validate(data)
     except ValidationError as exc:
-        # A misspelled key also makes the real one "missing": name the misspelling first.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        first = _format_error(errors[0], JobConfig)
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {first}{more}") from None
-    updates: dict[str, Any] = {"secrets": tuple(secrets)}
-    for section in ("input", "output", "report", "history"):
-        model = getattr(cfg, section)
-        try:
-            updates[section] = model.model_copy(update={"path": _absolute(model.path)})
-        except (ValueError, OSError) as exc:  # a NUL byte, a name too long for the file system
-            raise ConfigError(f"{source}: {section}.path: not a usable path ({exc})") from None
-
-
-    updates = {
-        "input": cfg.input.model_copy(update={"path": _absolute(cfg.input.path)}),
-        "output": cfg.output.model_copy(update={"path": _absolute(cfg.output.path)}),
-        "report": cfg.report.model_copy(update={"path": _absolute(cfg.report.path)}),
-        "history": cfg.history.model_copy(update={"path": _absolute(cfg.history.path)}),
-        "evaluate": cfg.evaluate
-        and cfg.evaluate.model_copy(update={"output_dir": _absolute(cfg.evaluate.output_dir)}),
-        "secrets": tuple(secrets),
-    }
-    cfg = cfg.model_copy(update=updates)
-    if cfg.history.path and cfg.output.path and _inside(cfg.history.path, cfg.output.path):
-        raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
-    if cfg.input.path and cfg.output.path and _inside(cfg.output.path, cfg.input.path):
-        raise ConfigError(f"{source}: output.path: {cfg.output.path} is equal to or inside input.path {cfg.input.path}")
+        raise config_error(source, validation_problems(exc, JobConfig)) from None
+    cfg = cfg.model_copy(update={**_absolute_paths(cfg, source), "secrets": tuple(secrets)})
+    _check_nesting(cfg, source)
     return cfg
 
 
-def _yaml_mapping(p: Path) -> dict:
-    """The top-level mapping of a dataset YAML (for the cheap, Spark-free readers below)."""
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError:
-        raise ConfigError(f"{p}: not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a YAML mapping at the top level")
-    return data
-
-
-def _block(p: Path, data: dict, key: str, model: type[_Model]) -> Any:
-    """The YAML's ``key`` block validated as ``model`` (its defaults when empty); errors name file and key."""
-    try:
-        return model.model_validate(data.get(key) or {})
-    except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        raise ConfigError(f"{p}: {key}.{_format_error(errors[0], model)}") from None
-
-
-def load_schedule(path: str | os.PathLike[str]) -> tuple[str, ScheduleConfig]:
-    """The dataset name and its validated schedule from a dataset YAML (cheap: no Spark)."""
-    p = Path(path)
-    data = _yaml_mapping(p)
-    dataset = data.get("dataset")
-    if not isinstance(dataset, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", dataset):
-        raise ConfigError(f"{p}: dataset: expected a name of letters, digits, '_', '.' or '-'")
-    if "schedule" not in data:
-        return dataset, ScheduleConfig(enabled=False)
-    return dataset, _block(p, data, "schedule", ScheduleConfig)
-
-
-def load_spark_settings(path: str | os.PathLike[str]) -> SparkConfig:
-    """The ``spark`` block of a dataset YAML (defaults when absent), for a scheduler's spark-submit."""
-    p = Path(path)
-    return _block(p, _yaml_mapping(p), "spark", SparkConfig)
-
-
-def load_config(path: str | os.PathLike[str]) -> JobConfig:
-    """Read, parse and validate one dataset YAML file; errors name the file and the key."""
-    p = Path(path)
+def _read_yaml(p: Path) -> tuple[bytes, Any]:
+    """The file's bytes and its parsed YAML; errors name the file (and the line of a YAML mistake)."""
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -176,11 +119,17 @@ def load_config(path: str | os.PathLike[str]) -> JobConfig:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(raw)
+        return raw, yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{p}: not valid YAML{where}: {problem}") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> JobConfig:
+    """Read, parse and validate one dataset YAML file; errors name the file and the key."""
+    p = Path(path)
+    raw, data = _read_yaml(p)
     cfg = parse_config(data, str(p))
     return cfg.model_copy(update={"source_file": str(p.resolve()), "source_sha256": hashlib.sha256(raw).hexdigest()})

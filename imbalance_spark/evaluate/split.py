@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from imbalance_spark.common.dates import date_kind
 from imbalance_spark.common.hashing import hash_to_uniform
 from imbalance_spark.errors import InputError
 from imbalance_spark.transform import (
@@ -23,9 +24,10 @@ def on_or_after(df: DataFrame, date_column: str, day: dt.date) -> Column:
     """True for rows whose date column is on or after ``day`` (date, timestamp or ISO string)."""
     c = column(date_column)
     dtype = df.schema[date_column].dataType
-    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+    kind = date_kind(dtype)
+    if kind == "timestamp":
         return c >= F.lit(day.isoformat()).cast(dtype)
-    if isinstance(dtype, T.DateType):
+    if kind == "date":
         return c >= F.lit(day)
     return c >= F.lit(day.isoformat())
 

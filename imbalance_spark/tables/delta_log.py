@@ -12,6 +12,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from imbalance_spark.common.names import backtick
+
 # What Delta and Spark answer when a path or name holds no Delta table (or nothing at all).
 NOT_A_DELTA_TABLE = frozenset(
     {
@@ -54,7 +56,7 @@ def delta_ref(path: str | None = None, table: str | None = None) -> str:
     """The SQL name of a table given by catalog name or by path (``delta.`path```)."""
     if table is not None:
         return table
-    return "delta.`" + str(path).replace("`", "``") + "`"
+    return "delta." + backtick(str(path))
 
 
 @dataclass(frozen=True)

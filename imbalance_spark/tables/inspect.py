@@ -11,7 +11,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from imbalance_spark.common.dates import RunDates
+from imbalance_spark.common.dates import RunDates, date_kind
+from imbalance_spark.common.names import backtick
 from imbalance_spark.config.models import OutputConfig, redact
 from imbalance_spark.errors import ConfigError, OutputError
 from imbalance_spark.tables.delta_log import TableDetail, delta_ref, error_condition, is_connect, table_detail
@@ -204,12 +205,12 @@ def check_output_schema(out: OutputConfig, df: DataFrame, mode: str, found: Outp
 
 def replace_where(df: DataFrame, date_column: str, dates: RunDates) -> str:
     """The Delta replaceWhere predicate selecting the run's dates in the output."""
-    dtype = df.schema[date_column].dataType
-    col = "`" + date_column.replace("`", "``") + "`"
-    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)):
+    kind = date_kind(df.schema[date_column].dataType)
+    col = backtick(date_column)
+    if kind == "timestamp":
         after = dates.end + dt.timedelta(days=1)
         return f"{col} >= '{dates.start} 00:00:00' AND {col} < '{after} 00:00:00'"
-    if isinstance(dtype, T.DateType):
+    if kind == "date":
         return f"{col} >= DATE'{dates.start}' AND {col} <= DATE'{dates.end}'"
     # ISO text up to the next day, as transform.filter_dates selects it
     return f"{col} >= '{dates.start}' AND {col} < '{dates.end + dt.timedelta(days=1)}'"

@@ -21,6 +21,8 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from imbalance_spark.common.names import backtick, quote_if_needed
+from imbalance_spark.common.text import one_line
 from imbalance_spark.config.models import OutputConfig, redact
 from imbalance_spark.errors import OutputError
 from imbalance_spark.tables import delta_log
@@ -80,8 +82,7 @@ def stats_property(wanted: list[str] | None, explicit: bool, schema: T.StructTyp
 
 def quote_column(name: str) -> str:
     """A column name as Delta's table properties and SQL expect it (backticks when not plain)."""
-    plain = name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit()
-    return name if plain else "`" + name.replace("`", "``") + "`"
+    return quote_if_needed(name)
 
 
 def write_delta(
@@ -130,7 +131,7 @@ def write_delta(
             else:
                 writer.save(out.path)
     except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = one_line(exc, first_line=True)
         raise OutputError(f"output {describe_output(out)}: {redact(first)}") from None
     except _CONCURRENT as exc:
         # Delta's optimistic concurrency: another run committed to what this one replaces (the
@@ -190,7 +191,7 @@ def create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str,
 
 def _quote_name(name: str) -> str:
     """A column name in SQL: always backticks, so a space, a dot or a keyword is one name."""
-    return "`" + name.replace("`", "``") + "`"
+    return backtick(name)
 
 
 def _quote_text(text: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imbalance_spark.common.text import one_line
 from imbalance_spark.config.models import JobConfig, redact
 from imbalance_spark.errors import TrackingError
 
@@ -63,10 +64,6 @@ def require_mlflow() -> None:
     if importlib.util.find_spec("mlflow") is None:
         raise TrackingError(f"MLflow tracking is requested but the mlflow package is not installed: {INSTALL_HINT}")
 
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return (text[:300] + "...") if len(text) > 300 else text or type(exc).__name__
 
 
 def _dataset_classes():
@@ -207,7 +204,7 @@ class MlflowRun:
             self._terminate("FAILED")
             raise TrackingError(
                 f"MLflow: could not log run {self.run_id} to experiment {self.experiment!r}"
-                f" at {redact(self.tracking_uri)}: {_one_line(exc)}"
+                f" at {redact(self.tracking_uri)}: {one_line(exc, 300)}"
             ) from None
         self._terminate("FINISHED")
 
@@ -215,7 +212,7 @@ class MlflowRun:
         try:
             self.client.set_terminated(self.run_id, status)
         except Exception as exc:  # the run stays RUNNING in the tracker; the job's result stands
-            log.warning("MLflow: could not mark run %s %s: %s", self.run_id, status, _one_line(exc))
+            log.warning("MLflow: could not mark run %s %s: %s", self.run_id, status, one_line(exc, 300))
 
 
 def start_mlflow_run(experiment: str, run_name: str, tags: Mapping[str, str] | None = None) -> MlflowRun:
@@ -248,7 +245,7 @@ def start_mlflow_run(experiment: str, run_name: str, tags: Mapping[str, str] | N
         raise
     except Exception as exc:
         raise TrackingError(
-            f"MLflow: could not start a run in experiment {experiment!r} at {redact(uri)}: {_one_line(exc)}"
+            f"MLflow: could not start a run in experiment {experiment!r} at {redact(uri)}: {one_line(exc, 300)}"
         ) from None
     log.info("MLflow: run %s in experiment %r at %s", run.info.run_id, experiment, redact(uri))
     return MlflowRun(client, run.info.run_id, experiment, experiment_id, uri)

@@ -1,8 +1,10 @@
 """Airflow DAGs for imbalance-spark: one DAG per dataset YAML, each one spark-submit of the job
 (or, with the imbalance_spark_connect_conn_id Variable set, one run through a Spark Connect server).
 
-Parsing reads only each YAML's ``dataset`` and ``schedule`` keys, without Spark; the job
-validates the rest.
+Parsing reads only each YAML's ``dataset``, ``schedule`` and ``spark`` keys, without
+Spark; the job validates the rest. A YAML that is broken, or that shares its dataset name with an
+earlier one, gets no DAG and is reported by imbalance_downsampling_config_errors.py
+(an import error of that file): an import error here would take every dataset's DAG down.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Variable
 
-from imbalance_spark.config.load import load_schedule, load_spark_settings
+from imbalance_spark.config.folder import scan_datasets
+from imbalance_spark.config.load import load_spark_settings
 from imbalance_spark.config.models import ScheduleConfig
 from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
-from imbalance_spark.session import with_quick_start
+from imbalance_spark.session import _log4j_conf, with_quick_start
 
 # Each setting is an Airflow Variable, so it can come from the UI, a secrets backend or an
 # AIRFLOW_VAR_IMBALANCE_SPARK_<NAME> environment variable without editing this file.
@@ -40,22 +43,14 @@ DELTA_JARS = cached_jars_arg() if DELTA_JARS is None else DELTA_JARS
 # A `spark_connect` connection (host, port, token): when set, each task runs the job through that
 # Spark Connect server from the worker, which then needs neither a JVM nor the Delta jars.
 CONNECT_CONN_ID = Variable.get("imbalance_spark_connect_conn_id", default="") or None
+# The task log is quiet, as the CLI is: spark-submit gets the project's log4j2 file (warnings and
+# errors). "true" brings Spark's INFO logs back (the job runs with -v and without the file).
+VERBOSE = str(Variable.get("imbalance_spark_verbose", default="false")).strip().lower() in ("true", "1", "yes")
 
 DAG_ID_PREFIX = "imbalance_downsampling__"
 # The run's logical date as YYYY-MM-DD, like {{ ds }}; but Airflow 3 leaves `ds` undefined for a
 # run triggered without a logical date, which then runs for the day it was triggered.
 RUN_DATE_TEMPLATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
-
-
-def read_dataset_schedule(path: Path) -> tuple[str, ScheduleConfig]:
-    """The dataset name and its schedule (defaults filled in) from one dataset YAML.
-
-    The same typed model the job validates with (imbalance_spark.config.ScheduleConfig).
-    """
-    try:
-        return load_schedule(path)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def run_through_connect(conn_id: str, config: str, run_date: str) -> None:
@@ -65,22 +60,26 @@ def run_through_connect(conn_id: str, config: str, run_date: str) -> None:
     from imbalance_spark.cli import main
 
     url = SparkConnectHook(conn_id).get_connection_url()
-    code = main(["run", "--config", config, "--run-date", run_date, "--remote", url])
+    code = main(["run", "--config", config, "--run-date", run_date, "--remote", url, *verbose_args()])
     if code != 0:
         # The job printed its one-line error above; the exit code says which kind (see errors.py).
         raise RuntimeError(f"imbalance-spark run exited with code {code} (Spark Connect connection {conn_id})")
 
 
-def submit_conf(config_path: Path) -> dict[str, str] | None:
-    """spark-submit's --conf for one dataset: the Variable's, then the YAML's ``spark`` block.
+def verbose_args() -> list[str]:
+    """The job's ``-v`` when the imbalance_spark_verbose Variable asks for Spark's own logs."""
+    return ["-v"] if VERBOSE else []
 
-    ``spark.quick_start`` becomes the driver JVM option it stands for (the JVM is spark-submit's).
+
+def submit_conf(config_path: Path) -> dict[str, str] | None:
+    """spark-submit's --conf for one dataset: the quiet log4j2 file, the Variable's, then the YAML's ``spark`` block.
+
+    ``spark.quick_start`` becomes the driver JVM option it stands for (the JVM is spark-submit's),
+    added to the log4j2 option; a YAML's own JVM options replace the log4j2 file, as in the CLI.
     """
-    try:
-        spark = load_spark_settings(config_path)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    conf = {**dict(SPARK_CONF), **spark.settings()}
+    spark = load_spark_settings(config_path)
+    quiet = {} if VERBOSE else _log4j_conf()
+    conf = {**quiet, **dict(SPARK_CONF), **spark.settings()}
     return (with_quick_start(conf) if spark.quick_start else conf) or None
 
 
@@ -88,6 +87,9 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
     """One DAG with one task that runs the job for the DAG run's logical date: a SparkSubmitOperator,
     or a PythonOperator through Spark Connect when imbalance_spark_connect_conn_id is set."""
     start = schedule.start_date
+    # Read before the DAG exists: a bad `spark` block must leave no DAG behind (Airflow registers
+    # a DAG when its `with` block ends, even by an exception).
+    conf = submit_conf(config_path) if CONNECT_CONN_ID is None else None
     with DAG(
         dag_id=f"{DAG_ID_PREFIX}{dataset}",
         description=f"Downsample the majority class of {dataset} and upweight the kept rows",
@@ -113,10 +115,10 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
             task_id="downsample",
             conn_id=CONN_ID,
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
-            application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE],
+            application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE, *verbose_args()],
             packages=None if DELTA_JARS else delta_packages_arg(),
             jars=DELTA_JARS or None,
-            conf=submit_conf(config_path),
+            conf=conf,
             py_files=PY_FILES or None,
             name=f"imbalance-spark-{dataset}-{RUN_DATE_TEMPLATE}",
         )
@@ -124,20 +126,24 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
 
 
 def build_dags(datasets_dir: Path) -> dict[str, DAG]:
-    """A DAG for every enabled dataset YAML in ``datasets_dir``, keyed by dag_id."""
+    """A DAG for every enabled, valid dataset YAML in ``datasets_dir``, keyed by dag_id.
+
+    A broken YAML, or one that clashes with an earlier one, is skipped here: the config-errors
+    DAG file reports it, so that one bad file never takes the other datasets' DAGs down.
+    """
     if not datasets_dir.is_dir():
         # A mistyped setting would otherwise make every DAG vanish without a word.
         raise FileNotFoundError(f"imbalance_spark_datasets_dir: {datasets_dir} is not a directory")
     dags: dict[str, DAG] = {}
-    seen: dict[str, Path] = {}
-    for path in sorted([*datasets_dir.glob("*.yaml"), *datasets_dir.glob("*.yml")]):
-        dataset, schedule = read_dataset_schedule(path)
-        if dataset in seen:
-            raise ValueError(f"{path}: dataset {dataset!r} is also defined in {seen[dataset]}")
-        seen[dataset] = path
-        if schedule.enabled:
-            dag = build_dag(path.resolve(), dataset, schedule)
-            dags[dag.dag_id] = dag
+    kept, _ = scan_datasets(datasets_dir)
+    for found in kept:
+        if not found.schedule.enabled:
+            continue
+        try:
+            dag = build_dag(found.path.resolve(), found.dataset, found.schedule)
+        except ConfigError:  # a bad `spark` block: reported by the config-errors DAG file
+            continue
+        dags[dag.dag_id] = dag
     return dags
 
 
