@@ -20,10 +20,13 @@ import sys
 import tempfile
 import zipfile
 from importlib import resources
-from importlib.abc import Traversable
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 SCALA_VERSION = "2.13"
 # Written last by fetch_jars: a folder without it is an interrupted fetch and is not used.

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from importlib.metadata import requires
 
-import tomllib
+import pytest
 from packaging.version import Version
 
 from imbalance_spark.errors import ConnectServerError
@@ -41,6 +41,7 @@ def _name(requirement: str) -> str:
 
 
 def test_the_connect_extra_lists_what_pyspark_connect_needs():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     ours = {_name(r): r for r in extras["connect"]}
     theirs = [r.split(";")[0].strip() for r in requires("pyspark") or [] if 'extra == "connect"' in r]
