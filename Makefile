@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # The extras `make install`/`make test` install (pyproject.toml [project.optional-dependencies]).
-EXTRAS ?= dev,airflow,bench,mlflow
+EXTRAS ?= dev,connect,airflow,bench,mlflow
 SUM    := $(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORE_STAMP := $(VENV)/.installed-$(SUM)-core
 FULL_STAMP := $(VENV)/.installed-$(SUM)-$(EXTRAS)
@@ -45,17 +45,18 @@ test: $(FULL_STAMP)
 # Quick: 200k rows, one cold repetition of the core variants, a few minutes; results in data/bench/
 # (benchmarks/README.md has the scaling runs that the docs cite).
 bench: $(FULL_STAMP)
-	$(BIN)/python benchmarks/run.py --rows 200k --repeat 1 --cold --variants core --out data/bench --name quick
+	$(BIN)/python -m benchmarks.run --rows 200k --repeat 1 --cold --variants core --out data/bench --name quick
 
 lint: $(FULL_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-# The package as a zip for spark-submit --py-files (the executors and a cluster's driver import it).
+# The package as a zip for spark-submit --py-files (the executors and a cluster's driver import it),
+# with the conf files the wheel carries (imbalance_spark/conf/: the log4j2 file, the demo config).
 zip: dist/imbalance_spark.zip
-dist/imbalance_spark.zip: $(shell find imbalance_spark -name '*.py')
-	@mkdir -p dist
-	$(or $(wildcard $(BIN)/python),$(PYTHON)) -m zipfile -c $@ imbalance_spark/
+dist/imbalance_spark.zip: $(shell find imbalance_spark -name '*.py') conf/__init__.py conf/log4j2.properties \
+		conf/datasets/demo_fraud.yaml
+	$(or $(wildcard $(BIN)/python),$(PYTHON)) -m imbalance_spark.packages zip $@
 
 # Everything the commands above create inside the repo, except .venv (distclean).
 clean:

@@ -1,8 +1,8 @@
 """Cold benchmark: whole processes, as users run the job, against a tuned noop scan of the same table.
 
-    .venv/bin/python benchmarks/cold.py                                    # narrow 60M, wide 3M x 200, daily
-    .venv/bin/python benchmarks/cold.py --data-dir /work/benchdata --generate-only   # the inputs only
-    .venv/bin/python benchmarks/cold.py --data-dir /work/benchdata --reuse-data --name cold
+    .venv/bin/python -m benchmarks.cold                                    # narrow 60M, wide 3M x 200, daily
+    .venv/bin/python -m benchmarks.cold --data-dir /work/benchdata --generate-only   # the inputs only
+    .venv/bin/python -m benchmarks.cold --data-dir /work/benchdata --reuse-data --name cold
 
 Every command is a NEW process (Python, its JVM, its children), timed and memory-polled from
 outside, repetition by repetition with the order rotated. Three Delta tables partitioned by
@@ -11,7 +11,7 @@ run processes one day with --run-date). Per table: (a) start-up: session with De
 table, exit; (b) the floor: a noop scan of what the job reads (the whole table, or the day);
 (c) ``imbalance-spark run``; (d) ``spark-submit jobs/downsample.py``; the wide table adds naive
 Spark and eager Polars. All Spark commands use the same cached Delta jars and the same local
-tuning. Writes ``<out>/<name>.json``, ``.md`` and ``.png`` (rendered by render.py).
+tuning. Writes ``<out>/<name>.json``, ``.md`` and ``.png`` (rendered by render_cold.py).
 """
 
 from __future__ import annotations
@@ -26,13 +26,17 @@ import statistics
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO_ROOT))
-
-from render import render_cold  # noqa: E402
-from run import interleaved, machine_info, measure, parse_rows  # noqa: E402
+from benchmarks.common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    failure,
+    interleaved,
+    machine_info,
+    measure,
+    parse_rows,
+    report_numbers,
+)
+from benchmarks.render_cold import render_cold
 
 log = logging.getLogger("benchmarks.cold")
 
@@ -42,7 +46,7 @@ DATE_COLUMN = "event_date"
 SEED = 42
 VIEWS = ["narrow", "wide", "daily"]
 JOBS = {"job_cli", "job_submit", "job_submit_packages", "job_cli_quick"}
-VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks/variants.py, on the Delta input
+VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks.variants, on the Delta input
 # *_quick: the driver JVM on its quick JIT only (the job's `spark.quick_start`; the floor gets the
 # same JVM option through session.with_quick_start, so the job is also compared with a floor that has it)
 COMMANDS = ["startup", "floor", "floor_quick", "job_cli", "job_cli_quick", "job_submit", "job_submit_packages",
@@ -101,7 +105,7 @@ def ensure_table(args: argparse.Namespace, view: str) -> dict:
     folder.mkdir(parents=True)
     rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
     days = args.daily_days if view == "daily" else 30
-    cmd = [sys.executable, str(HERE / "cold_commands.py"), "generate", "--kind", view, "--rows", str(rows),
+    cmd = [sys.executable, "-m", "benchmarks.cold_commands", "generate", "--kind", view, "--rows", str(rows),
            "--days", str(days), "--columns", str(args.wide_columns), "--table", str(folder / "table"),
            "--meta", str(meta_path)]
     if run_date:
@@ -110,11 +114,12 @@ def ensure_table(args: argparse.Namespace, view: str) -> dict:
     out = measure(cmd, folder / "generate.log", child_env(), timeout=max(1800.0, rows / 20_000))
     if out["returncode"] != 0 or not meta_path.exists():
         tail = (folder / "generate.log").read_text(errors="replace").strip().splitlines()[-3:]
-        raise SystemExit(f"cold.py: generating the {view} table failed: {' | '.join(tail)}")
+        raise SystemExit(f"benchmarks.cold: generating the {view} table failed: {' | '.join(tail)}")
     meta = json.loads(meta_path.read_text())
     if run_date and not meta.get("slice_rows"):
         raise SystemExit(
-            f"cold.py: --run-date {run_date} is not in the daily table ({meta['first_date']} to {meta['last_date']})"
+            f"benchmarks.cold: --run-date {run_date} is not in the daily table"
+            f" ({meta['first_date']} to {meta['last_date']})"
         )
     log.info("%s: %s rows, %.2f GB in %d files, generated in %.0f s", view, f"{meta['rows']:,}",
              meta["bytes"] / 1e9, meta["files"], out["wall_s"])
@@ -176,7 +181,7 @@ def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace,
     """The argv of one command; job commands get a fresh config whose report lands at ``tag``."""
     run_date = meta.get("run_date")
     if name in ("startup", "floor", "floor_quick"):
-        cmd = [sys.executable, str(HERE / "cold_commands.py"), name.removesuffix("_quick"), "--table", meta["path"],
+        cmd = [sys.executable, "-m", "benchmarks.cold_commands", name.removesuffix("_quick"), "--table", meta["path"],
                "--master", MASTER, "--result", str(run_dir / "results" / f"{tag}.json")]
         from imbalance_spark.session import with_quick_start
 
@@ -184,7 +189,7 @@ def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace,
         cmd += [a for k, v in settings.items() for a in ("--conf", f"{k}={v}")]
         return cmd + (["--run-date", run_date] if run_date and name.startswith("floor") else [])
     if name in VARIANTS:
-        return [sys.executable, str(HERE / "variants.py"), name, "--input", meta["path"], "--input-format", "delta",
+        return [sys.executable, "-m", "benchmarks.variants", name, "--input", meta["path"], "--input-format", "delta",
                 "--rows", str(meta["rows"]), "--factor", str(args.factor), "--output", str(run_dir / f"output-{name}"),
                 "--result", str(run_dir / "results" / f"{tag}.json")]
     cfg = job_config(meta, run_dir, args, tag, quick_start=name == "job_cli_quick")
@@ -216,17 +221,16 @@ def run_command(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, 
     out = measure(cmd, log_path, child_env(), args.timeout or max(600.0, rows / 50_000))
     out["command"] = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))
     if out["returncode"] != 0:
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        why = "timed out" if out["timed_out"] else f"exit {out['returncode']}"
-        log.warning("%s %s failed: %s: %s", meta["kind"], name, why, " | ".join(tail))
-        return {**out, "error": f"{why}: {' | '.join(tail)}"[:1000], "log": str(log_path)}
+        failed = failure(out, log_path)
+        log.warning("%s %s failed: %s", meta["kind"], name, failed["error"])
+        return failed
     if name in JOBS:
-        report = json.loads((run_dir / "reports" / f"{tag}.json").read_text())
+        report = report_numbers(json.loads((run_dir / "reports" / f"{tag}.json").read_text()))
         out.update(
             duration_s=report["duration_s"],
             stages_s=report["stages_s"],
-            rows_in=report["input"]["rows"],
-            rows_out=report["output"]["rows"],
+            rows_in=report["rows_in"],
+            rows_out=report["rows_out"],
             # what the report does not see: interpreter, imports, JVM and session start, stop
             outside_run_s=out["wall_s"] - report["duration_s"],
         )
@@ -309,7 +313,7 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
         # one untimed run creates both, so every timed repetition finds the same state.
         prep = run_command("job_cli", meta, run_dir, args, "prepare")
         if "error" in prep:
-            raise SystemExit(f"cold.py: the untimed run that prepares the daily output failed: {prep['error']}")
+            raise SystemExit(f"benchmarks.cold: the untimed run that prepares the daily output failed: {prep['error']}")
         prepared = prep["wall_s"]
 
     def run_one(name: str, rep: int) -> dict:
@@ -336,8 +340,9 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.cold``."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cold", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--views", type=lambda text: _parse_list(text, VIEWS, "--views"), default=list(VIEWS),
                    help="narrow,wide,daily (default all three)")
@@ -354,53 +359,49 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"commands for every view, from {','.join(COMMANDS)} (default per view; "
                         "startup and floor always run)")
     p.add_argument("--no-history", action="store_true", help="job configs without a history table")
-    p.add_argument("--out", default=str(HERE / "results"), help="results directory (default benchmarks/results)")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="results directory (default benchmarks/results)")
     p.add_argument("--name", default="cold", help="results file stem (default cold)")
     p.add_argument("--data-dir", default=None, help="the tables and the runs' outputs (default <out>/tmp)")
     p.add_argument("--reuse-data", action="store_true", help="use the tables an earlier run left in --data-dir")
     p.add_argument("--keep-data", action="store_true", help="keep the tables (and the runs' outputs and logs)")
     p.add_argument("--generate-only", action="store_true", help="write the tables into --data-dir and stop")
     p.add_argument("--timeout", type=float, default=None, help="seconds per command (default max(600, rows/5e4))")
-    args = p.parse_args(argv)
-    args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
-    if args.repeat < 1 or args.wide_columns < 10 or args.daily_days < 1 or args.factor < 1:
-        p.error("--repeat, --daily-days and --factor must be >= 1 and --wide-columns >= 10")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    return p
+
+
+def find_tools(args: argparse.Namespace) -> None:
+    """The cached Delta jars (required: every command gets the same), the settings, the CLI, spark-submit."""
+    import importlib.util
 
     from imbalance_spark.packages import cached_jars_arg, jars_dir
 
     args.jars = cached_jars_arg()
     if not args.jars:
-        raise SystemExit(f"cold.py: no cached Delta jars in {jars_dir()}; run `imbalance-spark packages --fetch` "
-                         "(make install does) so that every command gets the same jars")
+        raise SystemExit(f"benchmarks.cold: no cached Delta jars in {jars_dir()}; run `imbalance-spark packages "
+                         "--fetch` (make install does) so that every command gets the same jars")
     args.settings = spark_settings(args.jars)
     script = Path(sys.executable).parent / "imbalance-spark"
     args.cli = [str(script)] if script.exists() else [sys.executable, "-m", "imbalance_spark.cli"]
-    import importlib.util
-
     args.spark_submit = str(Path(importlib.util.find_spec("pyspark").origin).parent / "bin" / "spark-submit")
 
-    out_dir = Path(args.out)
-    own_data_dir = args.data_dir is None
-    args.data_dir = args.data_dir or str(out_dir / "tmp")
+
+def resolve_paths(args: argparse.Namespace) -> None:
+    """Absolute results and data folders, and the daily run's date (default the table's last day)."""
+    args.out = str(Path(args.out).resolve())
+    args.own_data_dir = args.data_dir is None
+    args.data_dir = str(Path(args.data_dir or Path(args.out) / "tmp").resolve())
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     if args.run_date is None:
         last = dt.date(2026, 1, 1) + dt.timedelta(days=args.daily_days - 1)  # the generators start 2026-01-01
         args.run_date = last.isoformat()
 
-    tables = {v: ensure_table(args, v) for v in args.views}
-    if args.generate_only:
-        for v, meta in tables.items():
-            size = f"{meta['rows']:,} rows, {meta['columns']} columns, {meta['bytes'] / 1e9:.2f} GB"
-            print(f"{v}: {meta['path']} ({size})")
-        return 0
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.timezone.utc)
-    results = {
+def new_results(args: argparse.Namespace, argv: list[str] | None, started: dt.datetime) -> dict:
+    """The result document before any view is measured."""
+    return {
         "kind": "cold",
         "started_at": started.isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, "benchmarks/cold.py", *(argv or sys.argv[1:])]),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.cold", *(argv or sys.argv[1:])]),
         "factor": args.factor,
         "repeat": args.repeat,
         "master": MASTER,
@@ -409,6 +410,40 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "views": [],
     }
+
+
+def clean_up(args: argparse.Namespace) -> None:
+    """The generated tables (unless kept or reused) and the runs' outputs and logs (unless kept)."""
+    if not (args.keep_data or args.reuse_data):
+        if args.own_data_dir:
+            shutil.rmtree(args.data_dir, ignore_errors=True)
+        else:
+            for v in args.views:
+                shutil.rmtree(table_dir(args, v), ignore_errors=True)
+    if not args.keep_data:
+        shutil.rmtree(Path(args.data_dir) / "runs" / args.name, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (or reuse) the tables, then measure every view, writing the results after each."""
+    p = parser()
+    args = p.parse_args(argv)
+    args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
+    if args.repeat < 1 or args.wide_columns < 10 or args.daily_days < 1 or args.factor < 1:
+        p.error("--repeat, --daily-days and --factor must be >= 1 and --wide-columns >= 10")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    find_tools(args)
+    resolve_paths(args)
+    tables = {v: ensure_table(args, v) for v in args.views}
+    if args.generate_only:
+        for v, meta in tables.items():
+            size = f"{meta['rows']:,} rows, {meta['columns']} columns, {meta['bytes'] / 1e9:.2f} GB"
+            print(f"{v}: {meta['path']} ({size})")
+        return 0
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    results = new_results(args, argv, started)
     try:
         for view in args.views:
             results["views"].append(run_view(view, tables[view], args))
@@ -418,14 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
             render_cold(results, out_dir, args.name)
     finally:
-        if not (args.keep_data or args.reuse_data):
-            if own_data_dir:
-                shutil.rmtree(args.data_dir, ignore_errors=True)
-            else:
-                for v in args.views:
-                    shutil.rmtree(table_dir(args, v), ignore_errors=True)
-        if not args.keep_data:
-            shutil.rmtree(Path(args.data_dir) / "runs" / args.name, ignore_errors=True)
+        clean_up(args)
     print((out_dir / f"{args.name}.md").read_text())
     return 0
 

@@ -1,8 +1,8 @@
-"""The cold benchmark's own commands, each run as a new process by ``benchmarks/cold.py``.
+"""The cold benchmark's own commands, each run as a new process by ``python -m benchmarks.cold``.
 
-    python benchmarks/cold_commands.py startup --table PATH --conf K=V ... --result X.json
-    python benchmarks/cold_commands.py floor   --table PATH [--run-date D] --conf K=V ... --result X.json
-    python benchmarks/cold_commands.py generate --kind narrow|wide|daily --rows N ... --table PATH --meta X.json
+    python -m benchmarks.cold_commands startup --table PATH --conf K=V ... --result X.json
+    python -m benchmarks.cold_commands floor   --table PATH [--run-date D] --conf K=V ... --result X.json
+    python -m benchmarks.cold_commands generate --kind narrow|wide|daily --rows N ... --table PATH --meta X.json
 
 ``startup`` and ``floor`` are what a competent user writes with pyspark alone (no import of this
 project): a session with Delta and the given settings (the same cached jars and local tuning as the
@@ -66,7 +66,6 @@ def user_scan(args: argparse.Namespace) -> dict:
 
 def generate(args: argparse.Namespace) -> dict:
     """Write one benchmark table as Delta partitioned by event_date; describe it in ``--meta``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from pyspark.sql import functions as F
 
     from imbalance_spark.session import build_spark_session
@@ -115,7 +114,7 @@ def generate(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cold_commands", description=__doc__.splitlines()[0])
     p.add_argument("command", choices=["startup", "floor", "generate"])
     p.add_argument("--table", required=True, help="the Delta table (partitioned by event_date)")
     p.add_argument("--master", default="local[2]")

@@ -1,8 +1,8 @@
 """Benchmark: how long `imbalance-spark evaluate` (the F sweep) takes on the demo table, per stage and per F.
 
-    .venv/bin/python benchmarks/evaluate.py                        # the demo: 2M rows, 30 days, 0.5% fraud
-    .venv/bin/python benchmarks/evaluate.py --rows 10M             # a larger generated table
-    .venv/bin/python benchmarks/evaluate.py --from-report data/demo/reports/evaluate/evaluate.json --load 17,15
+    .venv/bin/python -m benchmarks.evaluate                        # the demo: 2M rows, 30 days, 0.5% fraud
+    .venv/bin/python -m benchmarks.evaluate --rows 10M             # a larger generated table
+    .venv/bin/python -m benchmarks.evaluate --from-report data/demo/reports/evaluate/evaluate.json --load 17,15
 
 Generates the input (Delta, partitioned by event_date, like `imbalance-spark demo`) once per size
 under benchmarks/results/tmp/, runs the evaluation with conf/datasets/demo_fraud.yaml's `evaluate:`
@@ -21,11 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from imbalance_spark.config.load import load_config  # noqa: E402
+from benchmarks.common import RESULTS_DIR
+from imbalance_spark.config.load import load_config
+from imbalance_spark.packages import DEMO_CONFIG_FILE, conf_file
 
 
 def _rows(text: str) -> int:
@@ -47,13 +45,13 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
     from imbalance_spark.synthetic import write_demo_table
 
     spark = build_spark_session(master=master, app_name="imbalance-spark evaluate benchmark")
-    table = HERE / "results" / "tmp" / f"evaluate-{_label(rows)}" / "transactions"
+    table = RESULTS_DIR / "tmp" / f"evaluate-{_label(rows)}" / "transactions"
     try:
         t0 = time.perf_counter()
         if not DeltaTable.isDeltaTable(spark, str(table)):
             write_demo_table(spark, str(table), rows=rows)
         generate_s = time.perf_counter() - t0
-        cfg = load_config(REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml")
+        cfg = load_config(conf_file(DEMO_CONFIG_FILE))
         ev = cfg.evaluate.model_copy(update={"output_dir": str(table.parent / "evaluate")})
         cfg = cfg.model_copy(update={"input": cfg.input.model_copy(update={"path": str(table)}), "evaluate": ev})
         load_before = os.getloadavg()
@@ -134,18 +132,20 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    """Run (or, with --from-report, summarize) the evaluation benchmark; write its JSON and markdown."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", default="2M", help="rows of the generated table (2M, 10M, ...)")
     p.add_argument("--factors", default=None, help="override evaluate.factors, e.g. 1,10,100")
     p.add_argument("--master", default="local[2]")
-    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--out", default=str(RESULTS_DIR))
     p.add_argument(
         "--from-report",
         help="summarize an existing evaluate.json (e.g. of `imbalance-spark evaluate` on the demo) instead of running",
     )
     p.add_argument("--load", help="with --from-report: the load averages seen before,after the run, e.g. 17.4,15.0")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     factors = [float(x) for x in args.factors.split(",")] if args.factors else None
     if args.from_report:
         report = json.loads(Path(args.from_report).read_text())

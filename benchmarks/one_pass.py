@@ -1,6 +1,6 @@
 """Can a persisted sample replace the profile pass? Warm, in one JVM, side by side.
 
-    .venv/bin/python benchmarks/one_pass.py --input /path/to/delta_table [--repeat 3] [--out results/one-pass.json]
+    .venv/bin/python -m benchmarks.one_pass --input /path/to/delta_table [--repeat 3] [--out results/one-pass.json]
 
 The job checks its guards (every minority row kept, each majority class's kept count within
 sigmas of N/F) before it commits, so it needs the kept counts per class before the write. It gets
@@ -14,7 +14,7 @@ Variants, each timed after an untimed warm-up of all of them, repetitions interl
 - ``write_only``: sample and write with no counts at all (what neither design can go below).
 
 The input must be a Delta table with an integer label ``is_fraud`` (minority 1) partitioned by
-``event_date``, as ``benchmarks/cold.py`` generates; factor 20.
+``event_date``, as ``python -m benchmarks.cold`` generates; factor 20.
 """
 
 from __future__ import annotations
@@ -26,42 +26,26 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 LABEL, DATE, FACTOR, SEED = "is_fraud", "event_date", 20, 7
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True, help="Delta table (is_fraud label, partitioned by event_date)")
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--out", default=None, help="JSON file for the timings")
-    args = p.parse_args(argv)
-
+def designs(df, cfg, out: Path) -> dict[str, Callable[[], None]]:
+    """The four designs, each a function that samples ``df`` and writes the sample to ``out``."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from imbalance_spark.config.load import parse_config
     from imbalance_spark.plan import plan_sampling
     from imbalance_spark.profile import profile_classes
-    from imbalance_spark.session import build_spark_session
     from imbalance_spark.transform import sample_input
 
-    spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
-    work = Path(tempfile.mkdtemp(prefix="one-pass-"))
-    cfg = parse_config({
-        "dataset": "one_pass", "input": {"path": args.input, "format": "delta"}, "label_column": LABEL,
-        "minority_classes": [1], "downsampling": {"factor": FACTOR, "seed": SEED},
-        "output": {"path": str(work / "out"), "partition_by": [DATE]},
-    })
-    df = spark.read.format("delta").load(args.input)
     fractions = {0: 1.0 / FACTOR, 1: 1.0}
 
     def write(sample) -> None:
         sample.withColumn("example_weight", F.lit(1.0)).write.format("delta").mode("overwrite").partitionBy(
-            DATE).save(str(work / "out"))
+            DATE).save(str(out))
 
     def profile_then_write() -> None:
         plan = plan_sampling(profile_classes(df, cfg), cfg)
@@ -73,25 +57,51 @@ def main(argv: list[str] | None = None) -> int:
         write(sample)
         sample.unpersist(blocking=True)
 
-    variants = {
+    return {
         "profile_then_write": profile_then_write,
         "persist_memory": lambda: persisted(StorageLevel.MEMORY_AND_DISK),
         "persist_disk": lambda: persisted(StorageLevel.DISK_ONLY),
         "write_only": lambda: write(df.sampleBy(LABEL, fractions, SEED)),
     }
-    for run in variants.values():  # warm-up: JIT and code generation of every path
+
+
+def time_designs(variants: dict[str, Callable[[], None]], repeat: int, out: Path) -> dict[str, list[float]]:
+    """An untimed warm-up of every design (JIT, code generation), then ``repeat`` interleaved rounds."""
+    for run in variants.values():
         run()
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
-    for rep in range(args.repeat):
+    for rep in range(repeat):
         for name in names[rep % len(names):] + names[: rep % len(names)]:
-            shutil.rmtree(work / "out", ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
             t0 = time.perf_counter()
             variants[name]()
             times[name].append(round(time.perf_counter() - t0, 2))
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the four designs on ``--input``; print (and with ``--out`` write) the JSON."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.one_pass", description=__doc__.splitlines()[0])
+    p.add_argument("--input", required=True, help="Delta table (is_fraud label, partitioned by event_date)")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", default=None, help="JSON file for the timings")
+    args = p.parse_args(argv)
+
+    from imbalance_spark.config.load import parse_config
+    from imbalance_spark.session import build_spark_session
+
+    spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
+    work = Path(tempfile.mkdtemp(prefix="one-pass-"))
+    cfg = parse_config({
+        "dataset": "one_pass", "input": {"path": args.input, "format": "delta"}, "label_column": LABEL,
+        "minority_classes": [1], "downsampling": {"factor": FACTOR, "seed": SEED},
+        "output": {"path": str(work / "out"), "partition_by": [DATE]},
+    })
+    df = spark.read.format("delta").load(args.input)
+    times = time_designs(designs(df, cfg, work / "out"), args.repeat, work / "out")
     shutil.rmtree(work, ignore_errors=True)
-    rows = df.count()
-    result = {"input": args.input, "rows": rows, "factor": FACTOR, "repeat": args.repeat, "seconds": times,
+    result = {"input": args.input, "rows": df.count(), "factor": FACTOR, "repeat": args.repeat, "seconds": times,
               "median_s": {k: statistics.median(v) for k, v in times.items()}}
     print(json.dumps(result, indent=1))
     if args.out:

@@ -1,6 +1,8 @@
 """Render benchmark results as a markdown snippet (for the README) and a PNG chart.
 
-    .venv/bin/python benchmarks/render.py benchmarks/results/a.json [b.json ...] --name latest
+    .venv/bin/python -m benchmarks.render benchmarks/results/a.json [b.json ...] --name latest
+
+A cold result (``python -m benchmarks.cold``) is rendered alone, by benchmarks/render_cold.py.
 
 Several result files are merged by size; a variant measured again in a later file replaces the
 earlier measurement (its ratio stays paired with the floor of its own run).
@@ -12,6 +14,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from benchmarks.common import scaling
+from benchmarks.common import size_label as _size
 
 LABELS = {
     "floor_noop_scan": "(a) floor: scan all columns → noop",
@@ -51,14 +56,6 @@ SHORT = {
     "sample_delta_flat": "sample→Delta flat",
     "sample_parquet": "sample→Parquet",
 }
-
-
-def _size(rows: int) -> str:
-    if rows >= 1_000_000 and rows % 1_000_000 == 0:
-        return f"{rows // 1_000_000}M"
-    if rows >= 1_000 and rows % 1_000 == 0:
-        return f"{rows // 1_000}k"
-    return f"{rows:,}"
 
 
 def _cell_time(r: dict) -> str:
@@ -105,29 +102,13 @@ def merge(results: list[dict]) -> dict:
         variants += [v for v in res["variants"] if v not in variants]
     merged["variants"] = variants
     merged["commands"] = [r.get("command") for r in results]
-    from run import scaling
-
     merged["scaling"] = scaling(merged["sizes"])
     return merged
 
 
-def markdown(results: dict) -> str:
-    """The README snippet: time as a ratio to the floor, memory, rows/s, job stages, machine."""
-    sizes = results["sizes"]
-    variants = [v for v in results["variants"] if any(v in s["variants"] for s in sizes)]
-    head = "| variant | " + " | ".join(_size(s["rows"]) for s in sizes) + " |"
-    sep = "|---|" + "---:|" * len(sizes)
-
-    def table(cell) -> list[str]:
-        lines = [head, sep]
-        for v in variants:
-            cells = [cell(s["variants"].get(v, {"status": "not run"})) for s in sizes]
-            lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(cells) + " |")
-        return lines
-
-    m = results["machine"]
-    vers = m["versions"]
-    out = [
+def _intro(results: dict) -> str:
+    """What was measured and how: the first paragraph."""
+    return (
         f"Factor {results['factor']}, input Parquet partitioned by `event_date` (0.5% positives, 30 days), "
         f"output partitioned by `event_date`; median of {results['repeat']} interleaved repetitions "
         f"({'per run, see the JSON for each size; ' if len(results.get('commands', [])) > 1 else ''}"
@@ -138,21 +119,32 @@ def markdown(results: dict) -> str:
            "run of the same variant on a 200,000-row input of the same schema, so JIT and code "
            "generation are warm; spark-submit and the single-machine engines are timed cold"
            if results.get("warmup") else "; each timed as the first run in its JVM, start-up costs included")
-        + "); **×** is that time over the floor's, paired repetition by repetition.",
-        "",
-        "**Time (× floor, median seconds)**",
-        "",
-        *table(_cell_time),
-        "",
-        "**Peak memory of the process tree (GiB RSS: Python + JVM + children)**",
-        "",
-        *table(_cell_mem),
-        "",
-        "**Throughput (million input rows/s)**",
-        "",
-        *table(_cell_rate),
-        "",
+        + "); **×** is that time over the floor's, paired repetition by repetition."
+    )
+
+
+def _variant_tables(sizes: list[dict], variants: list[str]) -> list[str]:
+    """Time over the floor, peak memory and throughput: one row per variant, one column per size."""
+    head = "| variant | " + " | ".join(_size(s["rows"]) for s in sizes) + " |"
+    sep = "|---|" + "---:|" * len(sizes)
+
+    def table(cell) -> list[str]:
+        lines = [head, sep]
+        for v in variants:
+            cells = [cell(s["variants"].get(v, {"status": "not run"})) for s in sizes]
+            lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(cells) + " |")
+        return lines
+
+    return [
+        "**Time (× floor, median seconds)**", "", *table(_cell_time), "",
+        "**Peak memory of the process tree (GiB RSS: Python + JVM + children)**", "", *table(_cell_mem), "",
+        "**Throughput (million input rows/s)**", "", *table(_cell_rate), "",
     ]
+
+
+def _footnotes(sizes: list[dict]) -> list[str]:
+    """¹ why a variant was skipped; ² which ratios were measured in a later run, against its own floor."""
+    out: list[str] = []
     skipped = {
         s["variants"][v]["note"]
         for s in sizes
@@ -168,25 +160,35 @@ def markdown(results: dict) -> str:
     if separate:
         out += ["² measured in a later run, paired with that run's own floor (the machine's load "
                 "differed; compare these ratios, not the seconds): " + "; ".join(separate) + ".", ""]
+    return out
+
+
+def _stage_table(sizes: list[dict]) -> list[str]:
+    """The library call's stages per size, beside its time, the floor's and the files it wrote."""
     stage_rows = []
     for s in sizes:
         job = s["variants"].get("job_library", {})
         floor = s["variants"].get("floor_noop_scan", {})
         if job.get("status") == "ok" and "stages_s" in job:
-            st = job["stages_s"]
-            stages = ", ".join(f"{k} {x:.1f} s" for k, x in st.items())
+            stages = ", ".join(f"{k} {x:.1f} s" for k, x in job["stages_s"].items())
             files = job.get("files")
             stage_rows.append(
                 f"| {_size(s['rows'])} | {stages} | {job['seconds_median']:.1f} s | "
                 f"{job.get('floor_s') or floor.get('seconds_median', float('nan')):.1f} s | "
                 f"{files if files is not None else '–'} |"
             )
-    if stage_rows:
-        out += ["**The job's stages (library call, median)**", "",
-                "| rows | stages (`report[\"stages_s\"]`) | job | floor | files written |",
-                "|---|---|---:|---:|---:|", *stage_rows, ""]
-    out += scaling_table(results)
-    out += [
+    if not stage_rows:
+        return []
+    return ["**The job's stages (library call, median)**", "",
+            "| rows | stages (`report[\"stages_s\"]`) | job | floor | files written |",
+            "|---|---|---:|---:|---:|", *stage_rows, ""]
+
+
+def _machine(results: dict) -> str:
+    """The machine, the versions, when, and which library."""
+    m = results["machine"]
+    vers = m["versions"]
+    return (
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_bytes'] / 2**30:.0f} GiB RAM, {m['os']}; "
         f"Spark on `local[2]` with default driver memory. "
         f"pyspark {vers.get('pyspark')}, delta-spark {vers.get('delta-spark')}, {vers.get('java')}, "
@@ -196,8 +198,21 @@ def markdown(results: dict) -> str:
         + (f"commit {results['library']}" if results.get("library", "worktree") != "worktree"
            else f"work tree at {m.get('git_commit')}"
            + (" with uncommitted changes" if m.get("library_modified") else ""))
-        + ".",
-        "",
+        + "."
+    )
+
+
+def markdown(results: dict) -> str:
+    """The README snippet: time as a ratio to the floor, memory, rows/s, job stages, machine."""
+    sizes = results["sizes"]
+    variants = [v for v in results["variants"] if any(v in s["variants"] for s in sizes)]
+    out = [
+        _intro(results), "",
+        *_variant_tables(sizes, variants),
+        *_footnotes(sizes),
+        *_stage_table(sizes),
+        *scaling_table(results),
+        _machine(results), "",
     ]
     return "\n".join(out)
 
@@ -291,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(loaded) > 1:
             p.error("a cold result (benchmarks/cold.py) is rendered alone, not merged")
         (out_dir / f"{args.name}.json").write_text(json.dumps(loaded[0], indent=1, default=str))
+        from benchmarks.render_cold import render_cold
+
         render_cold(loaded[0], out_dir, args.name)
         print((out_dir / f"{args.name}.md").read_text())
         return 0
@@ -301,201 +318,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-
-# ---------------------------------------------------------------------------------------------
-# the cold view (benchmarks/cold.py): whole processes, three tables
-
-COLD_LABELS = {
-    "startup": "(a) start-up: session with Delta, open the table, exit",
-    "floor": "(b) floor: noop scan, tuned",
-    "floor_quick": "(b') the floor, its JVM on the quick JIT only (`-XX:TieredStopAtLevel=1`)",
-    "job_cli": "(c) **`imbalance-spark run`**",
-    "job_cli_quick": "(c') **`imbalance-spark run`**, `spark.quick_start: true`",
-    "job_submit": "(d) **`spark-submit jobs/downsample.py`** (`--jars`)",
-    "job_submit_packages": "(d) spark-submit with `--packages` (Ivy resolves the jars)",
-    "naive_spark": "naive Spark: count, filter/union/sample, write",
-    "polars_eager": "Polars eager: read_delta, sample, write",
-    "polars_streaming": "Polars lazy, streaming (hash sample)",
-}
-COLD_SHORT = {
-    "startup": "start-up",
-    "floor": "floor (noop scan)",
-    "floor_quick": "floor, quick JIT",
-    "job_cli": "imbalance-spark run",
-    "job_cli_quick": "run, quick_start",
-    "job_submit": "spark-submit --jars",
-    "job_submit_packages": "spark-submit --packages",
-    "naive_spark": "naive Spark",
-    "polars_eager": "Polars eager",
-    "polars_streaming": "Polars streaming",
-}
-OUTSIDE = "outside the run: Python, imports, JVM + session start, stop"
-# what the others are compared with (no ratio of their own)
-COLD_BASES = ("startup", "floor", "floor_quick")
-
-
-def cold_pieces(name: str, s: dict) -> list[tuple[str, float]]:
-    """Where one command's median wall time goes, from what it reported itself (keys kept generic)."""
-    if s.get("status") != "ok":
-        return []
-    if "steps_s" in s:  # startup / floor: the user script's own steps
-        return [("Python start + exit", s.get("python_start_exit_s_median", 0.0)), *s["steps_s"].items()]
-    if "stages_s" in s:  # the job: its report's stages, and what the report does not see
-        stages = [(f"stage: {k}", v) for k, v in s["stages_s"].items()]
-        between = s["duration_s_median"] - sum(v for _, v in stages)
-        return [(OUTSIDE, s["outside_run_s_median"]), *stages, ("in the run, between stages", between)]
-    if "seconds_median" in s:
-        return [("start-up + exit (outside its timing)", s["wall_s_median"] - s["seconds_median"]),
-                ("its own timed work", s["seconds_median"])]
-    return [("process", s["wall_s_median"])]
-
-
-def _files(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n} files"
-
-
-def _table_text(view: dict) -> str:
-    t = view["table"]
-    size = f"{t['columns']} columns, {t['bytes'] / 1e9:.2f} GB in {_files(t['files'])}"
-    if view.get("run_date"):
-        return (f"**daily**: one day ({view['run_date']}, {_size(t['slice_rows'])} rows, {_files(t['slice_files'])}) "
-                f"of {_size(t['rows'])} rows over {t['days']} days, {size}")
-    return f"**{view['view']}**: {_size(t['rows'])} rows, {size}"
-
-
-def cold_markdown(results: dict) -> str:
-    """The cold view: each command against the floor, and where each command's seconds go."""
-    m = results["machine"]
-    vers = m["versions"]
-    jars = next((v["jars"] for v in results["views"]), {})
-    out = [
-        f"Cold, whole processes: each command is a new process, timed from outside; median of "
-        f"{results['repeat']} interleaved repetitions (order rotated); factor {results['factor']}, "
-        f"`{results['master']}`, input Delta partitioned by `event_date`, 0.5% positives. Every Spark command "
-        f"gets the same {jars.get('cached_jars', '?')} cached Delta jars as `spark.jars` (no Ivy resolution, "
-        "except the `--packages` row) and the same local tuning ("
-        + ", ".join(f"`{k}={v}`" for k, v in results["settings"].items() if "shuffle" in k or "snapshot" in k)
-        + "). The job writes a new output table, or with `--run-date` replaces the day in an existing one"
-        + (" and appends to its history table" if results.get("history") else "")
-        + ". **Net of start-up** = (command − start-up) / (floor − start-up).",
-        "",
-        "| table | command | process s | over the floor | net of start-up | peak RSS GiB |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for view in results["views"]:
-        first = _table_text(view)
-        for name, s in view["commands"].items():
-            label = COLD_LABELS.get(name, name)
-            if name == "floor" and view.get("run_date"):
-                label = "(b) floor: noop scan of the day (the job's date filter), tuned"
-            if s.get("status") != "ok":
-                out.append(f"| {first} | {label} | failed | – | – | – |")
-            else:
-                job_like = name not in COLD_BASES
-                over = f"{s['over_floor_s']:+.1f} s" if job_like and "over_floor_s" in s else "–"
-                if "over_floor_quick_s" in s:
-                    over += f" ({s['over_floor_quick_s']:+.1f} s over (b'))"
-                net = f"{s['net_ratio']:.2f}" if job_like and "net_ratio" in s else "–"
-                out.append(f"| {first} | {label} | {s['wall_s_median']:.1f} | {over} | {net} | "
-                           f"{s['peak_rss_bytes'] / 2**30:.2f} |")
-            first = ""
-    out.append("")
-    for view in results["views"]:
-        ok = {n: s for n, s in view["commands"].items() if s.get("status") == "ok"}
-        if not ok:
-            continue
-        pieces = {n: dict(cold_pieces(n, s)) for n, s in ok.items()}
-        rows = list(dict.fromkeys(k for p in pieces.values() for k in p))
-        what = f"one {_size(view['rows_read'])}-row day" if view.get("run_date") else f"{_size(view['rows_read'])} rows"
-        out += [f"**Where the seconds go: {view['view']} ({what}; median seconds)**", "",
-                "| | " + " | ".join(COLD_SHORT.get(n, n) for n in ok) + " |",
-                "|---|" + "---:|" * len(ok)]
-        jar_cells = []
-        for n in ok:
-            if n == "job_submit_packages":
-                ivy = view["jars"].get("ivy_resolution_s")
-                jar_cells.append(f"Ivy, in the outside time: {ivy:+.1f} vs `--jars`" if ivy is not None else "Ivy")
-            else:
-                jar_cells.append("0 (cached)")
-        out.append("| jar resolution | " + " | ".join(jar_cells) + " |")
-        for r in rows:
-            cells = [f"{pieces[n][r]:.2f}" if r in pieces[n] else "" for n in ok]
-            out.append(f"| {r} | " + " | ".join(cells) + " |")
-        out.append("| **process wall time** | " + " | ".join(f"**{s['wall_s_median']:.2f}**" for s in ok.values())
-                   + " |")
-        out.append("")
-    out += [
-        f"Machine: {m['cores']} cores ({m['cpu']}), {m['ram_bytes'] / 2**30:.0f} GiB RAM, {m['os']}; load average "
-        f"{', '.join(f'{x:.1f}' for x in m.get('load_avg_at_start', []))} at the start"
-        + (f", {', '.join(f'{x:.1f}' for x in m['load_avg_at_end'])} at the end" if m.get("load_avg_at_end") else "")
-        + f". pyspark {vers.get('pyspark')}, delta-spark {vers.get('delta-spark')}, {vers.get('java')}, Python "
-        f"{vers.get('python')}, Polars {vers.get('polars')}. Run {results['started_at']}, work tree at "
-        f"{m.get('git_commit')}" + (" with uncommitted library changes" if m.get("library_modified") else "") + ".",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def cold_chart(results: dict, path: Path) -> None:
-    """One panel per table: each command's wall time split into its pieces; floor and start-up marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    views = results["views"]
-    width = max(12.0, 7.0 * len(views))
-    fig, axes = plt.subplots(1, len(views), figsize=(width, 5.5), squeeze=False)
-    names = list(dict.fromkeys(k for v in views for n, s in v["commands"].items() for k, _ in cold_pieces(n, s)))
-    cmap = plt.get_cmap("tab20")
-    color = {k: cmap(i % 20) for i, k in enumerate(names)}
-    seen: set[str] = set()
-    for ax, view in zip(axes[0], views, strict=True):
-        cmds = [n for n, s in view["commands"].items() if s.get("status") == "ok"]
-        for y, n in enumerate(cmds):
-            left = 0.0
-            for piece, secs in cold_pieces(n, view["commands"][n]):
-                secs = max(secs, 0.0)
-                ax.barh(y, secs, left=left, color=color[piece], label=None if piece in seen else piece)
-                seen.add(piece)
-                left += secs
-            s = view["commands"][n]
-            note = f" {s['wall_s_median']:.1f} s"
-            if "net_ratio" in s and n not in COLD_BASES:
-                note += f" ({s['net_ratio']:.2f}× net, {s['over_floor_s']:+.1f} s"
-                quick = s.get("over_floor_quick_s")
-                note += f"; {quick:+.1f} s over the quick floor)" if quick is not None else ")"
-            ax.text(left, y, note, va="center", fontsize=8)
-        for n, style in (("startup", ":"), ("floor", "--")):
-            s = view["commands"].get(n, {})
-            if s.get("status") == "ok":
-                ax.axvline(s["wall_s_median"], color="k", ls=style, lw=0.8)
-        ax.set_yticks(range(len(cmds)))
-        ax.set_yticklabels([COLD_SHORT.get(n, n) for n in cmds])
-        ax.invert_yaxis()
-        what = (f"one {_size(view['rows_read'])}-row day of {view['table']['days']}" if view.get("run_date")
-                else f"{_size(view['rows_read'])} rows")
-        ax.set_title(f"{view['view']}: {what}, {view['table']['columns']} columns")
-        ax.set_xlabel("process wall time, s (dotted: start-up, dashed: floor)")
-        ax.set_xlim(0, max((s["wall_s_median"] for s in view["commands"].values() if s.get("status") == "ok"),
-                           default=1) * 1.45)
-        ax.grid(axis="x", alpha=0.3)
-    ncol = max(2, int(width // 5))
-    fig.legend(loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-    m = results["machine"]
-    fig.suptitle(f"imbalance-spark, cold whole processes: {m['cores']} cores, Spark {results['master']}, "
-                 f"factor {results['factor']}, median of {results['repeat']}\n{results['started_at']}")
-    fig.tight_layout(rect=(0, 0.04 + 0.035 * -(-len(names) // ncol), 1, 1))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def render_cold(results: dict, out_dir: Path, name: str) -> None:
-    """Write ``<name>.md`` and ``<name>.png`` of a cold run next to ``<name>.json``."""
-    (out_dir / f"{name}.md").write_text(cold_markdown(results))
-    cold_chart(results, out_dir / f"{name}.png")
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Benchmark: the job against the noop-scan floor, naive Spark, pandas + imbalanced-learn and Polars.
 
-    .venv/bin/python benchmarks/run.py                                  # quick: 2M rows, 3 repetitions
-    .venv/bin/python benchmarks/run.py --rows 10M,30M,100M --repeat 2   # scaling
+    .venv/bin/python -m benchmarks.run                                  # quick: 2M rows, 3 repetitions
+    .venv/bin/python -m benchmarks.run --rows 10M,30M,100M --repeat 2   # scaling
 
 Generates the input once per size (Parquet partitioned by event_date, 0.5% positives, 30 days),
 then runs every variant in its own process, interleaved repetition by repetition so that a noisy
@@ -16,22 +16,25 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from render import LABELS, render  # noqa: E402
+from benchmarks.common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    failure,
+    interleaved,
+    machine_info,
+    measure,
+    parse_rows,
+    scaling,
+)
+from benchmarks.render import LABELS, render
 
 log = logging.getLogger("benchmarks")
 
@@ -56,22 +59,9 @@ WARMUP_ROWS = 200_000
 DEFAULT_BYTES_PER_ROW = {"pandas_imblearn": 400, "polars_eager": 250}
 
 
-def parse_rows(text: str) -> list[int]:
-    """'2M,10M,100000' -> [2000000, 10000000, 100000]; each size as `imbalance-spark generate --rows`."""
-    from imbalance_spark.cli import row_count
-
-    try:
-        sizes = [row_count(part) for part in text.split(",") if part.strip()]
-    except argparse.ArgumentTypeError:
-        sizes = []
-    if not sizes:
-        raise argparse.ArgumentTypeError(f"--rows: expected positive sizes like 2M,10M; got {text!r}")
-    return sizes
-
-
 def parse_variants(text: str) -> list[str]:
     """Group names and/or variant names, comma separated, in the order given."""
-    from variants import VARIANTS
+    from benchmarks.variants import VARIANTS
 
     chosen: list[str] = []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
@@ -87,46 +77,20 @@ def parse_variants(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# measuring one process tree
+# one variant, one repetition
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
-
-
-def measure(cmd: list[str], log_path: Path, env: dict[str, str], timeout: float, interval: float = 0.1) -> dict:
-    """Run ``cmd``; return its exit code, wall seconds and the peak RSS of its process tree."""
-    peak = 0
-    t0 = time.perf_counter()
-    with open(log_path, "w") as log_file:
-        proc = psutil.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
-        timed_out = False
-        while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc))
-            if time.perf_counter() - t0 > timeout:
-                timed_out = True
-                for child in proc.children(recursive=True):
-                    child.kill()
-                proc.kill()
-                proc.wait()
-                break
-            time.sleep(interval)
-    return {
-        "returncode": proc.returncode,
-        "timed_out": timed_out,
-        "wall_s": time.perf_counter() - t0,
-        "peak_rss_bytes": peak,
-    }
+def variant_env(args: argparse.Namespace, size_dir: Path) -> dict[str, str]:
+    """The environment of a variant's process: the library under test first, then benchmarks/."""
+    env = dict(os.environ)
+    path = [str(args.library_root), str(REPO_ROOT), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    env["BENCH_LIBRARY_ROOT"] = str(args.library_root)
+    if args.event_log:
+        env["BENCH_EVENT_LOG"] = str(size_dir / "eventlog")
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    return env
 
 
 def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespace, tag: str) -> dict:
@@ -135,7 +99,7 @@ def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespac
     log_path = size_dir / f"{variant}-{tag}.log"
     result_path.unlink(missing_ok=True)
     cmd = [
-        sys.executable, str(HERE / "variants.py"), variant,
+        sys.executable, "-m", "benchmarks.variants", variant,
         "--input", str(size_dir / "input"), "--rows", str(rows), "--factor", str(args.factor),
         "--result", str(result_path),
     ]
@@ -143,38 +107,18 @@ def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespac
         cmd += ["--output", str(size_dir / "output" / variant)]
     if args.warmup_input and variant not in NOT_WARMED:
         cmd += ["--warmup-input", str(args.warmup_input), "--warmup-rows", str(WARMUP_ROWS)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(args.library_root) + os.pathsep + env.get("PYTHONPATH", "")
-    env["BENCH_LIBRARY_ROOT"] = str(args.library_root)
-    if args.event_log:
-        env["BENCH_EVENT_LOG"] = str(size_dir / "eventlog")
-    env["PYSPARK_PYTHON"] = sys.executable
-    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
     timeout = args.timeout or max(600.0, rows / 100_000)
-    outside = measure(cmd, log_path, env, timeout)
+    # Run from the library's folder: its imbalance_spark comes first (--library REF: the exported
+    # commit's, not the work tree's); benchmarks/ is found through PYTHONPATH.
+    outside = measure(cmd, log_path, variant_env(args, size_dir), timeout, cwd=args.library_root)
     if outside["returncode"] != 0 or not result_path.exists():
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        why = "timed out" if outside["timed_out"] else f"exit {outside['returncode']}"
-        log.warning("%s (%s rows) failed: %s: %s", variant, f"{rows:,}", why, " | ".join(tail))
-        return {**outside, "error": f"{why}: {' | '.join(tail)}"[:1000], "log": str(log_path)}
+        failed = failure(outside, log_path)
+        log.warning("%s (%s rows) failed: %s", variant, f"{rows:,}", failed["error"])
+        return failed
     inside = json.loads(result_path.read_text())
     out = {**outside, **inside}
     out["rows_per_s"] = out["rows_in"] / out["seconds"] if out.get("seconds") else None
     return out
-
-
-def interleaved(names: list[str], repeat: int, run_one: Callable[[str, int], dict]) -> dict[str, list[dict]]:
-    """``repeat`` rounds of ``run_one(name, rep)`` for every name; each name's results in round order.
-
-    The order is rotated each round so that no name always runs first (cold) or last, and a noisy
-    machine slows them alike. ``run_one`` does any logging and cleaning up of its own.
-    """
-    runs: dict[str, list[dict]] = {name: [] for name in names}
-    for rep in range(repeat):
-        order = names[rep % len(names):] + names[: rep % len(names)]
-        for name in order:
-            runs[name].append(run_one(name, rep))
-    return runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,82 +200,46 @@ def export_library(ref: str, data_dir: Path) -> tuple[Path, str]:
     return root, sha
 
 
-def machine_info() -> dict:
-    """Cores, memory, CPU model, OS and the versions the numbers were measured with."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for pkg in ["pyspark", "delta-spark", "pandas", "imbalanced-learn", "polars", "pyarrow", "numpy"]:
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True)
-    versions["java"] = (java.stderr.splitlines() or ["?"])[0]
-    versions["python"] = platform.python_version()
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "imbalance_spark"], capture_output=True, text=True, cwd=REPO_ROOT
-    )
-    return {
-        "cores": os.cpu_count(),
-        "ram_bytes": psutil.virtual_memory().total,
-        "cpu": cpu,
-        "os": f"{platform.system()} {platform.release()}",
-        "versions": versions,
-        "git_commit": git.stdout.strip() or None,
-        "library_modified": bool(dirty.stdout.strip()),
-        "load_avg_at_start": os.getloadavg(),
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 
 
-def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: list[dict]) -> dict:
-    """Generate one input size, run every variant ``--repeat`` times, and summarize."""
-    size_dir = Path(args.data_dir) / f"rows-{rows}"
+def prepare_input(rows: int, size_dir: Path, args: argparse.Namespace) -> dict:
+    """The input of one size: generated (a process of its own), or kept by an earlier --keep-data run."""
     generated = size_dir / "generate-gen.json"
     if args.reuse_data and generated.exists() and (size_dir / "input").is_dir():
-        gen = json.loads(generated.read_text())
         log.info("%s rows: reusing the input in %s", f"{rows:,}", size_dir / "input")
-    else:
-        shutil.rmtree(size_dir, ignore_errors=True)
-        size_dir.mkdir(parents=True)
-        need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
-        free = shutil.disk_usage(size_dir).free
-        if free < need:
-            raise SystemExit(f"not enough disk under {size_dir}: {free / 1e9:.1f} GB free, ~{need / 1e9:.1f} GB needed")
-        log.info("%s rows: generating the input ...", f"{rows:,}")
-        gen = run_variant("generate", size_dir, rows, args, "gen")
-        if "error" in gen:
-            raise SystemExit(f"generating {rows:,} rows failed: {gen['error']} (log {gen.get('log')})")
-        generated.write_text(json.dumps(gen))
-    log.info(
-        "%s rows: input %.2f GB in %d files, generated in %.0f s",
-        f"{rows:,}", gen["bytes"] / 1e9, gen["files"], gen["wall_s"],
-    )
+        return json.loads(generated.read_text())
+    shutil.rmtree(size_dir, ignore_errors=True)
+    size_dir.mkdir(parents=True)
+    need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
+    free = shutil.disk_usage(size_dir).free
+    if free < need:
+        raise SystemExit(f"not enough disk under {size_dir}: {free / 1e9:.1f} GB free, ~{need / 1e9:.1f} GB needed")
+    log.info("%s rows: generating the input ...", f"{rows:,}")
+    gen = run_variant("generate", size_dir, rows, args, "gen")
+    if "error" in gen:
+        raise SystemExit(f"generating {rows:,} rows failed: {gen['error']} (log {gen.get('log')})")
+    generated.write_text(json.dumps(gen))
+    return gen
 
+
+def too_big(variants: list[str], rows: int, args: argparse.Namespace, done: list[dict]) -> dict[str, str]:
+    """The in-memory variants whose estimated peak does not fit in free memory, each with why."""
     skipped: dict[str, str] = {}
     available = psutil.virtual_memory().available
-    for v in variants:
-        if v in IN_MEMORY:
-            estimate = estimate_peak(v, rows, args.calibration + done)
-            if estimate > args.memory_fraction * available:
-                skipped[v] = (
-                    f"skipped: needs ~{estimate / 2**30:.1f} GiB (estimated from rows), "
-                    f"{available / 2**30:.1f} GiB available"
-                )
-                log.info("%s rows: %s %s", f"{rows:,}", v, skipped[v])
-    to_run = [v for v in variants if v not in skipped]
+    for v in [v for v in variants if v in IN_MEMORY]:
+        estimate = estimate_peak(v, rows, args.calibration + done)
+        if estimate > args.memory_fraction * available:
+            skipped[v] = (
+                f"skipped: needs ~{estimate / 2**30:.1f} GiB (estimated from rows), "
+                f"{available / 2**30:.1f} GiB available"
+            )
+            log.info("%s rows: %s %s", f"{rows:,}", v, skipped[v])
+    return skipped
+
+
+def run_repetitions(to_run: list[str], rows: int, size_dir: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Every variant ``--repeat`` times, interleaved; each output removed after its run."""
 
     def run_one(v: str, rep: int) -> dict:
         r = run_variant(v, size_dir, rows, args, f"r{rep}")
@@ -343,11 +251,22 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
         shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
         return r
 
-    runs = interleaved(to_run, args.repeat, run_one)
-    floor_runs = runs[FLOOR]
-    summary = {v: summarize(v, runs[v], floor_runs) for v in to_run}
-    for v, why in skipped.items():
-        summary[v] = {"status": "skipped", "note": why}
+    return interleaved(to_run, args.repeat, run_one)
+
+
+def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: list[dict]) -> dict:
+    """Generate one input size, run every variant ``--repeat`` times, and summarize."""
+    size_dir = Path(args.data_dir) / f"rows-{rows}"
+    gen = prepare_input(rows, size_dir, args)
+    log.info(
+        "%s rows: input %.2f GB in %d files, generated in %.0f s",
+        f"{rows:,}", gen["bytes"] / 1e9, gen["files"], gen["wall_s"],
+    )
+    skipped = too_big(variants, rows, args, done)
+    to_run = [v for v in variants if v not in skipped]
+    runs = run_repetitions(to_run, rows, size_dir, args)
+    summary = {v: summarize(v, runs[v], runs[FLOOR]) for v in to_run}
+    summary.update({v: {"status": "skipped", "note": why} for v, why in skipped.items()})
     if not args.keep_data:
         shutil.rmtree(size_dir, ignore_errors=True)
     return {
@@ -357,38 +276,13 @@ def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: lis
     }
 
 
-def scaling(sizes: list[dict]) -> dict:
-    """Per-row cost (ns/row) of each variant at each size, its change from 10M rows up, and a
-    least-squares line seconds = fixed + per_row * rows (the marginal cost without start-up)."""
-    out: dict[str, dict] = {}
-    for s in sizes:
-        for v, r in s["variants"].items():
-            if r.get("status") == "ok":
-                d = out.setdefault(v, {"ns_per_row": {}, "seconds": {}})
-                d["ns_per_row"][str(s["rows"])] = r["ns_per_row"]
-                d["seconds"][str(s["rows"])] = r["seconds_median"]
-    for d in out.values():
-        big = {int(k): x for k, x in d["ns_per_row"].items() if int(k) >= 10_000_000}
-        if len(big) >= 2:
-            lo, hi = min(big), max(big)
-            d[f"change_from_{lo}_to_{hi}"] = big[hi] / big[lo] - 1.0
-        pts = sorted((int(k), x) for k, x in d["seconds"].items())
-        # the cost of each further row: seconds added per row added, size to size (start-up cancels out)
-        d["step_ns_per_row"] = {
-            f"{a[0]}-{b[0]}": (b[1] - a[1]) / (b[0] - a[0]) * 1e9 for a, b in zip(pts, pts[1:], strict=False)
-        }
-        if len(pts) >= 2:
-            n = len(pts)
-            mx = sum(p[0] for p in pts) / n
-            my = sum(p[1] for p in pts) / n
-            sxx = sum((p[0] - mx) ** 2 for p in pts)
-            slope = sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
-            d["fit"] = {"fixed_s": my - slope * mx, "marginal_ns_per_row": slope * 1e9}
-    return out
+# ---------------------------------------------------------------------------------------------
+# the command
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.run``."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--rows", type=parse_rows, default=[2_000_000],
                    help="input size(s), comma separated, e.g. 2M or 10M,30M,100M (default 2M)")
@@ -396,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="repetitions of each variant (default 3)")
     p.add_argument("--variants", type=parse_variants, default=parse_variants(DEFAULT_GROUPS),
                    help=f"groups ({', '.join(GROUPS)}) and/or variant names (default {DEFAULT_GROUPS})")
-    p.add_argument("--out", default=str(HERE / "results"), help="results directory (default benchmarks/results)")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="results directory (default benchmarks/results)")
     p.add_argument("--name", default="quick",
                    help="results file stem (default quick; the README shows latest.*)")
     p.add_argument("--data-dir", default=None, help="generated inputs/outputs (default <out>/tmp)")
@@ -418,43 +312,75 @@ def main(argv: list[str] | None = None) -> int:
                    help="Spark event logs for the in-process Spark variants; the JSON then lists each "
                         "SQL execution (what, seconds, tasks): where the time goes")
     p.add_argument("--timeout", type=float, default=None, help="seconds per variant run (default max(600, rows/1e5))")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    out_dir = Path(args.out)
-    own_data_dir = args.data_dir is None
-    args.data_dir = args.data_dir or str(out_dir / "tmp")
+    return p
+
+
+def resolve_paths(args: argparse.Namespace) -> None:
+    """Absolute results and data folders (the variants run in the library's folder), the library, the calibration."""
+    args.out = str(Path(args.out).resolve())
+    args.own_data_dir = args.data_dir is None
+    args.data_dir = str(Path(args.data_dir or Path(args.out) / "tmp").resolve())
     args.calibration = [
         s for f in args.calibrate_from.split(",") if f.strip() for s in json.loads(Path(f).read_text())["sizes"]
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
     if args.library == "worktree":
-        args.library_root, library = REPO_ROOT, "worktree"
+        args.library_root, args.library_name = REPO_ROOT, "worktree"
     else:
         args.library_root, sha = export_library(args.library, Path(args.data_dir))
-        library = f"{args.library} = {sha[:12]}"
+        args.library_name = f"{args.library} = {sha[:12]}"
 
-    started = dt.datetime.now(dt.timezone.utc)
-    results = {
+
+def prepare_warmup(args: argparse.Namespace) -> None:
+    """Unless --cold: the small input every in-process Spark variant first runs on, untimed."""
+    args.warmup_input = None
+    if args.cold:
+        return
+    warm_dir = Path(args.data_dir) / "warmup"
+    if not (warm_dir / "input").is_dir():
+        warm_dir.mkdir(parents=True, exist_ok=True)
+        log.info("generating the %s-row warm-up input ...", f"{WARMUP_ROWS:,}")
+        gen = run_variant("generate", warm_dir, WARMUP_ROWS, args, "gen")
+        if "error" in gen:
+            raise SystemExit(f"generating the warm-up input failed: {gen['error']}")
+    args.warmup_input = warm_dir / "input"
+
+
+def new_results(args: argparse.Namespace, argv: list[str] | None, started: dt.datetime) -> dict:
+    """The result document before any size is measured."""
+    return {
         "started_at": started.isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.run", *(argv or sys.argv[1:])]),
         "factor": args.factor,
         "repeat": args.repeat,
         "variants": args.variants,
-        "library": library,
+        "library": args.library_name,
         "machine": machine_info(),
         "sizes": [],
+        "warmup": None if args.cold else f"each in-process Spark variant first runs on {WARMUP_ROWS:,} rows",
     }
-    args.warmup_input = None
-    if not args.cold:
-        warm_dir = Path(args.data_dir) / "warmup"
-        if not (warm_dir / "input").is_dir():
-            warm_dir.mkdir(parents=True, exist_ok=True)
-            log.info("generating the %s-row warm-up input ...", f"{WARMUP_ROWS:,}")
-            gen = run_variant("generate", warm_dir, WARMUP_ROWS, args, "gen")
-            if "error" in gen:
-                raise SystemExit(f"generating the warm-up input failed: {gen['error']}")
-        args.warmup_input = warm_dir / "input"
-    results["warmup"] = None if args.cold else f"each in-process Spark variant first runs on {WARMUP_ROWS:,} rows"
+
+
+def clean_up(args: argparse.Namespace) -> None:
+    """Leave nothing behind but the results: the warm-up input, the exported library, and the data
+    folder itself when it was ours (runs' logs are summarized in the JSON)."""
+    if args.keep_data or args.reuse_data:
+        return
+    if args.own_data_dir:
+        shutil.rmtree(args.data_dir, ignore_errors=True)
+    elif args.warmup_input is not None:
+        shutil.rmtree(Path(args.data_dir) / "warmup", ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every size, writing the results (JSON, markdown, chart) after each."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    resolve_paths(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    results = new_results(args, argv, started)
+    prepare_warmup(args)
     try:
         for rows in args.rows:
             results["sizes"].append(run_size(rows, args.variants, args, results["sizes"]))
@@ -464,13 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
             render(results, out_dir, args.name)
     finally:
-        # Leave nothing behind but the results: the warm-up input, the exported library, and the
-        # data folder itself when it was ours (runs' logs are summarized in the JSON).
-        if not (args.keep_data or args.reuse_data):
-            if own_data_dir:
-                shutil.rmtree(args.data_dir, ignore_errors=True)
-            elif args.warmup_input is not None:
-                shutil.rmtree(Path(args.data_dir) / "warmup", ignore_errors=True)
+        clean_up(args)
     print((out_dir / f"{args.name}.md").read_text())
     return 0
 

@@ -1,7 +1,9 @@
-"""One benchmark variant per process: ``python benchmarks/variants.py VARIANT --input ... --result X.json``.
+"""One benchmark variant per process: ``python -m benchmarks.variants VARIANT --input ... --result X.json``.
 
-Run by ``benchmarks/run.py``, which measures the process tree's wall time and peak memory from outside;
-each variant times its own work (after the session or interpreter is up) and writes it to ``--result``.
+Run by ``python -m benchmarks.run``, which measures the process tree's wall time and peak memory from
+outside; each variant times its own work (after the session or interpreter is up) and writes it to
+``--result``. A catalogue: each variant stands alone, so the module is long but holds one concern.
+Variants that change a step of the job use the library's seams (``flows.run.RunSeams``), not patches.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# run.py --library REF points this at an exported snapshot of a commit; default: the work tree
+from benchmarks.common import REPO_ROOT, report_numbers
+
+# benchmarks.run --library REF points this at an exported snapshot of a commit (run.py puts it first
+# on the variant's path and runs the variant in it); default: the work tree
 LIBRARY_ROOT = Path(os.environ.get("BENCH_LIBRARY_ROOT") or REPO_ROOT)
-sys.path.insert(0, str(LIBRARY_ROOT))
 
 LABEL = "is_fraud"
 MINORITY = 1
@@ -223,76 +226,69 @@ def sample_parquet(args: argparse.Namespace) -> dict:
 
 
 def job_library(
-    args: argparse.Namespace, extra_conf: dict[str, str] | None = None, downsampling: dict | None = None
+    args: argparse.Namespace, extra_conf: dict[str, str] | None = None, downsampling: dict | None = None,
+    seams=None,
 ) -> dict:
-    """(b) The job through the library: ``run_job(spark, parse_config(...))``."""
+    """(b) The job through the library: ``run_job(spark, parse_config(...))``, with ``seams`` if given."""
     from imbalance_spark.config.load import parse_config
     from imbalance_spark.flows.run import run_job
 
     spark = _spark("job", extra_conf)
     cfg = parse_config(job_config_dict(args, **(downsampling or {})))
-    out = timed(lambda: {"report": run_job(spark, cfg)})
-    report = out.pop("report")
+    with_seams = {} if seams is None else {"seams": seams}
+    out = timed(lambda: {"report": run_job(spark, cfg, **with_seams)})
+    report = report_numbers(out.pop("report"))
     out.update(
-        rows_in=report.input.rows,
-        rows_out=report.output.rows,
-        stages_s=dict(report.stages_s),
-        job_duration_s=report.duration_s,
+        rows_in=report["rows_in"],
+        rows_out=report["rows_out"],
+        stages_s=report["stages_s"],
+        job_duration_s=report["duration_s"],
         files=count_data_files(args.output),
     )
     return out
 
 
+def _with_seam(args: argparse.Namespace, variant: str, **seam: Callable) -> dict:
+    """``job_library`` with one step of the job replaced (``RunSeams``); the step must have run."""
+    from imbalance_spark.flows.run import RunSeams
+
+    calls = []
+    (name, step), = seam.items()
+
+    def counted(*a, **kw):
+        calls.append(1)
+        return step(*a, **kw)
+
+    result = job_library(args, seams=RunSeams(**{name: counted}))
+    if not calls:
+        raise RuntimeError(f"run_job did not call its {name} seam; update {variant}")
+    return result
+
+
 def job_sampleby_udf(args: argparse.Namespace) -> dict:
     """Reference: ``run_job`` sampling with ``DataFrame.sampleBy`` (its Scala UDF per row), as the job
-    did before it switched to the native filter that keeps exactly the same rows.
+    did before it switched to the native filter that keeps exactly the same rows (the downsample seam)."""
+    from imbalance_spark.transform import downsample
 
-    Wraps the pipeline's ``downsample`` in this process only; the wrapper counts its calls.
-    """
-    import imbalance_spark.pipeline as pipeline
-
-    original = pipeline.downsample
-    calls = []
-
-    def sampleby_downsample(df, label_column, fractions, seed, method="sampleBy", *rest, **kw):
+    def sampleby_downsample(df, label_column, fractions, seed, method="sampleBy", key_columns=()):
         if method != "sampleBy":
-            return original(df, label_column, fractions, seed, method, *rest, **kw)
-        calls.append(1)
+            return downsample(df, label_column, fractions, seed, method, key_columns)
         return df.sampleBy(label_column, dict(fractions), seed)
 
-    pipeline.downsample = sampleby_downsample
-    try:
-        result = job_library(args)
-    finally:
-        pipeline.downsample = original  # a warm-up run patches it too
-    if not calls:
-        raise RuntimeError("imbalance_spark.pipeline no longer calls downsample; update job_sampleby_udf")
-    return result
+    return _with_seam(args, "job_sampleby_udf", downsample=sampleby_downsample)
 
 
 def job_v1_create(args: argparse.Namespace) -> dict:
     """Candidate: ``run_job`` creating a new output with ``df.write...save`` (then ALTER TABLE for
-    the properties) instead of the job's one-commit CREATE TABLE AS SELECT (``DataFrameWriterV2.create``
-    before). Wraps ``write._create_with_properties``."""
-    import imbalance_spark.write as write
+    the properties) instead of the job's one-commit CREATE TABLE AS SELECT (the create_table seam)."""
+    from imbalance_spark.tables.write import set_table_properties
 
-    calls = []
-
-    def create_v1(df, out, user_metadata, properties):
-        calls.append(1)
+    def create_v1(df, out, user_metadata, properties) -> None:
         writer = df.write.format("delta").mode("overwrite").option("userMetadata", user_metadata)
         writer.partitionBy(*out.partition_by).save(out.path)
-        write.set_table_properties(df.sparkSession, out, properties)
+        set_table_properties(df.sparkSession, out, properties)
 
-    original = write._create_with_properties
-    write._create_with_properties = create_v1
-    try:
-        result = job_library(args)
-    finally:
-        write._create_with_properties = original  # a warm-up run patches it too
-    if not calls:
-        raise RuntimeError("imbalance_spark.write no longer calls _create_with_properties; update job_v1_create")
-    return result
+    return _with_seam(args, "job_v1_create", create_table=create_v1)
 
 
 def job_hash(args: argparse.Namespace) -> dict:
@@ -307,29 +303,14 @@ def job_optimize_write(args: argparse.Namespace) -> dict:
 
 def job_repartition(args: argparse.Namespace) -> dict:
     """Candidate: ``run_job`` unchanged, but the sample is repartitioned by the partition column
-    right before the Delta write (each date then goes to one task: one file per date).
-
-    Done by wrapping the pipeline's ``write_delta`` in this process only, so every other step is
-    the library's own; the wrapper counts its calls so a renamed seam cannot go unnoticed.
-    """
-    import imbalance_spark.pipeline as pipeline
+    right before the Delta write (each date then goes to one task: one file per date; the
+    before_write seam)."""
     from pyspark.sql import functions as F
 
-    original = pipeline.write_delta
-    calls = []
+    def repartitioned(df):
+        return df.repartition(F.col(f"`{PARTITION}`"))
 
-    def write_repartitioned(df, out, *rest, **kw):
-        calls.append(1)
-        return original(df.repartition(*[F.col(f"`{c}`") for c in out.partition_by]), out, *rest, **kw)
-
-    pipeline.write_delta = write_repartitioned
-    try:
-        result = job_library(args)
-    finally:
-        pipeline.write_delta = original  # a warm-up run patches it too
-    if not calls:
-        raise RuntimeError("imbalance_spark.pipeline no longer calls write_delta; update job_repartition")
-    return result
+    return _with_seam(args, "job_repartition", before_write=repartitioned)
 
 
 def job_spark_submit(args: argparse.Namespace) -> dict:
@@ -360,12 +341,12 @@ def job_spark_submit(args: argparse.Namespace) -> dict:
     log.write_text(proc.stdout + "\n---- stderr ----\n" + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"spark-submit exited {proc.returncode}; its output is in {log}")
-    report = json.loads(Path(cfg["report"]["path"]).read_text())
+    report = report_numbers(json.loads(Path(cfg["report"]["path"]).read_text()))
     return {
         "seconds": report["duration_s"],
         "submit_wall_s": wall,
-        "rows_in": report["input"]["rows"],
-        "rows_out": report["output"]["rows"],
+        "rows_in": report["rows_in"],
+        "rows_out": report["rows_out"],
         "stages_s": report["stages_s"],
         "files": count_data_files(args.output),
     }
@@ -527,7 +508,7 @@ VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.variants", description=__doc__.splitlines()[0])
     p.add_argument("variant", choices=sorted(VARIANTS))
     p.add_argument("--input", required=True, help="input Parquet directory (partitioned by event_date)")
     p.add_argument("--input-format", choices=["parquet", "delta"], default="parquet",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from imbalance_spark import __version__
 from imbalance_spark.common.text import one_line
 from imbalance_spark.errors import ConfigError, ImbalanceSparkError
+from imbalance_spark.packages import DEMO_CONFIG_FILE, conf_file
 
 if TYPE_CHECKING:
     from imbalance_spark.common.dates import RunDates
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imbalance_spark")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = REPO_ROOT / "conf" / "datasets" / "demo_fraud.yaml"
+# conf/datasets/demo_fraud.yaml as the package carries it; its relative paths (data/demo/...) are the cwd's.
+DEMO_CONFIG = conf_file(DEMO_CONFIG_FILE)
 
 
 _ROW_SUFFIXES = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
@@ -443,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("py4j").setLevel(logging.INFO if verbose else logging.WARNING)
+    # "generated new fontManager" (the first figure of a new HOME) and, with -v, its font scoring
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.WARNING)
     if not verbose:
         # Deprecation notices of the libraries underneath say nothing to the user of the job.
         warnings.filterwarnings("ignore", category=DeprecationWarning)

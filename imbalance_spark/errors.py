@@ -45,7 +45,7 @@ class GuardError(ImbalanceSparkError):
 
 
 class ConnectServerError(ImbalanceSparkError):
-    """The Spark Connect server given by --remote or SPARK_REMOTE does not answer."""
+    """The Spark Connect server given by --remote or SPARK_REMOTE does not answer, or its client is not installed."""
 
     exit_code = 6
 

@@ -1,21 +1,32 @@
-"""The one source of truth for the Delta Lake Maven coordinates, and the local cache of their jars.
+"""What travels with the job: the Delta Lake coordinates and their cached jars, the package's conf files, its zip.
 
 Coordinates are derived from the installed pyspark and delta-spark, exactly as
 ``delta.configure_spark_with_delta_pip`` does; spark-submit, the DAG and docker-compose reuse them.
 ``fetch_jars`` resolves them once (Spark's own Ivy) into a cache folder that the session factory
 passes as ``spark.jars``, so that no Spark command resolves (and prints) them again.
+``conf_file`` finds the files of ``conf/`` that travel in the package as ``imbalance_spark.conf``
+(importlib.resources: a wheel, an editable install, a zip); ``write_py_files_zip`` builds the zip
+for ``spark-submit --py-files`` (``make zip``).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
+from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 SCALA_VERSION = "2.13"
 # Written last by fetch_jars: a folder without it is an interrupted fetch and is not used.
@@ -116,9 +127,62 @@ def fetch_jars(force: bool = False) -> list[Path]:
     return cached_jars() or []
 
 
-def main() -> None:
-    """Print the ``--packages`` value (used by scripts and docker-compose)."""
-    print(delta_packages_arg())
+# The files of conf/ that the package carries as `imbalance_spark.conf`: pyproject.toml maps the
+# folder into the package ([tool.setuptools] package-dir, package-data lists the same files).
+LOG4J2_FILE = "log4j2.properties"
+DEMO_CONFIG_FILE = "datasets/demo_fraud.yaml"
+PACKAGE_CONF_FILES = ("__init__.py", LOG4J2_FILE, DEMO_CONFIG_FILE)
+
+# Files extracted from a zipped package (as_file) stay on disk until the process exits.
+_extracted = contextlib.ExitStack()
+atexit.register(_extracted.close)
+
+
+def conf_dir() -> Traversable:
+    """The package's conf folder (a wheel, an editable install, a zip), else the clone's ``conf/``."""
+    try:
+        return resources.files("imbalance_spark.conf")
+    except ModuleNotFoundError:  # imported from a clone that is not installed (its root on sys.path)
+        return Path(__file__).resolve().parent.parent / "conf"
+
+
+def conf_file(name: str) -> Path:
+    """A file of the conf folder (``name`` relative to it) as a path on disk, e.g. for the JVM.
+
+    A zipped package's copy is extracted for the life of the process; a missing file is returned
+    as the path it would have, so that the caller's message names it.
+    """
+    resource = conf_dir().joinpath(*name.split("/"))
+    if isinstance(resource, Path):
+        return resource
+    if not resource.is_file():
+        return Path(str(resource))
+    return _extracted.enter_context(resources.as_file(resource))
+
+
+def write_py_files_zip(dest: Path) -> Path:
+    """Zip the package, with its conf files, for ``spark-submit --py-files`` (what the wheel holds)."""
+    package = Path(__file__).resolve().parent
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".typed") and "__pycache__" not in path.parts:
+                zf.write(path, Path("imbalance_spark") / path.relative_to(package))
+        conf = conf_dir()
+        for name in PACKAGE_CONF_FILES:
+            zf.writestr(f"imbalance_spark/conf/{name}", conf.joinpath(*name.split("/")).read_bytes())
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the ``--packages`` value (scripts, docker-compose); ``zip PATH`` writes the --py-files zip."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["zip"] and len(args) == 2:
+        print(write_py_files_zip(Path(args[1])))
+    elif args:
+        raise SystemExit("usage: python -m imbalance_spark.packages [zip PATH]")
+    else:
+        print(delta_packages_arg())
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from imbalance_spark.errors import ConfigError, ConnectServerError
-from imbalance_spark.packages import cached_jars_arg, delta_packages
+from imbalance_spark.packages import LOG4J2_FILE, cached_jars_arg, conf_file, delta_packages
 
 log = logging.getLogger(__name__)
 
-LOG4J2_PROPERTIES = Path(__file__).resolve().parent.parent / "conf" / "log4j2.properties"
+# The quiet log4j2 file, conf/log4j2.properties, as the package carries it (a path: the JVM reads it).
+LOG4J2_PROPERTIES = conf_file(LOG4J2_FILE)
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -230,6 +231,7 @@ def build_connect_session(url: str, app_name: str = "imbalance-spark", conf: Map
     Delta's extension and catalog must be on the server; the session settings the factory would
     give a local session (UTC, Parquet timestamps, ...) are set on this session.
     """
+    _require_connect_client(url)
     from pyspark.sql import SparkSession
 
     _check_reachable(url)
@@ -255,6 +257,22 @@ CONNECT_TIMEOUT_S = float(os.environ.get("IMBALANCE_SPARK_CONNECT_TIMEOUT_S", "2
 def _redact_url(url: str) -> str:
     """The URL without its parameters (``;token=...``)."""
     return url.split(";", 1)[0]
+
+
+# What a user without the Connect client is told to install (pyproject.toml's `connect` extra).
+CONNECT_INSTALL = "pip install 'imbalance-spark[connect]' (from a clone: pip install -e '.[connect]')"
+
+
+def _require_connect_client(url: str) -> None:
+    """Import the Spark Connect client (grpc, and pyspark's own check of its dependencies), or one line."""
+    try:
+        import grpc  # noqa: F401
+        import pyspark.sql.connect.client  # noqa: F401
+    except ImportError as exc:
+        cause = " ".join(str(exc).split())
+        raise ConnectServerError(
+            f"--remote {_redact_url(url)}: the Spark Connect client is not installed ({cause}); {CONNECT_INSTALL}"
+        ) from None
 
 
 def _check_reachable(url: str) -> None:

@@ -1,4 +1,4 @@
-"""Smoke run of ``benchmarks/run.py`` at 100 thousand rows: every variant runs and is measured.
+"""Smoke run of ``python -m benchmarks.run`` at 100 thousand rows: every variant runs and is measured.
 
 Timing targets belong to the benchmark itself; this only checks that it works end to end.
 """
@@ -43,7 +43,7 @@ def smoke(tmp_path_factory) -> dict:
     variants = [v for v, mods in NEEDS.items() if _available(mods)]
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "run.py"), "--rows", "100k", "--repeat", "1",
+        [sys.executable, "-m", "benchmarks.run", "--rows", "100k", "--repeat", "1",
          "--factor", str(FACTOR), "--variants", ",".join(variants), "--out", str(out), "--name", "smoke"],
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=900,
     )
@@ -97,8 +97,7 @@ def test_writes_the_readme_table_and_chart(smoke):
 
 
 def test_scaling_separates_start_up_from_per_row_cost():
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    from run import scaling
+    from benchmarks.common import scaling
 
     # seconds = 5 s start-up + 200 ns per row, measured at three sizes
     sizes = [
@@ -114,8 +113,29 @@ def test_scaling_separates_start_up_from_per_row_cost():
     assert job["change_from_10000000_to_100000000"] == pytest.approx(250 / 700 - 1)
 
 
+def test_the_report_is_read_in_one_place_from_its_json_or_its_model():
+    from benchmarks.common import report_numbers
+
+    doc = {"input": {"rows": 100}, "output": {"rows": 9}, "stages_s": {"read": 1.5}, "duration_s": 3.0, "x": 1}
+
+    class Typed:  # what run_job returns: a model that serialises to the JSON's dict
+        def as_dict(self):
+            return doc
+
+    expected = {"rows_in": 100, "rows_out": 9, "stages_s": {"read": 1.5}, "duration_s": 3.0}
+    assert report_numbers(doc) == report_numbers(Typed()) == expected
+
+
+def test_benchmarks_is_a_package_that_edits_no_import_path():
+    sources = sorted((REPO_ROOT / "benchmarks").glob("*.py"))
+    assert REPO_ROOT / "benchmarks" / "__init__.py" in sources
+    assert [f.name for f in sources if "sys.path" in f.read_text()] == []
+    # run and the renderers share benchmarks.common instead of importing each other
+    assert "benchmarks.run" not in (REPO_ROOT / "benchmarks" / "render.py").read_text()
+
+
 # ---------------------------------------------------------------------------------------------
-# benchmarks/cold.py: whole processes, cold, on Delta tables
+# benchmarks.cold: whole processes, cold, on Delta tables
 
 
 COLD_DAY_ROWS = 5_000
@@ -129,9 +149,9 @@ def cold_smoke(tmp_path_factory) -> dict:
     # spark-submit's path is run.py's smoke test's; here the console script, and Polars on Delta
     commands = ["job_cli", "floor_quick", "job_cli_quick"] + (["polars_eager"] if _available(["polars", "deltalake"]) else [])
     out = tmp_path_factory.mktemp("cold")
-    # its own process group: a timeout stops the Spark processes cold.py started, not only cold.py
+    # its own process group: a timeout stops the Spark processes it started, not only benchmarks.cold
     proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "cold.py"), "--views", "wide,daily",
+        [sys.executable, "-m", "benchmarks.cold", "--views", "wide,daily",
          "--wide-rows", "20k", "--wide-columns", "60", "--daily-days", str(COLD_DAYS),
          "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02", "--repeat", "1",
          "--commands", ",".join(commands), "--out", str(out), "--name", "smoke"],
@@ -213,8 +233,7 @@ def test_cold_writes_table_chart_and_cleans_up(cold_smoke):
 
 
 def test_cold_net_ratio_subtracts_the_same_start_up():
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    from cold import compare
+    from benchmarks.cold import compare
 
     summary = {
         "startup": {"status": "ok", "wall_s_median": 20.0},
@@ -229,14 +248,14 @@ def test_cold_net_ratio_subtracts_the_same_start_up():
     assert "net_ratio" not in summary["job_submit"]
 
 
-# benchmarks/one_pass.py: the profile pass against a persisted sample, warm, in one JVM
+# benchmarks.one_pass: the profile pass against a persisted sample, warm, in one JVM
 
 
 @pytest.mark.slow
 def test_one_pass_times_every_design_on_a_delta_table(small_fraud_table, tmp_path):
     out = tmp_path / "one-pass.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "one_pass.py"), "--input", small_fraud_table,
+        [sys.executable, "-m", "benchmarks.one_pass", "--input", small_fraud_table,
          "--repeat", "1", "--out", str(out)],
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=600,
     )

@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 
 from imbalance_spark.packages import cached_jars, delta_packages_arg, jars_dir
-from imbalance_spark.session import _JVM_NOISE, _jvm_noise_filtered
+from imbalance_spark.session import (
+    _JVM_NOISE,
+    LOG4J2_PROPERTIES,
+    _jvm_noise_filtered,
+    _log4j_conf,
+    connect_server_conf,
+)
+from tests.conftest import REPO_ROOT
 
 NOISE = [
     "WARNING: Using incubator modules: jdk.incubator.vector",
@@ -33,6 +40,15 @@ KEPT = [
     "26/11/29 07:30:25 ERROR SparkContext: Error initializing SparkContext.",
     "java.io.FileNotFoundException: File file:/r/dist/imbalance_spark.zip does not exist",
 ]
+
+
+def test_the_quiet_log4j2_file_is_conf_folders_and_reaches_both_jvm_sides():
+    # found through the package (here a clone that is not installed; tests/test_wheel.py: a wheel)
+    assert LOG4J2_PROPERTIES.is_file()
+    assert LOG4J2_PROPERTIES.read_text() == (REPO_ROOT / "conf" / "log4j2.properties").read_text()
+    option = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
+    assert _log4j_conf() == {"spark.driver.extraJavaOptions": option, "spark.executor.extraJavaOptions": option}
+    assert connect_server_conf()["spark.driver.extraJavaOptions"] == option
 
 
 def test_noise_is_recognized_and_problems_are_not():
@@ -114,6 +130,6 @@ def test_spark_section_reaches_the_jvm_the_cli_starts(small_fraud_table, tmp_pat
     assert result["code"] == 0
     assert "-XX:TieredStopAtLevel=1" in result["args"]
     # the project's log4j file is still given (quick_start adds to the driver's options)
-    assert any(a.startswith("-Dlog4j2.configurationFile=") for a in result["args"])
+    assert f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}" in result["args"]
     # the dataset's conf reached the session, and wins over the job's local default (2 x cores)
     assert (result["partitions"], result["test"]) == ("3", "true")
