@@ -1,12 +1,22 @@
-"""Shared fixtures: one local Spark session with Delta, and small generated tables."""
+"""Shared fixtures: what is expensive is started or generated once per test session.
+
+One local Spark session with Delta (``spark``); the generated tables (``fraud_table``,
+``small_fraud_table``); the package zip for ``--py-files``; and the long-lived subprocesses: a
+Spark Connect server (``connect_url``), a standalone cluster (``standalone_cluster``) and an
+Airflow home with a migrated database (``airflow_home``). Each is started on first use, on free
+loopback ports, in its own temporary folder, and stopped at the end of the session.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +27,18 @@ logging.getLogger("py4j").setLevel(logging.WARNING)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CONNECT_SERVER_SCRIPT = REPO_ROOT / "scripts" / "connect-server.sh"
+LOCAL_CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "local-cluster.sh"
+# Attempts at starting a server on a free port: another process may take the port in between.
+PORT_ATTEMPTS = 3
+
+# The test session's settings, measured on 2 cores (docs/development.md): small shuffles and Delta
+# log replays, no UI, UTC. A subprocess job given the same settings through --conf keeps its own
+# session as small as this one.
+SMALL_JOB_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.ui.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +51,12 @@ def spark(tmp_path_factory):
         master="local[2]",
         app_name="imbalance-spark-tests",
         conf={
-            "spark.sql.shuffle.partitions": "4",
-            "spark.default.parallelism": "4",
-            "spark.ui.enabled": "false",
+            **SMALL_JOB_CONF,
+            "spark.default.parallelism": "2",
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.warehouse.dir": str(warehouse),
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
-            "spark.databricks.delta.snapshotPartitions": "2",
         },
     )
     yield session
@@ -55,7 +75,7 @@ def fraud_table(spark, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def small_fraud_table(spark, tmp_path_factory) -> str:
-    """A 30k-row synthetic transaction table (Delta, partitioned by event_date, 3 days), 3% fraud."""
+    """A 30k-row synthetic transaction table (Delta, partitioned by event_date, 2026-01-01..03), 3% fraud."""
     from imbalance_spark.synthetic import write_demo_table
 
     path = str(tmp_path_factory.mktemp("small_fraud") / "transactions")
@@ -89,6 +109,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _on_a_free_port(start: Callable[[int], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
+    """``start(port)`` on a free port, again on another one if the first was taken meanwhile."""
+    for _ in range(PORT_ATTEMPTS):
+        result = start(free_port())
+        if result.returncode == 0 or "is taken" not in result.stderr:
+            return result
+    return result
+
+
+def delta_jars_args() -> list[str]:
+    """spark-submit's options for the Delta jars: those `make install` cached, else ``--packages``.
+
+    The cached jars spare each submit an Ivy resolution (seconds); test_jobs.py keeps one submit
+    with ``--packages``, as the README shows it.
+    """
+    from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
+
+    jars = cached_jars_arg()
+    return ["--jars", jars] if jars else ["--packages", delta_packages_arg()]
+
+
+@pytest.fixture(scope="session")
+def py_files_zip(tmp_path_factory) -> Path:
+    """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
+    zip_path = tmp_path_factory.mktemp("dist") / "imbalance_spark.zip"
+    subprocess.run(
+        [sys.executable, "-m", "zipfile", "-c", str(zip_path), "imbalance_spark/"],
+        cwd=REPO_ROOT, check=True,
+    )
+    return zip_path
+
+
 @pytest.fixture(scope="session")
 def connect_url(tmp_path_factory):
     """A Spark Connect server with Delta, started by scripts/connect-server.sh, stopped at the end."""
@@ -97,23 +158,111 @@ def connect_url(tmp_path_factory):
         **cli_env(),
         "PYTHON": sys.executable,
         "CONNECT_SERVER_DIR": str(state),
-        "CONNECT_SERVER_PORT": str(free_port()),
         "CONNECT_SERVER_MASTER": "local[2]",
     }
     env.pop("SPARK_REMOTE", None)
-    settings = {
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4",
-        "spark.sql.warehouse.dir": str(state / "warehouse"),
-    }
+    settings = {**SMALL_JOB_CONF, "spark.sql.warehouse.dir": str(state / "warehouse")}
     conf_args = [arg for k, v in settings.items() for arg in ("--conf", f"{k}={v}")]
-    try:
-        start = subprocess.run(
+
+    def start(port: int) -> subprocess.CompletedProcess:
+        env["CONNECT_SERVER_PORT"] = str(port)
+        return subprocess.run(
             [str(CONNECT_SERVER_SCRIPT), "start", *conf_args],
             env=env, cwd=state, capture_output=True, text=True, timeout=300,
         )
-        assert start.returncode == 0, start.stderr[-5000:]
-        yield start.stdout.strip().splitlines()[-1]
+
+    try:
+        started = _on_a_free_port(start)
+        assert started.returncode == 0, started.stderr[-5000:]
+        yield started.stdout.strip().splitlines()[-1]
     finally:
         # Stopped even when a test (or the start) failed: stop signals what start recorded.
         subprocess.run([str(CONNECT_SERVER_SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A running standalone cluster: its master URL, state folder and the script's environment."""
+
+    master_url: str
+    state_dir: Path
+    env: dict[str, str]
+
+
+def cluster_script(command: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run ``scripts/local-cluster.sh COMMAND``."""
+    return subprocess.run(
+        ["bash", str(LOCAL_CLUSTER_SCRIPT), command], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory, request) -> Cluster:
+    """A master and two one-core workers on free loopback ports, stopped at the end of the session."""
+    state = tmp_path_factory.mktemp("local-cluster")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "LOCAL_CLUSTER_DIR": str(state),
+        "LOCAL_CLUSTER_MASTER_PORT": str(port),
+        "LOCAL_CLUSTER_MASTER_REST_PORT": str(free_port()),
+        # 0: every web UI picks a free port, so parallel runs and a user's cluster do not clash.
+        "LOCAL_CLUSTER_MASTER_WEBUI_PORT": "0",
+        "LOCAL_CLUSTER_WORKER_WEBUI_PORT": "0",
+        "LOCAL_CLUSTER_WORKERS": "2",
+        "LOCAL_CLUSTER_WORKER_CORES": "1",
+        "LOCAL_CLUSTER_WORKER_MEMORY": "1500m",
+    }
+    started: set[int] = set()
+
+    def stop() -> None:
+        started.update(int(p.read_text()) for p in state.glob("*.pid"))
+        result = cluster_script("stop", env, timeout=120)
+        leftover = [pid for pid in started if alive(pid)]
+        for pid in leftover:
+            os.killpg(pid, signal.SIGKILL)
+        assert result.returncode == 0, result.stderr
+        assert not leftover, f"local-cluster.sh stop left processes running: {leftover}"
+
+    # Registered before `start`, so a start that fails half-way is cleaned up as well.
+    request.addfinalizer(stop)
+    result = cluster_script("start", env)
+    started.update(int(p.read_text()) for p in state.glob("*.pid"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    master_url = result.stdout.strip().splitlines()[-1]
+    # Spark takes the next port if another process grabbed this one since free_port() looked.
+    assert master_url.startswith("spark://127.0.0.1:"), result.stdout
+    if master_url != f"spark://127.0.0.1:{port}":
+        print(f"master moved from port {port} to {master_url}")
+    return Cluster(master_url, state, env)
+
+
+def airflow_base_env(home: Path) -> dict[str, str]:
+    """The environment of an Airflow subprocess whose home (config, sqlite DB, logs) is ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    })
+    return env
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    """An AIRFLOW_HOME with a migrated sqlite database, shared by every test of the session."""
+    import importlib.util
+
+    if importlib.util.find_spec("airflow") is None:
+        pytest.skip("Airflow is not installed (pip install -e .[airflow])")
+    home = tmp_path_factory.mktemp("airflow_home")
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=airflow_base_env(home), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
+    return home
+

@@ -36,16 +36,6 @@ report: {{path: {report}}}
 VOLATILE = {"run_id", "started_at", "stages_s", "duration_s", "config_file", "config_sha256", "config"}
 
 
-@pytest.fixture(scope="module")
-def small_table(spark, tmp_path_factory) -> str:
-    """20,000 transactions over three days (Delta, partitioned by event_date), 2% fraud."""
-    from imbalance_spark.synthetic import write_demo_table
-
-    path = str(tmp_path_factory.mktemp("connect_input") / "transactions")
-    write_demo_table(spark, path, rows=20_000, fraud_rate=0.02, days=3, seed=5)
-    return path
-
-
 def config(folder: Path, input: str, *, fmt: str = "delta", extra: str = "", name: str = "c.yaml") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     text = CONFIG.format(
@@ -94,9 +84,9 @@ def errors(stderr: str) -> list[str]:
 pytestmark = pytest.mark.slow
 
 
-def test_run_rerun_profile_history_match_classic(spark, connect_url, small_table, tmp_path, capsys):
+def test_run_rerun_profile_history_match_classic(spark, connect_url, small_fraud_table, tmp_path, capsys):
     classic, remote = tmp_path / "classic", tmp_path / "connect"
-    classic_cfg, connect_cfg = config(classic, small_table), config(remote, small_table)
+    classic_cfg, connect_cfg = config(classic, small_fraud_table), config(remote, small_fraud_table)
 
     for attempt in ("run", "rerun"):
         code, _, err = run_classic(capsys, "run", "--config", str(classic_cfg), "--run-date", RUN_DATE, "-q")
@@ -134,15 +124,15 @@ def test_run_rerun_profile_history_match_classic(spark, connect_url, small_table
     assert rows == [{k: r[k] for k in keep} for r in json.loads(classic_out)]
 
 
-def test_bad_input_and_guard_fail_alike(spark, connect_url, small_table, tmp_path, capsys):
+def test_bad_input_and_guard_fail_alike(spark, connect_url, small_fraud_table, tmp_path, capsys):
     parquet = str(tmp_path / "plain_parquet")
     spark.range(10).selectExpr("id as transaction_id", "cast(id % 2 as int) as is_fraud",
                                "date'2026-01-02' as event_date").write.parquet(parquet)
     cases = [
         ("missing input", dict(input=str(tmp_path / "nowhere")), 3),
         ("parquet declared delta", dict(input=parquet), 3),
-        ("delta declared parquet", dict(input=small_table, fmt="parquet"), 3),
-        ("guard", dict(input=small_table, extra="guards: {sigmas: 0.000001}\n"), 5),
+        ("delta declared parquet", dict(input=small_fraud_table, fmt="parquet"), 3),
+        ("guard", dict(input=small_fraud_table, extra="guards: {sigmas: 0.000001}\n"), 5),
     ]
     for name, kw, expected in cases:
         results = []
@@ -178,10 +168,10 @@ def test_master_and_remote_are_exclusive(tmp_path, capsys):
     assert errors(err) == ["imbalance-spark: error: --master local[1] and --remote/SPARK_REMOTE sc://127.0.0.1:1: choose one"]
 
 
-def test_spaced_names_through_connect(spark, connect_url, small_table, tmp_path):
+def test_spaced_names_through_connect(spark, connect_url, small_fraud_table, tmp_path):
     """A column name with a space: the output is created (CTAS, column mapping) and its slice replaced."""
     spaced = str(tmp_path / "spaced_input")
-    df = spark.read.format("delta").load(small_table)
+    df = spark.read.format("delta").load(small_fraud_table)
     df.select(*[df[c].alias(c.replace("_", " ")) for c in df.columns]).write.parquet(spaced)
     text = (
         f"dataset: spaced\ninput: {{path: {spaced}, format: parquet, date_column: event date}}\n"

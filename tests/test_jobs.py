@@ -1,4 +1,8 @@
-"""Real ``spark-submit jobs/downsample.py`` and console-script subprocesses on a small table."""
+"""Real ``spark-submit jobs/downsample.py`` and console-script subprocesses on a small table.
+
+One submit resolves the Delta jars with ``--packages``, as the README shows; the others use the
+jars `make install` cached (``delta_jars_args``), which spares each an Ivy resolution.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import pytest
 from delta.tables import DeltaTable
 
 from imbalance_spark.packages import delta_packages_arg
-from tests.conftest import REPO_ROOT, cli_env, write_config
+from imbalance_spark.session import QUICK_START_JAVA_OPTION
+from tests.conftest import REPO_ROOT, cli_env, delta_jars_args, write_config
 
 
 def spark_submit() -> str:
@@ -21,16 +26,7 @@ def spark_submit() -> str:
     return str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
 
 
-@pytest.fixture(scope="module")
-def small_table(spark, tmp_path_factory) -> str:
-    from imbalance_spark.synthetic import write_demo_table
-
-    path = str(tmp_path_factory.mktemp("small") / "tx")
-    write_demo_table(spark, path, rows=20_000, fraud_rate=0.02, days=3, seed=5)
-    return path
-
-
-def job_config(tmp_path: Path, table: str) -> Path:
+def job_config(tmp_path: Path, table: str, spark_block: str = "") -> Path:
     return write_config(
         tmp_path / "job.yaml",
         f"""\
@@ -40,17 +36,17 @@ label_column: is_fraud
 downsampling: {{factor: 5, seed: 7}}
 output: {{path: {tmp_path / 'out'}, partition_by: [event_date]}}
 report: {{path: {tmp_path / 'report.json'}}}
-""",
+{spark_block}""",
     )
 
 
 @pytest.mark.slow
-def test_spark_submit_runs_the_job(spark, small_table, tmp_path):
-    cfg = job_config(tmp_path, small_table)
+def test_spark_submit_runs_the_job(spark, small_fraud_table, tmp_path):
+    cfg = job_config(tmp_path, small_fraud_table)
     proc = subprocess.run(
         [
             spark_submit(), "--master", "local[2]", "--packages", delta_packages_arg(),
-            "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.ui.enabled=false", "--driver-java-options", QUICK_START_JAVA_OPTION,
             str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg),
         ],
         capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
@@ -61,7 +57,7 @@ def test_spark_submit_runs_the_job(spark, small_table, tmp_path):
     out = spark.read.format("delta").load(str(tmp_path / "out"))
     assert out.count() == report["output"]["rows"]
     assert report["minority_classes"] == ["1"] and report["factors"]["0"] == 5.0
-    fraud_in = spark.read.format("delta").load(small_table).filter("is_fraud = 1").count()
+    fraud_in = spark.read.format("delta").load(small_fraud_table).filter("is_fraud = 1").count()
     assert out.filter("is_fraud = 1").count() == fraud_in
     history = DeltaTable.forPath(spark, str(tmp_path / "out")).history().collect()
     assert json.loads(history[0].userMetadata)["dataset"] == "submit_test"
@@ -71,8 +67,9 @@ def test_spark_submit_runs_the_job(spark, small_table, tmp_path):
 def test_spark_submit_bad_input_exits_nonzero_with_one_line(tmp_path):
     cfg = job_config(tmp_path, str(tmp_path / "missing"))
     proc = subprocess.run(
-        [spark_submit(), "--master", "local[1]", "--packages", delta_packages_arg(),
-         "--driver-java-options", f"-Dlog4j2.configurationFile=file:{REPO_ROOT / 'conf' / 'log4j2.properties'}",
+        [spark_submit(), "--master", "local[1]", *delta_jars_args(),
+         "--driver-java-options",
+         f"-Dlog4j2.configurationFile=file:{REPO_ROOT / 'conf' / 'log4j2.properties'} {QUICK_START_JAVA_OPTION}",
          str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg)],
         capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
     )
@@ -86,10 +83,10 @@ def test_spark_submit_bad_input_exits_nonzero_with_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_console_script_run(spark, small_table, tmp_path):
+def test_console_script_run(spark, small_fraud_table, tmp_path):
     exe = shutil.which("imbalance-spark", path=str(Path(sys.executable).parent))
     assert exe, "the console script is installed with the package"
-    cfg = job_config(tmp_path, small_table)
+    cfg = job_config(tmp_path, small_fraud_table, spark_block="spark: {quick_start: true}\n")
     proc = subprocess.run(
         [exe, "run", "--config", str(cfg), "--master", "local[2]", "--json"],
         capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=600,
@@ -100,17 +97,15 @@ def test_console_script_run(spark, small_table, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_write_leaves_previous_version_and_next_run_succeeds(spark, tmp_path):
+def test_sigkill_mid_write_leaves_previous_version_and_next_run_succeeds(spark, fraud_table, tmp_path):
     import os
     import signal
     import time
 
     from imbalance_spark.config.load import load_config
     from imbalance_spark.flows.run import run_job
-    from imbalance_spark.synthetic import write_demo_table
 
-    table = str(tmp_path / "tx")
-    write_demo_table(spark, table, rows=300_000, fraud_rate=0.02, days=4, seed=5)
+    table = fraud_table  # 300k rows: the write lasts long enough to be caught before its commit
     out = tmp_path / "out"
     cfg_path = write_config(
         tmp_path / "kill.yaml",
@@ -125,8 +120,8 @@ output: {{path: {out}, partition_by: [event_date]}}
     first = run_job(spark, load_config(cfg_path))
     before_files = {p for p in out.rglob("*.parquet")}
     proc = subprocess.Popen(
-        [spark_submit(), "--master", "local[2]", "--packages", delta_packages_arg(),
-         "--conf", "spark.ui.enabled=false",
+        [spark_submit(), "--master", "local[2]", *delta_jars_args(),
+         "--conf", "spark.ui.enabled=false", "--driver-java-options", QUICK_START_JAVA_OPTION,
          str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(), cwd=tmp_path,
         start_new_session=True,
