@@ -144,8 +144,8 @@ def py_files_zip(tmp_path_factory) -> Path:
     """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
     zip_path = tmp_path_factory.mktemp("dist") / "imbalance_spark.zip"
     subprocess.run(
-        [sys.executable, "-m", "zipfile", "-c", str(zip_path), "imbalance_spark/"],
-        cwd=REPO_ROOT, check=True,
+        [sys.executable, "-m", "imbalance_spark.packages", "zip", str(zip_path)],
+        cwd=REPO_ROOT, check=True, env=cli_env(),
     )
     return zip_path
 

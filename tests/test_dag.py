@@ -38,6 +38,7 @@ from pyspark.sql.types import (  # noqa: E402
 
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg  # noqa: E402
 from imbalance_spark.session import _log4j_conf  # noqa: E402
+from tests.conftest import SMALL_JOB_CONF  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_DIR = REPO_ROOT / "jobs" / "dags"
@@ -90,12 +91,6 @@ RUN_DATE_ARG = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 QUIET = _log4j_conf()
 ERRORS_FILE = str(DAGS_DIR / "imbalance_downsampling_config_errors.py")
 
-# Small shuffles and no UI: the table is tiny and the machine has two cores.
-SMALL_JOB_CONF = {
-    "spark.sql.shuffle.partitions": "4",
-    "spark.ui.enabled": "false",
-    "spark.databricks.delta.snapshotPartitions": "2",
-}
 DAYS = 3
 ROWS_PER_DAY = 2_000
 MINORITY_ROWS = 20  # per day: ids divisible by 100 fall evenly on the three days
@@ -219,26 +214,6 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300, cwd: Path
     rc, out = run_bounded([sys.executable, "-m", "airflow", *args], env, timeout=timeout, cwd=cwd)
     assert rc == 0, f"airflow {' '.join(args)} failed:\n{out[-8000:]}"
     return out
-
-
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory) -> Path:
-    """An AIRFLOW_HOME with a migrated sqlite database, shared by the tests of this module."""
-    home = tmp_path_factory.mktemp("airflow_home")
-    airflow_cli(airflow_env(home), "db", "migrate")
-    return home
-
-
-@pytest.fixture(scope="module")
-def py_files_zip(tmp_path_factory) -> Path:
-    """The imbalance_spark package zipped for --py-files, built with the command `make zip` runs."""
-    dist = tmp_path_factory.mktemp("dist")
-    zip_path = dist / "imbalance_spark.zip"
-    subprocess.run(
-        [sys.executable, "-m", "zipfile", "-c", str(zip_path), "imbalance_spark/"],
-        cwd=REPO_ROOT, check=True,
-    )
-    return zip_path
 
 
 def test_the_repos_configs_schedule_nothing_unasked(tmp_path):
@@ -475,7 +450,7 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     datasets.mkdir()
     out = tmp_path / "out"
     write_dataset(
-        datasets / "e2e.yaml", "e2e_fraud", "schedule:\n  retries: 0\n",
+        datasets / "e2e.yaml", "e2e_fraud", "schedule:\n  retries: 0\nspark:\n  quick_start: true\n",
         input_path=small_fraud_input, output_dir=out,
     )
     env = airflow_env(
@@ -491,7 +466,7 @@ def test_airflow_dags_test_runs_spark_submit_for_one_date(
     assert (f"--jars {jars}" if jars else f"--packages {delta_packages_arg()}") in submit
     assert f"--py-files {py_files_zip}" in submit
     assert f"--run-date {RUN_DATE}" in submit
-    assert "--conf spark.sql.shuffle.partitions=4" in submit
+    assert f"--conf spark.sql.shuffle.partitions={SMALL_JOB_CONF['spark.sql.shuffle.partitions']}" in submit
     assert f"--conf spark.driver.extraJavaOptions={QUIET['spark.driver.extraJavaOptions']}" in submit
     assert "state=success" in log
     # quiet: the project's log4j2 file keeps Spark's INFO lines out of the task log
