@@ -56,7 +56,7 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
         cfg = cfg.model_copy(update={"input": cfg.input.model_copy(update={"path": str(table)}), "evaluate": ev})
         load_before = os.getloadavg()
         t0 = time.perf_counter()
-        report = evaluate_job(spark, cfg, factors=factors, figures=False)
+        report = evaluate_job(spark, cfg, factors=factors, figures=False).to_dict()
         total = time.perf_counter() - t0
         load_after = os.getloadavg()
     finally:

@@ -82,7 +82,10 @@ _JVM_NOISE = re.compile(
     rb"|\S+#\S+ added as a dependency"
     rb"|:: (resolving dependencies|resolution report|retrieving) :: "
     rb"|\t(confs: |found \S+ in |downloading |\[SUCCESSFUL \]|:: (modules in use|evicted modules):"
-    rb"|\S+#\S+ (from|by) |-{20}|\||\d+ artifacts copied))"
+    rb"|\S+#\S+ (from|by) |-{20}|\||\d+ artifacts copied)"
+    # MLlib's native BLAS/LAPACK (dev.ludovic.netlib) prints this to stderr when the system has no
+    # libblas.so.3; MLlib then uses its Java implementation, as it should
+    rb"|netlib-(blas|lapack|arpack): JNI_OnLoad: dlopen\()"
 )
 
 

@@ -22,7 +22,8 @@ from imbalance_spark.cli import main
 from imbalance_spark.config.load import load_config, parse_config
 from imbalance_spark.errors import ConfigError, DataFrameMissingColumnError, InputError
 from imbalance_spark.evaluate.recommend import recommend_factor
-from imbalance_spark.evaluate.render import render_evaluation
+from imbalance_spark.evaluate.render import render_evaluation, report_json
+from imbalance_spark.evaluate.report import EvaluationReport
 from imbalance_spark.evaluate.split import (
     default_test_from,
     holdout_slice,
@@ -170,10 +171,55 @@ def test_paired_interval_resolves_the_tolerance_with_many_positives(evaluation):
 
 def test_console_table_shows_the_interval(evaluation):
     report, _ = evaluation
-    text = render_evaluation(report | {"duration_s": 1.0})
+    text = render_evaluation(EvaluationReport.from_dict(report))
     assert "vs F=1 [95%]" in text.splitlines()[2] and "(baseline)" in text
     c = point(report, FACTOR)["variants"]["weighted"]["pr_auc_vs_f1"]
     assert f"{c['difference']:+.1%} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]" in text
+
+
+# The report's keys, in order, as evaluate.json has them (unaccounted_s and each point's stages_s are new).
+REPORT_KEYS = [
+    "kind", "dataset", "package_version", "config_file", "config_sha256", "created_at", "label_column",
+    "positive_classes", "model", "method", "seed", "weight_column", "input", "split", "features", "train", "test",
+    "factors", "configured_factor", "reliability_factor", "tolerance", "calibration_tolerance", "bins", "bootstrap",
+    "sweep", "recommendation", "notes", "figures", "stages_s", "duration_s", "unaccounted_s",
+]
+VARIANT_KEYS = ["rows", "positives", "base_rate", "mean_prediction", "calibration_ratio", "ece", "log_loss", "brier",
+                "pr_auc", "roc_auc", "calibration_bins", "pr_auc_vs_f1", "train_seconds", "iterations"]
+
+
+def test_typed_report_reads_back_the_json_it_wrote(evaluation):
+    report, _ = evaluation
+    assert list(report) == REPORT_KEYS
+    typed = EvaluationReport.from_dict(report)
+    assert typed.to_dict() == report
+    assert typed.input.version == 0 and typed.point(FACTOR).variants["weighted"].pr_auc_vs_f1.bootstrap.valid_replicates == 100
+    at_f = point(report, FACTOR)
+    assert list(at_f["variants"]["weighted"]) == VARIANT_KEYS
+    # the unweighted models were not paired with F = 1: no comparison key, as before
+    assert "pr_auc_vs_f1" not in at_f["variants"]["unweighted"] and "pr_auc_vs_f1" not in at_f["variants"]["king_zeng"]
+    assert list(point(report, 1.0)["variants"]["unweighted"]) == VARIANT_KEYS
+
+
+def test_report_accounts_for_every_second(evaluation):
+    report, _ = evaluation
+    stages = report["stages_s"]
+    assert list(stages) == ["read", "split", "profile", "features", "sweep", "recommend", "figures"]
+    assert sum(stages.values()) + report["unaccounted_s"] == pytest.approx(report["duration_s"], abs=2e-3)
+    assert 0 <= report["unaccounted_s"] < 0.05 * report["duration_s"]
+    per_factor = 0.0
+    for s in report["sweep"]:
+        steps = s["stages_s"]
+        assert steps["sample"] > 0 and steps["fit_weighted"] >= s["variants"]["weighted"]["train_seconds"] > 0
+        assert "bootstrap" in steps if s["factor"] != 1.0 else "bootstrap" not in steps
+        if s["factor"] != 1.0:
+            assert {"fit_unweighted", "score_unweighted", "score_king_zeng"} <= set(steps)
+        per_factor += sum(steps.values())
+    # the sweep stage is its factors' steps (and removing the sample folder)
+    assert per_factor <= stages["sweep"] < per_factor + 1.0
+    text = render_evaluation(EvaluationReport.from_dict(report))
+    assert f"unaccounted {report['unaccounted_s']:.1f}" in text and f"sweep at F = {FACTOR:g}:" in text
+    assert "fit weighted" in text and "bootstrap" in text
 
 
 def test_few_test_positives_cannot_support_a_recommendation(spark, tmp_path):
@@ -183,22 +229,25 @@ def test_few_test_positives_cannot_support_a_recommendation(spark, tmp_path):
     data = config_data(path, tmp_path, min_test_positives=16, calibration_tolerance=0.5, bootstrap_replicates=100)
     data["evaluate"]["split"] = {"by": "date", "test_from": "2026-01-04"}
     report = evaluate_job(spark, parse_config(data), figures=False)
-    positives = report["test"]["positives"]
+    positives = report.test.positives
     assert 40 < positives < 150
-    c = point(report, FACTOR)["variants"]["weighted"]["pr_auc_vs_f1"]
-    assert c["half_width"] > report["tolerance"], c
-    rec = report["recommendation"]
-    assert rec["factor"] is None and rec["supported"] is False
-    assert rec["reason"].startswith(f"the data cannot support one: with {positives:,} test positives")
-    needed = rec["needed_test_positives"]
-    assert needed == math.ceil(round(positives * (c["half_width"] / 0.02) ** 2, 6)) and needed > positives
-    assert f"about {needed:,} test positives" in rec["reason"]
+    c = report.point(FACTOR).variants["weighted"].pr_auc_vs_f1
+    assert c.half_width > report.tolerance, c
+    rec = report.recommendation
+    assert rec.factor is None and rec.supported is False
+    assert rec.reason.startswith(f"the data cannot support one: with {positives:,} test positives")
+    needed = rec.needed_test_positives
+    assert needed == math.ceil(round(positives * (c.half_width / 0.02) ** 2, 6)) and needed > positives
+    assert f"about {needed:,} test positives" in rec.reason
     # a tighter tolerance needs more positives (4x for half the tolerance)
-    tighter = recommend_factor(report["sweep"], positives, tolerance=0.01, calibration_tolerance=0.5,
+    tighter = recommend_factor(report.sweep, positives, tolerance=0.01, calibration_tolerance=0.5,
                                min_test_positives=16)
-    assert tighter["supported"] is False and tighter["needed_test_positives"] >= 4 * needed - 4
-    text = render_evaluation(report | {"duration_s": 1.0})
+    assert tighter.supported is False and tighter.needed_test_positives >= 4 * needed - 4
+    text = render_evaluation(report)
     assert "no recommendation: the data cannot support one" in text
+    # the JSON printed (--json) and the one written are the report's one JSON form
+    written = json.loads((tmp_path / "evaluate" / "evaluate.json").read_text())
+    assert json.loads(report_json(report)) == written == report.to_dict()
 
 
 def test_figures_are_real_pngs_beside_the_report(evaluation):
@@ -250,15 +299,15 @@ def test_hash_split_evaluation_with_gbt_and_presample(spark, tmp_path):
     data["input"].pop("date_column")
     data["evaluate"]["split"] = {"by": "hash", "key_columns": ["id"], "test_fraction": 0.3, "train_max_rows": 5_000}
     report = evaluate_job(spark, parse_config(data), figures=False)
-    assert report["model"] == "gbt" and report["split"]["by"] == "hash"
-    assert report["split"]["train_presample"]["max_rows"] == 5_000
-    assert abs(point(report, 1.0)["train_rows"] - 5_000) < 350
-    assert point(report, 10.0)["variants"]["weighted"]["iterations"] == 5
-    assert abs(report["test"]["rows"] - 3_600) < 300
+    assert report.model == "gbt" and report.split.by == "hash"
+    assert report.split.train_presample.max_rows == 5_000
+    assert abs(report.point(1.0).train_rows - 5_000) < 350
+    assert report.point(10.0).variants["weighted"].iterations == 5
+    assert abs(report.test.rows - 3_600) < 300
     # too few test positives for the configured minimum: no recommendation, and says how many are needed
-    rec = report["recommendation"]
-    assert rec["factor"] is None and "at least 100,000 are needed" in rec["reason"]
-    assert "figures" not in report
+    rec = report.recommendation
+    assert rec.factor is None and "at least 100,000 are needed" in rec.reason
+    assert report.figures is None and "figures" not in report.to_dict()
 
 
 def test_feature_problems_are_one_line_errors(spark, logistic_table, tmp_path):

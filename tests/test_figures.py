@@ -12,8 +12,23 @@ import pytest
 
 from imbalance_spark.cli import main
 from imbalance_spark.config.load import parse_config
+from imbalance_spark.evaluate.report import (
+    BootstrapInfo,
+    CalibrationBin,
+    ClassCount,
+    EvaluationReport,
+    FeaturesInfo,
+    InputInfo,
+    NullsInfo,
+    Recommendation,
+    SplitInfo,
+    SweepPoint,
+    TestSide,
+    TrainSide,
+    VariantMetrics,
+)
 from imbalance_spark.figures.common import DPI
-from imbalance_spark.figures.evaluation import draw_evaluation_figures
+from imbalance_spark.figures.evaluation import TIME_TITLE, _coincide, draw_evaluation_figures
 from imbalance_spark.figures.history import DRIFT_FIGURE_SIZE, X_RECORDED, X_RUN_DATE, drift_figure, drift_series
 from imbalance_spark.figures.run import RUN_FIGURE_SIZE
 from imbalance_spark.flows.run import run_job
@@ -141,27 +156,35 @@ def test_drift_series_ignores_missing_classes_in_factor_changes():
 
 
 
-def variant(ratio: float, pr: float, seconds: float) -> dict:
-    bins = [{"rows": 100, "mean_prediction": 0.01 * i * ratio, "observed_rate": 0.01 * i} for i in range(1, 6)]
-    return {"pr_auc": pr, "log_loss": 0.1 * ratio, "train_seconds": seconds, "calibration_ratio": ratio,
-            "calibration_bins": bins}
+def variant(ratio: float, pr: float, seconds: float) -> VariantMetrics:
+    bins = tuple(CalibrationBin(rows=100, mean_prediction=0.01 * i * ratio, observed_rate=0.01 * i) for i in range(1, 6))
+    return VariantMetrics(rows=5_000, positives=500, base_rate=0.1, mean_prediction=0.1 * ratio,
+                          calibration_ratio=ratio, ece=0.01, log_loss=0.1 * ratio, brier=0.05, pr_auc=pr, roc_auc=0.8,
+                          calibration_bins=bins, pr_auc_vs_f1=None, train_seconds=seconds, iterations=10)
 
 
-def report() -> dict:
+def report() -> EvaluationReport:
+    """A small evaluation report, every number made up: the figures draw what it says."""
     sweep = []
     for f, rows in ((1.0, 10_000), (10.0, 1_900)):
-        sweep.append({
-            "factor": f, "train_rows": rows, "sample_bytes": rows * 50,
-            "classes": {"0": {"count": rows - 1_000, "weight_sum": 9_000.0}, "1": {"count": 1_000, "weight_sum": 1_000.0}},
-            "variants": {"weighted": variant(1.0, 0.40, 3.0), "unweighted": variant(f, 0.39, 2.0),
-                         "king_zeng": variant(1.0, 0.39, 2.0)},
-        })
-    return {
-        "dataset": "d", "model": "logistic", "label_column": "y", "bins": 5, "tolerance": 0.02,
-        "reliability_factor": 10.0, "test": {"rows": 5_000, "base_rate": 0.1},
-        "train": {"classes": {"0": {"count": 9_000, "role": "majority"}, "1": {"count": 1_000, "role": "minority"}}},
-        "sweep": sweep, "recommendation": {"factor": 10.0},
-    }
+        sweep.append(SweepPoint(
+            factor=f, train_rows=rows, sample_bytes=rows * 50, logit_offset=0.0,
+            classes={"0": ClassCount("majority", rows - 1_000, 9_000.0), "1": ClassCount("minority", 1_000, 1_000.0)},
+            variants={"weighted": variant(1.0, 0.40, 3.0), "unweighted": variant(f, 0.39, 2.0),
+                      "king_zeng": variant(1.0, 0.39, 2.0)},
+        ))
+    classes = {"0": ClassCount("majority", 9_000, 9_000.0), "1": ClassCount("minority", 1_000, 1_000.0)}
+    return EvaluationReport(
+        kind="evaluate", dataset="d", package_version="0", config_file=None, config_sha256=None, created_at="",
+        label_column="y", positive_classes=("1",), model="logistic", method="sampleBy", seed=1, weight_column="w",
+        input=InputInfo("d", 0, None, True, "MEMORY_AND_DISK", "persisted"),
+        split=SplitInfo("hash", None, 0.3, ("id",), 1, None),
+        features=FeaturesInfo(("x",), (), NullsInfo("impute", {"train": 0, "test": 0}, {"x": 0}, 0, "")),
+        train=TrainSide(10_000, classes), test=TestSide(5_000, 500, 0.1, classes),
+        factors=(1.0, 10.0), configured_factor=10.0, reliability_factor=10.0, tolerance=0.02,
+        calibration_tolerance=0.1, bins=5, bootstrap=BootstrapInfo(10, 1, 100, "", ""), sweep=tuple(sweep),
+        recommendation=Recommendation(10.0, True, "", 400), notes=(),
+    )
 
 
 def test_every_figure_is_a_real_png(tmp_path):
@@ -211,3 +234,20 @@ def test_whole_table_runs_record_the_data_span_or_no_date(spark, small_fraud_tab
     series = json.loads(picture.with_suffix(".json").read_text())
     assert series["x_axis"] == X_RECORDED and [r["dated"] for r in series["runs"]] == [False]
     assert png_size(picture) == pixels(DRIFT_FIGURE_SIZE)
+
+def test_sweep_figure_shows_coinciding_lines_and_says_time_is_one_run(tmp_path, monkeypatch):
+    """King-Zeng's PR-AUC is the unweighted model's: its line is drawn dashed on top and the legend says so."""
+    from imbalance_spark.figures import evaluation
+
+    drawn = []
+    monkeypatch.setattr(evaluation, "_save_png", lambda fig, path: drawn.append(fig) or str(path))
+    evaluation.draw_sweep(report(), tmp_path / "sweep.png")
+    pr_auc, _, seconds, _ = drawn[0].axes[:4]
+    lines = {line.get_label(): line for line in pr_auc.get_lines()}
+    (kz,) = [line for label, line in lines.items() if label.startswith("unweighted + King-Zeng")]
+    assert "the lines coincide" in kz.get_label() and kz.get_linestyle() == "--"
+    assert lines["unweighted"].get_linestyle() == "-" and lines["unweighted"].get_linewidth() > kz.get_linewidth()
+    assert "the lines coincide" not in lines["weighted (weightCol)"].get_label()
+    assert seconds.get_title() == TIME_TITLE and "single run" in TIME_TITLE
+    assert _coincide([0.39, None], [0.39, None]) and not _coincide([0.39], [0.40])
+

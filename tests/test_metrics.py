@@ -20,6 +20,7 @@ from imbalance_spark.evaluate.bootstrap import (
 )
 from imbalance_spark.evaluate.metrics import LABEL, SCORE, prediction_metrics
 from imbalance_spark.evaluate.recommend import positives_needed, recommend_factor
+from imbalance_spark.evaluate.report import PrAucComparison, SweepPoint, VariantMetrics
 
 ROWS = [(0.0, 0.1), (0.0, 0.2), (0.0, 0.1), (1.0, 0.3), (0.0, 0.6), (1.0, 0.7), (1.0, 0.9), (0.0, 0.4)]
 
@@ -165,9 +166,18 @@ def test_interval_narrows_like_one_over_sqrt_positives(spark, paired):
     # a quarter of the rows (and positives): about twice the standard error
     assert 1.4 < quarter["stderr"] / full["stderr"] < 2.8, (quarter["stderr"], full["stderr"])
     c = pr_auc_comparison(0.30, 0.32, full)
-    assert c["difference"] == pytest.approx(-0.0625)
-    assert c["low"] == pytest.approx(-0.0625 - 1.959964 * full["stderr"])
-    assert c["high"] - c["low"] == pytest.approx(2 * c["half_width"])
+    assert c.difference == pytest.approx(-0.0625)
+    assert c.low == pytest.approx(-0.0625 - 1.959964 * full["stderr"])
+    assert c.high - c.low == pytest.approx(2 * c.half_width)
+    assert c.to_dict() == {"difference": c.difference, "low": c.low, "high": c.high, "half_width": c.half_width,
+                           **full}
+
+
+def variant(pr: float, ratio: float, vs: PrAucComparison | None) -> VariantMetrics:
+    """A weighted variant with only what the recommendation reads."""
+    return VariantMetrics(rows=0, positives=0, base_rate=0.0, mean_prediction=0.0, calibration_ratio=ratio, ece=None,
+                          log_loss=None, brier=None, pr_auc=pr, roc_auc=None, calibration_bins=(), pr_auc_vs_f1=vs,
+                          train_seconds=0.0, iterations=None)
 
 
 def sweep(points):
@@ -175,9 +185,9 @@ def sweep(points):
     out = []
     for f, pr, ratio, half in points:
         d = (pr - points[0][1]) / points[0][1]
-        vs = None if f == 1.0 else {"difference": d, "low": d - half, "high": d + half, "half_width": half}
-        out.append({"factor": f, "variants": {"weighted": {"pr_auc": pr, "calibration_ratio": ratio,
-                                                           "pr_auc_vs_f1": vs}}})
+        vs = None if f == 1.0 else PrAucComparison(difference=d, low=d - half, high=d + half, half_width=half)
+        out.append(SweepPoint(factor=f, train_rows=0, sample_bytes=0, logit_offset=0.0, classes={},
+                              variants={"weighted": variant(pr, ratio, vs)}))
     return out
 
 
@@ -188,55 +198,55 @@ def test_recommends_the_largest_factor_shown_within_tolerance_and_calibrated():
     s = sweep([(1.0, 0.50, 1.00, 0), (5.0, 0.498, 1.02, 0.01), (10.0, 0.496, 0.95, 0.01), (20.0, 0.47, 1.01, 0.01),
                (50.0, 0.499, 1.3, 0.01)])
     rec = recommend_factor(s, 1000, **RULE)
-    assert rec["factor"] == 10.0 and rec["supported"]
-    assert "F = 10 is the largest factor" in rec["reason"] and "with 95% confidence" in rec["reason"]
-    assert "-0.8%, 95% interval -1.8% to +0.2%" in rec["reason"]
-    assert "F = 20 loses more than 2% PR-AUC" in rec["reason"]
-    checks = rec["checks"]
-    assert checks["20"]["pr_auc_status"] == "beyond" and checks["10"]["pr_auc_status"] == "within"
-    assert checks["50"]["pr_auc_ok"] and not checks["50"]["calibrated"]
-    assert rec["needed_test_positives"] == 400  # the intervals are narrow: the calibration minimum rules
+    assert rec.factor == 10.0 and rec.supported
+    assert "F = 10 is the largest factor" in rec.reason and "with 95% confidence" in rec.reason
+    assert "-0.8%, 95% interval -1.8% to +0.2%" in rec.reason
+    assert "F = 20 loses more than 2% PR-AUC" in rec.reason
+    checks = rec.checks
+    assert checks["20"].pr_auc_status == "beyond" and checks["10"].pr_auc_status == "within"
+    assert checks["50"].pr_auc_ok and not checks["50"].calibrated
+    assert rec.needed_test_positives == 400  # the intervals are narrow: the calibration minimum rules
 
 
 def test_a_point_estimate_inside_tolerance_is_not_enough():
     # F = 10 loses 1% by its point estimate, but its interval reaches -3%: not shown within 2%
     rec = recommend_factor(sweep([(1.0, 0.5, 1.0, 0), (5.0, 0.5, 1.0, 0.01), (10.0, 0.495, 1.0, 0.02)]), 1000, **RULE)
-    assert rec["factor"] == 5.0
-    assert rec["checks"]["10"]["pr_auc_status"] == "unresolved" and rec["checks"]["10"]["resolvable"]
-    assert "F = 10 cannot be shown within 2% (-1.0%, 95% interval -3.0% to +1.0%)" in rec["reason"]
+    assert rec.factor == 5.0
+    assert rec.checks["10"].pr_auc_status == "unresolved" and rec.checks["10"].resolvable
+    assert "F = 10 cannot be shown within 2% (-1.0%, 95% interval -3.0% to +1.0%)" in rec.reason
 
 
 def test_intervals_wider_than_the_tolerance_cannot_support_a_recommendation():
     s = sweep([(1.0, 0.5, 1.0, 0), (10.0, 0.5, 1.0, 0.05), (20.0, 0.49, 1.0, 0.08)])
     rec = recommend_factor(s, 1000, **RULE)
-    assert rec["factor"] is None and rec["supported"] is False
+    assert rec.factor is None and rec.supported is False
     # the narrowest interval (+-5%, F = 10) narrows to +-2% at 1000 * (5 / 2)^2 positives
-    assert rec["needed_test_positives"] == 6250
-    assert "the data cannot support one: with 1,000 test positives" in rec["reason"]
-    assert "at best +-5.0% (F = 10)" in rec["reason"] and "about 6,250 test positives" in rec["reason"]
+    assert rec.needed_test_positives == 6250
+    assert "the data cannot support one: with 1,000 test positives" in rec.reason
+    assert "at best +-5.0% (F = 10)" in rec.reason and "about 6,250 test positives" in rec.reason
     # a tighter tolerance needs more positives: (5 / 1)^2
     tighter = recommend_factor(s, 1000, **(RULE | {"tolerance": 0.01}))
-    assert tighter["supported"] is False and tighter["needed_test_positives"] == 25_000
+    assert tighter.supported is False and tighter.needed_test_positives == 25_000
     # a looser one resolves F = 10, which is then shown within it
     looser = recommend_factor(s, 1000, **(RULE | {"tolerance": 0.06}))
-    assert looser["factor"] == 10.0 and looser["supported"]
+    assert looser.factor == 10.0 and looser.supported
 
 
 def test_resolved_losses_recommend_f1():
     rec = recommend_factor(sweep([(1.0, 0.5, 1.0, 0), (10.0, 0.45, 1.0, 0.01)]), 1000, **RULE)
-    assert rec["factor"] == 1.0 and rec["supported"]
-    assert "F = 10 loses more than 2% PR-AUC (-10.0%, 95% interval -11.0% to -9.0%)" in rec["reason"]
+    assert rec.factor == 1.0 and rec.supported
+    assert "F = 10 loses more than 2% PR-AUC (-10.0%, 95% interval -11.0% to -9.0%)" in rec.reason
 
 
 def test_no_recommendation_with_too_few_test_positives():
     rec = recommend_factor(sweep([(1.0, 0.5, 1.0, 0), (10.0, 0.5, 1.0, 0.01)]), 120, **RULE)
-    assert rec["factor"] is None and rec["supported"] is False
-    assert "only 120 positives; at least 400 are needed" in rec["reason"]
-    assert rec["needed_test_positives"] == 400
+    assert rec.factor is None and rec.supported is False
+    assert "only 120 positives; at least 400 are needed" in rec.reason
+    assert rec.needed_test_positives == 400
     # a tighter calibration band needs more positives: (2 / 0.05)^2
     assert positives_needed(0.05) == 1600
 
 
 def test_no_recommendation_when_even_f1_is_miscalibrated():
     rec = recommend_factor(sweep([(1.0, 0.5, 1.4, 0), (10.0, 0.5, 1.4, 0.01)]), 1000, **RULE)
-    assert rec["factor"] is None and "even F = 1 predicts 1.4x the test base rate" in rec["reason"]
+    assert rec.factor is None and "even F = 1 predicts 1.4x the test base rate" in rec.reason

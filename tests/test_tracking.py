@@ -127,38 +127,56 @@ def test_config_experiment_without_report_path_logs_report_and_picture(spark, sm
     assert "run_dates" not in run.data.params, "a whole-table run has no run dates"
 
 
-def test_log_evaluation_sweep(spark, small_fraud_table, tmp_path, tracking_env):
-    from imbalance_spark.figures.history import plot_class_drift
+EVALUATE = """\
+evaluate:
+  features: [amount, country, channel]
+  factors: [1, 10]
+  bootstrap_replicates: 20
+  output_dir: {out}
+"""
+
+
+def test_evaluate_logs_the_input_at_the_delta_version_it_read(spark, small_fraud_table, tmp_path, tracking_env):
+    """The real evaluate path into a real store: the input dataset's Delta version is the table's own."""
+    from imbalance_spark.evaluate.report import EvaluationReport
     from imbalance_spark.tracking.runs import log_evaluation
 
     client = tracking_env
-    cfg = load_config(write_config(tmp_path / "e.yaml", CONFIG.format(input=small_fraud_table, output=tmp_path / "o", report="")))
-    figure = plot_class_drift({"dataset": "tracked", "classes": ["1"], "factor_changes": [], "runs": [
-        {"run_date": "2026-01-01", "shares": {"1": 0.02}, "factors": {"1": 1.0}}]}, tmp_path / "sweep.png")
-    report = {
-        "dataset": "tracked",
-        "model": "logistic",
-        "input_version": 0,
-        "recommendation": {"factor": 20, "reason": "largest F within tolerance"},
-        "sweep": [
-            {"factor": 1, "weighted": {"pr_auc": 0.61, "log_loss": 0.05}},
-            {"factor": 20, "weighted": {"pr_auc": 0.60, "log_loss": 0.051}},
-        ],
-    }
-    where = log_evaluation(report, [figure], "evaluations", cfg=cfg,
-                           input_df=spark.read.format("delta").load(small_fraud_table), run_name="sweep")
-    run = client.get_run(where["run_id"])
-    assert run.info.status == "FINISHED" and run.data.tags["imbalance_spark.kind"] == "evaluate"
-    assert run.data.params["model"] == "logistic" and run.data.params["recommendation.reason"].startswith("largest")
-    assert run.data.params["config_sha256"] == cfg.source_sha256
-    assert run.data.metrics["sweep.F20.weighted.pr_auc"] == 0.60 and run.data.metrics["recommendation.factor"] == 20
-    history = client.get_metric_history(run.info.run_id, "sweep.weighted.pr_auc")
-    assert sorted((m.step, m.value) for m in history) == [(1, 0.61), (20, 0.60)]
-    assert artifact_paths(client, run.info.run_id) == ["evaluation/sweep.png", "evaluation/tracked.json"]
+    table = str(tmp_path / "table")
+    spark.read.format("delta").load(small_fraud_table).write.format("delta").save(table)
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('evaluate.test' = 'version 1')")
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{table}`").agg({"version": "max"}).first()[0]
+    assert version == 1
+    out = tmp_path / "evaluate"
+    text = CONFIG.format(input=table, output=tmp_path / "o", report="") + EVALUATE.format(out=out)
+    config = write_config(tmp_path / "e.yaml", text)
+    assert main(["evaluate", "--config", str(config), "--mlflow-experiment", "evaluations", "-q"]) == 0
+    report = json.loads((out / "evaluate.json").read_text())
+    assert report["input"]["version"] == version
+
+    run = only_run(client, "evaluations")
+    assert report["mlflow"]["run_id"] == run.info.run_id
     (dataset,) = run.inputs.dataset_inputs
-    assert {t.key: t.value for t in dataset.tags}["mlflow.data.context"] == "evaluation"
-    assert json.loads(dataset.dataset.source) == {"path": small_fraud_table, "delta_table_version": 0}
-    assert log_evaluation(report, [], None) is None, "no experiment: nothing logged"
+    tags = {t.key: t.value for t in dataset.tags}
+    assert tags["mlflow.data.context"] == "evaluation" and tags["imbalance_spark.delta_version"] == str(version)
+    assert json.loads(dataset.dataset.source) == {"path": table, "delta_table_version": version}
+    assert dataset.dataset.name == "tracked.input"
+
+    assert run.info.status == "FINISHED" and run.data.tags["imbalance_spark.kind"] == "evaluate"
+    params, metrics = run.data.params, run.data.metrics
+    assert params["model"] == "logistic" and params["recommendation.reason"] == report["recommendation"]["reason"]
+    assert params["config_sha256"] == hashlib.sha256(config.read_bytes()).hexdigest()
+    weighted = [s["variants"]["weighted"]["pr_auc"] for s in report["sweep"]]
+    assert metrics["sweep.F10.variants.weighted.pr_auc"] == weighted[1]
+    assert metrics["sweep.F10.stages_s.fit_weighted"] == report["sweep"][1]["stages_s"]["fit_weighted"]
+    history = client.get_metric_history(run.info.run_id, "sweep.variants.weighted.pr_auc")
+    assert sorted((m.step, m.value) for m in history) == [(1, weighted[0]), (10, weighted[1])]
+    assert artifact_paths(client, run.info.run_id) == [
+        "evaluation/class_counts.png", "evaluation/reliability.png", "evaluation/sweep.png", "evaluation/tracked.json"]
+    local = Path(client.download_artifacts(run.info.run_id, "evaluation/tracked.json", str(tmp_path / "dl")))
+    logged = json.loads(local.read_text())
+    assert logged == {k: v for k, v in report.items() if k != "mlflow"}
+    assert log_evaluation(EvaluationReport.from_dict(logged), [], None) is None, "no experiment: nothing logged"
 
 
 def test_missing_mlflow_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from imbalance_spark.common.hashing import hash_to_uniform
 from imbalance_spark.evaluate.metrics import LABEL, Z95, _finite
+from imbalance_spark.evaluate.report import BootstrapResult, PrAucComparison
 from imbalance_spark.evaluate.split import ROW_ID
 
 # The paired bootstrap: a row id (from the row's content or key), the F = 1 model's score bin beside
@@ -27,8 +28,6 @@ SCORE_BIN = "__bin_f"
 
 # Poisson(1)'s cumulative probabilities: a uniform u draws k = how many of them are <= u.
 _POISSON1_CDF = [sum(math.exp(-1.0) / math.factorial(j) for j in range(k + 1)) for k in range(12)]
-
-
 
 
 
@@ -141,21 +140,21 @@ def paired_pr_auc_bootstrap(pred_df: DataFrame, replicates: int, seed: int) -> d
     }
 
 
-def pr_auc_comparison(pr_auc: float, baseline_pr_auc: float, bootstrap: dict[str, Any]) -> dict[str, Any]:
+def pr_auc_comparison(pr_auc: float, baseline_pr_auc: float, bootstrap: dict[str, Any]) -> PrAucComparison:
     """The reported comparison: MLlib's relative difference, +- 1.96 bootstrap standard errors (95%).
 
     Without a standard error (fewer than two replicates with positives) the interval is None.
     """
     difference = (pr_auc - baseline_pr_auc) / baseline_pr_auc
     half_width = Z95 * bootstrap["stderr"] if bootstrap["stderr"] is not None else None
-    return {
-        "difference": difference,
-        "low": difference - half_width if half_width is not None else None,
-        "high": difference + half_width if half_width is not None else None,
-        "half_width": half_width,
-        **bootstrap,
-    }
+    return PrAucComparison(
+        difference=difference,
+        low=difference - half_width if half_width is not None else None,
+        high=difference + half_width if half_width is not None else None,
+        half_width=half_width,
+        bootstrap=BootstrapResult(**bootstrap),
+    )
 
 
 # F = 1 against itself: the same model on the same rows.
-SAME_MODEL = {"difference": 0.0, "low": 0.0, "high": 0.0, "half_width": 0.0}
+SAME_MODEL = PrAucComparison(difference=0.0, low=0.0, high=0.0, half_width=0.0)

@@ -64,24 +64,7 @@ def prediction_metrics(
     positives = int(row["positives"] or 0)
     base_rate = positives / rows if rows else float("nan")
     mean_prediction = float(row["mean_prediction"]) if rows else float("nan")
-    # Equal-mass bins: edges at the prediction quantiles (ties merge bins rather than leave them empty).
-    # A bin holds the predictions up to and including its upper edge (a quantile is a value of the data).
-    edges = sorted(set(float(e) for e in (row["edges"] or [])))
-    bin_index = F.lit(0)
-    for edge in edges:
-        bin_index = bin_index + (p > F.lit(edge)).cast("int")
-    calibration = [
-        {
-            "rows": int(r["rows"]),
-            "mean_prediction": float(r["mean_prediction"]),
-            "observed_rate": float(r["observed_rate"]),
-        }
-        for r in pred_df.select(LABEL, SCORE, bin_index.alias("__bin"))
-        .groupBy("__bin")
-        .agg(F.count(F.lit(1)).alias("rows"), F.avg(p).alias("mean_prediction"), F.avg(y).alias("observed_rate"))
-        .orderBy("__bin")
-        .collect()
-    ]
+    calibration = calibration_bins(pred_df, sorted(set(float(e) for e in (row["edges"] or []))))
     ece = sum(b["rows"] / rows * abs(b["mean_prediction"] - b["observed_rate"]) for b in calibration) if rows else None
     both_classes = 0 < positives < rows
     extra = {"score_edges": sorted(set(float(e) for e in (row["score_edges"] or [])))} if score_bins else {}
@@ -98,6 +81,30 @@ def prediction_metrics(
         "roc_auc": _area(pred_df, "areaUnderROC") if both_classes else None,
         "calibration_bins": calibration,
     }
+
+
+def calibration_bins(pred_df: DataFrame, edges: list[float]) -> list[dict[str, Any]]:
+    """Rows, mean prediction and observed rate per equal-mass bin between the sorted ``edges``.
+
+    Edges are prediction quantiles (ties merge bins rather than leave them empty); a bin holds the
+    predictions up to and including its upper edge (a quantile is a value of the data).
+    """
+    y, p = F.col(LABEL), F.col(SCORE)
+    bin_index = F.lit(0)
+    for edge in edges:
+        bin_index = bin_index + (p > F.lit(edge)).cast("int")
+    rows = (
+        pred_df.select(LABEL, SCORE, bin_index.alias("__bin"))
+        .groupBy("__bin")
+        .agg(F.count(F.lit(1)).alias("rows"), F.avg(p).alias("mean_prediction"), F.avg(y).alias("observed_rate"))
+        .orderBy("__bin")
+        .collect()
+    )
+    return [
+        {"rows": int(r["rows"]), "mean_prediction": float(r["mean_prediction"]),
+         "observed_rate": float(r["observed_rate"])}
+        for r in rows
+    ]
 
 
 def _area(pred_df: DataFrame, metric: str) -> float:

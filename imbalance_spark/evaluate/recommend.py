@@ -4,10 +4,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from imbalance_spark.evaluate.bootstrap import SAME_MODEL
 from imbalance_spark.evaluate.metrics import _finite
+from imbalance_spark.evaluate.report import (
+    FactorCheck,
+    PrAucComparison,
+    Recommendation,
+    SweepPoint,
+    VariantMetrics,
+)
 
 # The base rate is known within +-5% (one standard error ~ 1/sqrt(positives)) from this many positives,
 # half of the 10% calibration band: fewer and the calibration check reads noise.
@@ -31,13 +39,13 @@ def positives_to_resolve(test_positives: int, half_width: float, tolerance: floa
     return math.ceil(round(test_positives * (half_width / tolerance) ** 2, 6))
 
 
-def pr_auc_status(comparison: dict[str, Any] | None, tolerance: float) -> str:
+def pr_auc_status(comparison: PrAucComparison | None, tolerance: float) -> str:
     """``within`` (the whole interval is above -tolerance), ``beyond`` (all of it below) or ``unresolved``."""
-    if comparison is None or comparison.get("half_width") is None:
+    if comparison is None or comparison.half_width is None:
         return "unresolved"
-    if comparison["low"] >= -tolerance:
+    if comparison.low >= -tolerance:
         return "within"
-    if comparison["high"] < -tolerance:
+    if comparison.high < -tolerance:
         return "beyond"
     return "unresolved"
 
@@ -46,134 +54,151 @@ def _pct(x: float) -> str:
     return f"{x:+.1%}"
 
 
-def _interval(c: dict[str, Any]) -> str:
-    return f"{_pct(c['difference'])}, 95% interval {_pct(c['low'])} to {_pct(c['high'])}"
+def _interval(c: FactorCheck) -> str:
+    return f"{_pct(c.pr_auc_difference)}, 95% interval {_pct(c.pr_auc_low)} to {_pct(c.pr_auc_high)}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a recommended F must keep: PR-AUC within ``tolerance``, calibration within its band."""
+
+    tolerance: float
+    calibration_tolerance: float
+    min_test_positives: int
+    variant: str
 
 
 def recommend_factor(
-    sweep: list[dict[str, Any]],
+    sweep: Sequence[SweepPoint],
     test_positives: int,
     *,
     tolerance: float,
     calibration_tolerance: float,
     min_test_positives: int,
     variant: str = "weighted",
-) -> dict[str, Any]:
+) -> Recommendation:
     """The largest F whose ``variant`` keeps PR-AUC within ``tolerance`` of F = 1 and stays calibrated.
 
     "Within" is with 95% confidence: the lower end of the interval of the relative PR-AUC difference
-    to F = 1 (``variants[variant]["pr_auc_vs_f1"]``) is at least -tolerance. When no larger F passes
+    to F = 1 (``variants[variant].pr_auc_vs_f1``) is at least -tolerance. When no larger F passes
     and every larger F's interval is wider than +-tolerance, the data cannot support a
     recommendation: ``factor`` is None, ``supported`` False, and ``needed_test_positives`` estimates
-    how many test positives would narrow the best interval to +-tolerance.
-
-    Returns ``{"factor", "supported", "reason", "needed_test_positives", "checks": {F: {...}}}``;
-    plain Python over the sweep.
+    how many test positives would narrow the best interval to +-tolerance. Plain Python over the sweep.
     """
+    rule = Rule(tolerance, calibration_tolerance, min_test_positives, variant)
     needed = max(min_test_positives, positives_needed(calibration_tolerance, 0))
-    by_factor = {float(s["factor"]): s["variants"][variant] for s in sweep}
+    by_factor = {float(s.factor): s.variants[variant] for s in sweep}
     if test_positives < needed:
-        return {
-            "factor": None,
-            "supported": False,
-            "reason": (
-                f"the test slice has only {test_positives:,} positives; at least {needed:,} are needed before"
-                f" PR-AUC differences of {tolerance:.0%} and a {calibration_tolerance:.0%} calibration band mean"
-                " anything (hold out more rows: an earlier split.test_from or a larger split.test_fraction)"
-            ),
-            "needed_test_positives": needed,
-            "checks": {},
-        }
-    if 1.0 not in by_factor or by_factor[1.0].get("pr_auc") is None:
-        return {"factor": None, "supported": False, "reason": "the sweep has no F = 1 baseline to compare with",
-                "needed_test_positives": needed, "checks": {}}
-    baseline = by_factor[1.0]["pr_auc"]
-    checks: dict[str, dict[str, Any]] = {}
-    for f in sorted(by_factor):
-        m = by_factor[f]
-        c = SAME_MODEL if f == 1.0 else m.get("pr_auc_vs_f1")
-        status = pr_auc_status(c, tolerance)
-        half_width = c["half_width"] if c and c.get("half_width") is not None else math.nan
-        ratio = m.get("calibration_ratio")
-        checks[_fkey(f)] = {
-            "pr_auc_difference": c["difference"] if c else None,
-            "pr_auc_low": c["low"] if c else None,
-            "pr_auc_high": c["high"] if c else None,
-            "pr_auc_half_width": _finite(half_width),
-            "pr_auc_status": status,
-            "pr_auc_ok": status == "within",
-            "resolvable": math.isfinite(half_width) and half_width <= tolerance,
-            "positives_to_resolve": positives_to_resolve(test_positives, half_width, tolerance) if f != 1.0 else None,
-            "calibration_ratio": ratio,
-            "calibrated": ratio is not None and abs(ratio - 1.0) <= calibration_tolerance,
-        }
-    larger = [f for f in sorted(by_factor) if f > 1.0]
-    widths = [(checks[_fkey(f)]["pr_auc_half_width"], f) for f in larger
-              if checks[_fkey(f)]["pr_auc_half_width"] is not None
-              and math.isfinite(checks[_fkey(f)]["pr_auc_half_width"])]
-    narrowest = min(widths) if widths else None
+        return Recommendation(None, False, _too_few_reason(test_positives, needed, rule), needed)
+    if 1.0 not in by_factor or by_factor[1.0].pr_auc is None:
+        return Recommendation(None, False, "the sweep has no F = 1 baseline to compare with", needed)
+    checks = {f: factor_check(f, m, test_positives, rule) for f, m in sorted(by_factor.items())}
+    larger = [f for f in checks if f > 1.0]
+    narrowest = _narrowest(checks, larger)
     if narrowest is not None:
-        pr_needed = positives_to_resolve(test_positives, narrowest[0], tolerance) or 0
-        needed = max(needed, pr_needed)
-    passing = [f for f in sorted(by_factor) if checks[_fkey(f)]["pr_auc_ok"] and checks[_fkey(f)]["calibrated"]]
-    base_check = checks[_fkey(1.0)]
-    if not base_check["calibrated"]:
-        reason = (
-            f"no factor passes: even F = 1 predicts {base_check['calibration_ratio']:.3g}x the test base rate"
-            f" (allowed: within {calibration_tolerance:.0%}); the test slice differs from the train slice"
-            " (drift between the days?) or the features miss what drives the label"
-        )
-        return {"factor": None, "supported": True, "reason": reason, "needed_test_positives": needed,
-                "checks": checks}
-    best = passing[-1]
-    if best == 1.0 and larger and not any(checks[_fkey(f)]["resolvable"] for f in larger):
-        if narrowest is None:
-            width = "has no bootstrap interval"
-        else:
-            width = (f"is at best +-{narrowest[0]:.1%} (F = {narrowest[1]:g}), wider than the {tolerance:.0%}"
-                     " tolerance, so no F can be shown to keep PR-AUC within it")
-        reason = (
-            f"the data cannot support one: with {test_positives:,} test positives the 95% interval"
-            f" of the {variant} model's PR-AUC difference to F = 1 {width}; about {needed:,} test positives"
-            f" would narrow it to +-{tolerance:.0%} (it narrows like 1/sqrt(positives)): hold out more rows"
-            " (an earlier split.test_from or a larger split.test_fraction) or accept a larger evaluate.tolerance"
-        )
-        return {"factor": None, "supported": False, "reason": reason, "needed_test_positives": needed,
-                "checks": checks}
-    c = checks[_fkey(best)]
-    if best == 1.0:
-        reason = (
-            f"F = 1: no larger factor's {variant} model is shown to keep PR-AUC within {tolerance:.0%} of F = 1"
-            f" with 95% confidence and mean prediction within {calibration_tolerance:.0%} of the base rate"
-        )
-    else:
-        reason = (
-            f"F = {best:g} is the largest factor whose {variant} model keeps PR-AUC within {tolerance:.0%} of"
-            f" F = 1 with 95% confidence ({by_factor[best]['pr_auc']:.4f} vs {baseline:.4f}:"
-            f" {_interval(_check_interval(c))},"
-            f" above {-tolerance:.0%}) and mean prediction within {calibration_tolerance:.0%} of the base rate"
-            f" ({c['calibration_ratio']:.3f}x)"
-        )
+        needed = max(needed, positives_to_resolve(test_positives, narrowest[0], tolerance) or 0)
+    keyed = {_fkey(f): c for f, c in checks.items()}
+    if not checks[1.0].calibrated:
+        return Recommendation(None, True, _miscalibrated_reason(checks[1.0], rule), needed, keyed)
+    best = [f for f, c in checks.items() if c.pr_auc_ok and c.calibrated][-1]
+    if best == 1.0 and larger and not any(checks[f].resolvable for f in larger):
+        reason = _unsupported_reason(test_positives, narrowest, needed, rule)
+        return Recommendation(None, False, reason, needed, keyed)
+    reason = _recommended_reason(best, checks[best], by_factor, rule)
     bigger = [f for f in larger if f > best]
     if bigger:
-        nxt, n = bigger[0], checks[_fkey(bigger[0])]
-        why = []
-        if n["pr_auc_difference"] is None or n["pr_auc_half_width"] is None:
-            why.append("has no PR-AUC interval")
-        elif n["pr_auc_status"] == "beyond":
-            why.append(f"loses more than {tolerance:.0%} PR-AUC ({_interval(_check_interval(n))})")
-        elif n["pr_auc_status"] == "unresolved":
-            more = (f"; ~{n['positives_to_resolve']:,} test positives would narrow it to +-{tolerance:.0%}"
-                    if not n["resolvable"] and n["positives_to_resolve"] else "")
-            why.append(f"cannot be shown within {tolerance:.0%} ({_interval(_check_interval(n))}{more})")
-        if not n["calibrated"]:
-            why.append(f"predicts {n['calibration_ratio']:.3g}x the base rate")
-        reason += f"; F = {nxt:g} {' and '.join(why)}"
-    return {"factor": best, "supported": True, "reason": reason, "needed_test_positives": needed, "checks": checks}
+        reason += f"; F = {bigger[0]:g} {_why_not(checks[bigger[0]], rule)}"
+    return Recommendation(best, True, reason, needed, keyed)
 
 
-def _check_interval(check: dict[str, Any]) -> dict[str, Any]:
-    return {"difference": check["pr_auc_difference"], "low": check["pr_auc_low"], "high": check["pr_auc_high"]}
+def factor_check(factor: float, m: VariantMetrics, test_positives: int, rule: Rule) -> FactorCheck:
+    """The checks of one F: its PR-AUC interval against the tolerance, its calibration against the band."""
+    c = SAME_MODEL if factor == 1.0 else m.pr_auc_vs_f1
+    status = pr_auc_status(c, rule.tolerance)
+    half_width = c.half_width if c and c.half_width is not None else math.nan
+    ratio = m.calibration_ratio
+    return FactorCheck(
+        pr_auc_difference=c.difference if c else None,
+        pr_auc_low=c.low if c else None,
+        pr_auc_high=c.high if c else None,
+        pr_auc_half_width=_finite(half_width),
+        pr_auc_status=status,
+        pr_auc_ok=status == "within",
+        resolvable=math.isfinite(half_width) and half_width <= rule.tolerance,
+        positives_to_resolve=(positives_to_resolve(test_positives, half_width, rule.tolerance)
+                              if factor != 1.0 else None),
+        calibration_ratio=ratio,
+        calibrated=ratio is not None and abs(ratio - 1.0) <= rule.calibration_tolerance,
+    )
+
+
+def _narrowest(checks: dict[float, FactorCheck], larger: list[float]) -> tuple[float, float] | None:
+    widths = [(checks[f].pr_auc_half_width, f) for f in larger
+              if checks[f].pr_auc_half_width is not None and math.isfinite(checks[f].pr_auc_half_width)]
+    return min(widths) if widths else None
+
+
+def _too_few_reason(test_positives: int, needed: int, rule: Rule) -> str:
+    return (
+        f"the test slice has only {test_positives:,} positives; at least {needed:,} are needed before"
+        f" PR-AUC differences of {rule.tolerance:.0%} and a {rule.calibration_tolerance:.0%} calibration band"
+        " mean anything (hold out more rows: an earlier split.test_from or a larger split.test_fraction)"
+    )
+
+
+def _miscalibrated_reason(base: FactorCheck, rule: Rule) -> str:
+    return (
+        f"no factor passes: even F = 1 predicts {base.calibration_ratio:.3g}x the test base rate"
+        f" (allowed: within {rule.calibration_tolerance:.0%}); the test slice differs from the train slice"
+        " (drift between the days?) or the features miss what drives the label"
+    )
+
+
+def _unsupported_reason(test_positives: int, narrowest: tuple[float, float] | None, needed: int,
+                        rule: Rule) -> str:
+    tolerance = rule.tolerance
+    if narrowest is None:
+        width = "has no bootstrap interval"
+    else:
+        width = (f"is at best +-{narrowest[0]:.1%} (F = {narrowest[1]:g}), wider than the {tolerance:.0%}"
+                 " tolerance, so no F can be shown to keep PR-AUC within it")
+    return (
+        f"the data cannot support one: with {test_positives:,} test positives the 95% interval"
+        f" of the {rule.variant} model's PR-AUC difference to F = 1 {width}; about {needed:,} test positives"
+        f" would narrow it to +-{tolerance:.0%} (it narrows like 1/sqrt(positives)): hold out more rows"
+        " (an earlier split.test_from or a larger split.test_fraction) or accept a larger evaluate.tolerance"
+    )
+
+
+def _recommended_reason(best: float, c: FactorCheck, by_factor: dict[float, VariantMetrics], rule: Rule) -> str:
+    tolerance, band = rule.tolerance, rule.calibration_tolerance
+    if best == 1.0:
+        return (
+            f"F = 1: no larger factor's {rule.variant} model is shown to keep PR-AUC within {tolerance:.0%} of"
+            f" F = 1 with 95% confidence and mean prediction within {band:.0%} of the base rate"
+        )
+    return (
+        f"F = {best:g} is the largest factor whose {rule.variant} model keeps PR-AUC within {tolerance:.0%} of"
+        f" F = 1 with 95% confidence ({by_factor[best].pr_auc:.4f} vs {by_factor[1.0].pr_auc:.4f}:"
+        f" {_interval(c)}, above {-tolerance:.0%}) and mean prediction within {band:.0%} of the base rate"
+        f" ({c.calibration_ratio:.3f}x)"
+    )
+
+
+def _why_not(n: FactorCheck, rule: Rule) -> str:
+    """Why the next larger F did not pass."""
+    tolerance, why = rule.tolerance, []
+    if n.pr_auc_difference is None or n.pr_auc_half_width is None:
+        why.append("has no PR-AUC interval")
+    elif n.pr_auc_status == "beyond":
+        why.append(f"loses more than {tolerance:.0%} PR-AUC ({_interval(n)})")
+    elif n.pr_auc_status == "unresolved":
+        more = (f"; ~{n.positives_to_resolve:,} test positives would narrow it to +-{tolerance:.0%}"
+                if not n.resolvable and n.positives_to_resolve else "")
+        why.append(f"cannot be shown within {tolerance:.0%} ({_interval(n)}{more})")
+    if not n.calibrated:
+        why.append(f"predicts {n.calibration_ratio:.3g}x the base rate")
+    return " and ".join(why)
 
 
 def _fkey(f: float) -> str:

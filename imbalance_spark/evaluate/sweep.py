@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.config.models import EvaluateConfig, JobConfig
@@ -25,6 +26,8 @@ from imbalance_spark.evaluate.bootstrap import (
 from imbalance_spark.evaluate.features import FEATURES
 from imbalance_spark.evaluate.fit import config_for_factor, fit_model, with_probability
 from imbalance_spark.evaluate.metrics import LABEL, SCORE, prediction_metrics
+from imbalance_spark.evaluate.progress import FactorClock
+from imbalance_spark.evaluate.report import ClassCount, PrAucComparison, SweepPoint, VariantMetrics
 from imbalance_spark.plan import SamplingPlan, plan_sampling
 from imbalance_spark.profile import profile_classes
 from imbalance_spark.transform import (
@@ -42,21 +45,23 @@ BASELINE_SCORE = "__p_1"
 VARIANTS = ("weighted", "unweighted", "king_zeng")
 
 
-def _class_table(plan: SamplingPlan, kept: bool) -> dict[str, dict[str, Any]]:
+def _class_table(plan: SamplingPlan) -> dict[str, ClassCount]:
+    """The classes kept at this F: predicted rows and their weighted totals."""
     return {
-        c.key: {
-            "role": c.role,
-            "count": c.predicted_kept if kept else c.count,
-            "weight_sum": (c.predicted_kept_weight or 0.0) * c.multiplier if kept else c.weight_sum,
-        }
+        c.key: ClassCount(c.role, c.predicted_kept, (c.predicted_kept_weight or 0.0) * c.multiplier)
         for c in plan.classes
     }
 
 
-def _delta_bytes(spark: SparkSession, path: str) -> int:
-    from delta.tables import DeltaTable
+def delta_data_bytes(path: Path) -> int:
+    """The bytes of the data files a fresh (one-commit) local Delta table holds: its first commit's adds.
 
-    return int(DeltaTable.forPath(spark, path).detail().first()["sizeInBytes"])
+    The same number as ``DESCRIBE DETAIL``'s ``sizeInBytes`` for such a table, read from the log
+    without a Delta look-up.
+    """
+    commit = path / "_delta_log" / f"{0:020d}.json"
+    actions = (json.loads(line) for line in commit.read_text().splitlines() if line.strip())
+    return sum(int(a["add"]["size"]) for a in actions if "add" in a)
 
 
 @dataclass
@@ -69,76 +74,108 @@ class Baseline:
     test_rows: int | None  # rows of the test slice (sizes the sample the bin edges come from)
 
 
-def evaluate_factor(
-    spark: SparkSession,
-    cfg: JobConfig,
-    factor: float,
-    train_df: DataFrame,
-    test_df: DataFrame,
-    input_columns: list[str],
-    sample_dir: Path,
-    baseline: Baseline | None = None,
-    test_rows: int | None = None,
-) -> tuple[dict[str, Any], Baseline | None]:
+@dataclass(frozen=True)
+class FactorSample:
+    """The job's sample of the train slice at one F: its plan and the rows to fit on."""
+
+    factor: float
+    plan: SamplingPlan
+    fit_df: DataFrame  # features, label and the weight column
+    logit_offset: float  # King-Zeng: ln(1/F) of the downsampled majority (0 when none is)
+
+
+@dataclass(frozen=True)
+class SweepInputs:
+    """What every F of the sweep shares: the config, the slices and where samples are measured."""
+
+    cfg: JobConfig
+    train_df: DataFrame
+    test_df: DataFrame
+    input_columns: list[str]
+    sample_dir: Path
+    test_rows: int | None
+
+
+def evaluate_factor(inputs: SweepInputs, factor: float,
+                    baseline: Baseline | None = None) -> tuple[SweepPoint, Baseline | None]:
     """One point of the sweep: the job's sample at ``factor``, three models, their test metrics.
 
     At F = 1 (``baseline`` None) returns the :class:`Baseline` too; later factors score the
     baseline's persisted test rows and compare their weighted PR-AUC with F = 1's on them.
     """
-    ev = cfg.evaluate
+    clock = FactorClock(factor)
+    with clock.step("sample", "sampling the train slice and measuring the sample as Delta"):
+        sample, sample_bytes = _sample(inputs, factor)
+    weighted, created = _weighted_variant(clock, inputs, sample, baseline)
+    baseline = baseline or created
+    if factor == 1.0:
+        # Every weight is the source weight (or 1): the three variants are one model.
+        unweighted = king_zeng = weighted
+    else:
+        unweighted, king_zeng = _unweighted_variants(clock, inputs, sample, baseline)
+    variants = {"weighted": weighted, "unweighted": unweighted, "king_zeng": king_zeng}
+    log.info(
+        "evaluate: F = %g: %s training rows, %s bytes; PR-AUC weighted %.4f, unweighted %.4f",
+        factor, f"{sample.plan.predicted_rows:,}", f"{sample_bytes:,}", weighted.pr_auc or float("nan"),
+        unweighted.pr_auc or float("nan"),
+    )
+    point = SweepPoint(factor=factor, train_rows=sample.plan.predicted_rows, sample_bytes=sample_bytes,
+                       logit_offset=sample.logit_offset, classes=_class_table(sample.plan), variants=variants,
+                       stages_s=clock.seconds())
+    return point, created
+
+
+def _sample(inputs: SweepInputs, factor: float) -> tuple[FactorSample, int]:
+    """The job's own steps, as `run` chains them (profile -> plan -> sample -> weight), and the sample's bytes."""
+    cfg = inputs.cfg
     cfg_f = config_for_factor(cfg, factor)
-    # The job's own steps, as `run` chains them: profile -> plan -> sample -> weight.
-    profile = profile_classes(train_df, cfg_f)
-    plan = plan_sampling(profile, cfg_f)
+    plan = plan_sampling(profile_classes(inputs.train_df, cfg_f), cfg_f)
     weight = cfg.weight.column
     # Not persisted here: the draws repeat exactly over the persisted train slice, and the MLlib
     # estimators cache their own (smaller) training instances.
-    sample_df = sample_input(train_df, cfg_f, plan).transform(
+    sample_df = sample_input(inputs.train_df, cfg_f, plan).transform(
         with_example_weight, cfg.label_column, plan.multipliers, weight, cfg.weight.source_column
     )
     # What the sample costs on disk, as the job writes it (every input column and the weight).
-    path = sample_dir / f"factor={factor:g}"
-    sample_df.transform(select_output, input_columns, weight).write.format("delta").mode("overwrite").save(str(path))
-    sample_bytes = _delta_bytes(spark, str(path))
+    path = inputs.sample_dir / f"factor={factor:g}"
+    sample_df.transform(select_output, inputs.input_columns, weight).write.format("delta").mode("overwrite").save(
+        str(path))
+    sample_bytes = delta_data_bytes(path)
     shutil.rmtree(path, ignore_errors=True)
-    fit_df = sample_df.select(FEATURES, LABEL, weight)
     majority = [c for c in plan.classes if c.downsampled]
     offset = majority[0].logit_offset if majority else 0.0
-    variants: dict[str, dict[str, Any]] = {}
-    model, seconds, iterations = fit_model(fit_df, ev, weight, cfg.downsampling.seed)
-    timing = {"train_seconds": seconds, "iterations": iterations}
+    return FactorSample(factor, plan, sample_df.select(FEATURES, LABEL, weight), offset), sample_bytes
+
+
+def _weighted_variant(clock: FactorClock, inputs: SweepInputs, sample: FactorSample,
+                      baseline: Baseline | None) -> tuple[VariantMetrics, Baseline | None]:
+    """Fit with the weight column and score it: at F = 1 this makes the baseline, later it is paired with it."""
+    cfg, ev = inputs.cfg, inputs.cfg.evaluate
+    with clock.step("fit_weighted", "fitting the weighted model"):
+        model, seconds, iterations = fit_model(sample.fit_df, ev, cfg.weight.column, cfg.downsampling.seed)
     if baseline is None:
-        variants["weighted"], baseline = _score_baseline(model, test_df, ev, test_rows)
-        variants["weighted"] |= timing
-        created = baseline
+        with clock.step("score_weighted", "scoring the weighted model on the test slice (the F = 1 baseline)"):
+            metrics, created = _score_baseline(model, inputs.test_df, ev, inputs.test_rows)
+        comparison = SAME_MODEL
     else:
-        variants["weighted"] = _score_paired(model, baseline, ev) | timing
+        metrics, comparison = _score_paired(clock, model, baseline, ev)
         created = None
-    scored_test_df = baseline.scored_df
-    if factor == 1.0:
-        # Every weight is the source weight (or 1): the three variants are one model.
-        variants["unweighted"] = dict(variants["weighted"])
-        variants["king_zeng"] = dict(variants["weighted"])
-    else:
-        model, seconds, iterations = fit_model(fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
-        timing = {"train_seconds": seconds, "iterations": iterations}
-        variants["unweighted"] = _score(model, scored_test_df, 0.0, ev.bins) | timing
-        variants["king_zeng"] = _score(model, scored_test_df, offset, ev.bins) | timing
-    rows = plan.predicted_rows
-    log.info(
-        "evaluate: F = %g: %s training rows, %s bytes; PR-AUC weighted %.4f, unweighted %.4f",
-        factor, f"{rows:,}", f"{sample_bytes:,}", variants["weighted"]["pr_auc"] or float("nan"),
-        variants["unweighted"]["pr_auc"] or float("nan"),
-    )
-    point = {
-        "factor": factor,
-        "train_rows": rows,
-        "sample_bytes": sample_bytes,
-        "logit_offset": offset,
-        "classes": _class_table(plan, kept=True),
-        "variants": variants,
-    }
-    return point, created
+    variant = VariantMetrics.of(metrics, comparison, paired=True, train_seconds=seconds, iterations=iterations)
+    return variant, created
+
+
+def _unweighted_variants(clock: FactorClock, inputs: SweepInputs, sample: FactorSample,
+                         baseline: Baseline) -> tuple[VariantMetrics, VariantMetrics]:
+    """Fit without the weight; score it as is and with the King-Zeng offset, on the baseline's rows."""
+    cfg, ev = inputs.cfg, inputs.cfg.evaluate
+    with clock.step("fit_unweighted", "fitting the unweighted model"):
+        model, seconds, iterations = fit_model(sample.fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
+    scored = []
+    for name, offset in (("unweighted", 0.0), ("king_zeng", sample.logit_offset)):
+        with clock.step(f"score_{name}", f"scoring the {name} model"):
+            metrics = _score(model, baseline.scored_df, offset, ev.bins)
+        scored.append(VariantMetrics.of(metrics, None, paired=False, train_seconds=seconds, iterations=iterations))
+    return scored[0], scored[1]
 
 
 def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any]:
@@ -162,28 +199,29 @@ def _score_baseline(
     )
     metrics = prediction_metrics(scored_df, ev.bins, ev.score_bins, test_rows)
     edges = metrics.pop("score_edges")
-    metrics["pr_auc_vs_f1"] = dict(SAME_MODEL)
     return metrics, Baseline(scored_df, edges, metrics["pr_auc"], test_rows)
 
 
-def _score_paired(model, baseline: Baseline, ev: EvaluateConfig) -> dict[str, Any]:
+def _score_paired(clock: FactorClock, model, baseline: Baseline,
+                  ev: EvaluateConfig) -> tuple[dict[str, Any], PrAucComparison | None]:
     pred_df = (
         model.transform(baseline.scored_df.select(ROW_ID, FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
         .transform(with_probability, 0.0, (ROW_ID, BASELINE_SCORE))
         .persist()
     )
     try:
-        metrics = prediction_metrics(pred_df, ev.bins, ev.score_bins, baseline.test_rows)
+        with clock.step("score_weighted", "scoring the weighted model on the test slice"):
+            metrics = prediction_metrics(pred_df, ev.bins, ev.score_bins, baseline.test_rows)
         edges = metrics.pop("score_edges")
         if metrics["pr_auc"] is None or baseline.pr_auc is None:
-            metrics["pr_auc_vs_f1"] = None
-            return metrics
-        binned_df = pred_df.transform(with_score_bin, BASELINE_SCORE, baseline.score_edges, BASELINE_BIN).transform(
-            with_score_bin, SCORE, edges, SCORE_BIN
-        )
-        bootstrap = paired_pr_auc_bootstrap(binned_df, ev.bootstrap_replicates, ev.bootstrap_seed)
-        metrics["pr_auc_vs_f1"] = pr_auc_comparison(metrics["pr_auc"], baseline.pr_auc, bootstrap)
-        return metrics
+            return metrics, None
+        what = f"bootstrapping the PR-AUC difference to F = 1 ({ev.bootstrap_replicates} paired replicates)"
+        with clock.step("bootstrap", what):
+            binned_df = pred_df.transform(with_score_bin, BASELINE_SCORE, baseline.score_edges, BASELINE_BIN).transform(
+                with_score_bin, SCORE, edges, SCORE_BIN
+            )
+            bootstrap = paired_pr_auc_bootstrap(binned_df, ev.bootstrap_replicates, ev.bootstrap_seed)
+        return metrics, pr_auc_comparison(metrics["pr_auc"], baseline.pr_auc, bootstrap)
     finally:
         pred_df.unpersist()
 

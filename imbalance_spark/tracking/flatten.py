@@ -7,7 +7,10 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imbalance_spark.evaluate.report import EvaluationReport
 
 from imbalance_spark.report.models import ReportDates, RunReport
 
@@ -94,19 +97,22 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def evaluation_params_and_metrics(report: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, float], list]:
+def evaluation_params_and_metrics(
+    report: EvaluationReport,
+) -> tuple[dict[str, str], dict[str, float], list[tuple[str, float, int]]]:
     """An evaluation report as MLflow params (strings and booleans, two levels deep), metrics (every
-    number, by its dotted path; sweep entries named by their factor, ``F20``) and, for sweeps over
-    integral factors, (key, value, step=F) points so MLflow charts each metric against F."""
+    number, by its dotted path in the JSON; sweep entries named by their factor, ``F20``) and, for
+    sweeps over integral factors, (key, value, step=F) points so MLflow charts each metric against F."""
+    doc = report.to_dict()
     params: dict[str, str] = {}
     metrics: dict[str, float] = {}
     steps: list[tuple[str, float, int]] = []
-    for path, value, in_list in _leaves(report, ()):
+    for path, value, in_list in _leaves(doc, ()):
         if _is_number(value):
             metrics[metric_key(*path)] = float(value)
         elif isinstance(value, (str, bool)) and len(path) <= 2 and not in_list:
             params[metric_key(*path)] = _param_value(value)
-    for name, items in _sweeps(report, ()):
+    for name, items in _sweeps(doc, ()):
         for item in items:
             for path, value, _ in _leaves(item, ()):
                 if _is_number(value) and path != ("factor",):

@@ -22,6 +22,8 @@ from imbalance_spark.errors import TrackingError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from imbalance_spark.evaluate.report import EvaluationReport
+
 from imbalance_spark.figures.run import plot_run
 from imbalance_spark.report.models import InputSection, OutputSection, RunReport
 from imbalance_spark.tracking.flatten import (
@@ -337,7 +339,7 @@ def _job_datasets(cfg: JobConfig, report: RunReport, input_df: DataFrame, output
 
 
 def log_evaluation(
-    report: Mapping[str, Any],
+    report: EvaluationReport,
     figures: Sequence[str | Path] = (),
     experiment: str | None = None,
     *,
@@ -351,45 +353,44 @@ def log_evaluation(
     booleans (two levels deep) plus the config SHA-256; metrics: every number by its dotted path, and
     each sweep list (entries with an integral ``factor``) also as points with step = F; artifacts: the
     report (``evaluation/<dataset>.json``) and ``figures``; with ``cfg`` and ``input_df``, the input
-    table as a dataset (context ``evaluation``, version ``report["input_version"]``).
+    table as a dataset (context ``evaluation``, at the Delta version read: ``report.input.version``).
     """
     experiment = experiment or (cfg.tracking.mlflow_experiment if cfg is not None else None)
     if not experiment:
         return None
-    dataset = str(report.get("dataset") or (cfg.dataset if cfg is not None else "evaluation"))
     params, metrics, steps = evaluation_params_and_metrics(report)
     if cfg is not None and cfg.source_sha256:
         params.setdefault("config_sha256", cfg.source_sha256)
     datasets = []
     if cfg is not None and input_df is not None:
-        version = report.get("input_version")
-        datasets.append(
-            _dataset_input(
-                table_dataset(
-                    input_df,
-                    name=f"{cfg.dataset}.input",
-                    path=cfg.input.path,
-                    table=cfg.input.table,
-                    fmt=cfg.input.format,
-                    version=version,
-                    targets=cfg.label_column,
-                    secrets=cfg.secrets,
-                ),
-                EVALUATION_CONTEXT,
-                {"imbalance_spark.delta_version": version},
-            )
-        )
+        datasets.append(_evaluation_input(report, cfg, input_df))
     tracker = start_mlflow_run(
         experiment,
-        run_name or f"{dataset} evaluate",
-        {"imbalance_spark.kind": "evaluate", "imbalance_spark.dataset": dataset},
+        run_name or f"{report.dataset} evaluate",
+        {"imbalance_spark.kind": "evaluate", "imbalance_spark.dataset": report.dataset},
     )
     tracker.log(
         params,
         metrics,
         steps=steps,
         artifacts=[(f, "evaluation") for f in figures],
-        report=(report, f"evaluation/{metric_key(dataset)}.json"),
+        report=(report.to_dict(), f"evaluation/{metric_key(report.dataset)}.json"),
         datasets=datasets,
     )
     return tracker.summary()
+
+
+def _evaluation_input(report: EvaluationReport, cfg: JobConfig, input_df: DataFrame):
+    """The evaluated input table as an MLflow dataset input, at the version the evaluation read."""
+    version = report.input.version
+    dataset = table_dataset(
+        input_df,
+        name=f"{cfg.dataset}.input",
+        path=cfg.input.path,
+        table=cfg.input.table,
+        fmt=cfg.input.format,
+        version=version,
+        targets=cfg.label_column,
+        secrets=cfg.secrets,
+    )
+    return _dataset_input(dataset, EVALUATION_CONTEXT, {"imbalance_spark.delta_version": version})
