@@ -11,7 +11,7 @@ from typing import Any
 
 from imbalance_spark.common.names import label_key
 from imbalance_spark.config.models import JobConfig
-from imbalance_spark.profile import ClassProfile
+from imbalance_spark.profile import ClassProfile, ClassStats
 
 
 def degree_of_imbalance(minority_rows: int, total_rows: int) -> str:
@@ -141,6 +141,45 @@ def _configured_keys(cfg: JobConfig) -> set[str]:
     return keys
 
 
+def _skip_reason(degree: str, cfg: JobConfig) -> str | None:
+    if degree not in cfg.downsampling.skip_if_degree:
+        return None
+    return (
+        f"the imbalance is {degree}, listed in downsampling.skip_if_degree: written unsampled"
+        " with the source weights (first try training on the true distribution)"
+    )
+
+
+def _class_plan(c: ClassStats, minority: set[str], cfg: JobConfig, derived: float | None, skipped: bool) -> ClassPlan:
+    """One class's role, factor and the kept counts known before sampling."""
+    if c.key in minority:
+        role, factor = "minority", 1.0
+    else:
+        role = "majority"
+        configured = derived if derived is not None else cfg.downsampling.factor_for(c.key)
+        factor = 1.0 if configured is None or skipped else configured
+    # Kept counts from the profiling pass hold for the configured factor; a class kept whole
+    # keeps every row; otherwise (a derived factor) they are measured on the sample later.
+    if factor == 1.0:
+        kept, kept_w = c.count, c.weight_sum
+    elif derived is None:
+        kept, kept_w = c.kept_if_downsampled, c.kept_weight_if_downsampled
+    else:
+        kept, kept_w = None, None
+    return ClassPlan(
+        key=c.key,
+        value=c.value,
+        role=role,
+        count=c.count,
+        factor=factor,
+        fraction=1.0 / factor,
+        weight_sum=c.weight_sum,
+        predicted_kept=kept,
+        predicted_kept_weight=kept_w,
+        weight_mode=cfg.weight.mode,
+    )
+
+
 def plan_sampling(profile: ClassProfile, cfg: JobConfig) -> SamplingPlan:
     """Turn a class profile and the config into per-class fractions and weight multipliers.
 
@@ -154,61 +193,22 @@ def plan_sampling(profile: ClassProfile, cfg: JobConfig) -> SamplingPlan:
     minority_rows = sum(c.count for c in profile.classes if c.key in minority)
     degree = degree_of_imbalance(minority_rows, total)
     notes: list[str] = []
-    present = {c.key for c in profile.classes}
-    absent = tuple(sorted(_configured_keys(cfg) - present))
+    absent = tuple(sorted(_configured_keys(cfg) - {c.key for c in profile.classes}))
     if absent:
         notes.append(f"configured class(es) {list(absent)} do not occur in the input")
     if minority_rows == 0:
         notes.append("no minority class occurs in the input")
-
-    skipped = None
+    skipped = _skip_reason(degree, cfg)
     derived = None
-    if degree in ds.skip_if_degree:
-        skipped = (
-            f"the imbalance is {degree}, listed in downsampling.skip_if_degree: written unsampled"
-            " with the source weights (first try training on the true distribution)"
-        )
-    elif ds.target_minority_share is not None:
+    if skipped is None and ds.target_minority_share is not None:
         derived = factor_for_minority_share(minority_rows, total, ds.target_minority_share)
         if derived <= 1.0:
             notes.append(
                 f"target_minority_share {ds.target_minority_share:g} is at or below the current"
                 f" minority share {minority_rows / total:.4g}: factor 1, every row kept"
             )
-
-    plans = []
-    for c in profile.classes:
-        if c.key in minority:
-            role, factor = "minority", 1.0
-        else:
-            role = "majority"
-            configured = derived if derived is not None else ds.factor_for(c.key)
-            factor = 1.0 if configured is None or skipped else configured
-        whole = factor == 1.0
-        # Kept counts from the profiling pass hold for the configured factor; a class kept whole
-        # keeps every row; otherwise (a derived factor) they are measured on the sample later.
-        if whole:
-            kept, kept_w = c.count, c.weight_sum
-        elif derived is None:
-            kept, kept_w = c.kept_if_downsampled, c.kept_weight_if_downsampled
-        else:
-            kept, kept_w = None, None
-        plans.append(
-            ClassPlan(
-                key=c.key,
-                value=c.value,
-                role=role,
-                count=c.count,
-                factor=factor,
-                fraction=1.0 / factor,
-                weight_sum=c.weight_sum,
-                predicted_kept=kept,
-                predicted_kept_weight=kept_w,
-                weight_mode=cfg.weight.mode,
-            )
-        )
     return SamplingPlan(
-        classes=tuple(plans),
+        classes=tuple(_class_plan(c, minority, cfg, derived, skipped is not None) for c in profile.classes),
         minority_share=minority_rows / total,
         degree=degree,
         derived_factor=derived,

@@ -184,80 +184,110 @@ def _exists_on_server(spark: SparkSession, path: str) -> bool:
     return True
 
 
-def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = None) -> None:
-    """Raise a typed error when a configured column is missing or of the wrong type."""
-    fields = {f.name: f for f in df.schema.fields}
-    where = describe_input(cfg)
-    by_case: dict[str, list[str]] = {}
-    for name in fields:
-        by_case.setdefault(name.casefold(), []).append(name)
-    clashes = [names for names in by_case.values() if len(names) > 1]
-    if clashes:
-        raise InputError(
-            f"input {where}: columns {clashes[0]} differ only in case, which Spark and Delta treat as the"
-            " same name; rename or drop one"
-        )
+class _InputColumns:
+    """The input's columns, looked up by their configured names, with hints for near misses."""
 
-    def need(column: str, key: str) -> T.StructField:
-        if column not in fields:
-            raise DataFrameMissingColumnError(f"{key}: column {column!r} is not in input {where}{_hint(column)}")
-        return fields[column]
+    def __init__(self, df: DataFrame, cfg: JobConfig) -> None:
+        self.fields = {f.name: f for f in df.schema.fields}
+        self.cfg = cfg
+        self.where = describe_input(cfg)
+        self.by_case: dict[str, list[str]] = {}
+        for name in self.fields:
+            self.by_case.setdefault(name.casefold(), []).append(name)
 
-    def _hint(column: str) -> str:
+    def need(self, column: str, key: str) -> T.StructField:
+        """The field called ``column``, or a typed error naming the config key."""
+        if column not in self.fields:
+            hint = self._hint(column)
+            raise DataFrameMissingColumnError(f"{key}: column {column!r} is not in input {self.where}{hint}")
+        return self.fields[column]
+
+    def _hint(self, column: str) -> str:
         # Config names are matched exactly: Spark would resolve "Is_Fraud" to is_fraud, but the
         # output, the report and the table properties would then disagree on the name.
-        same = by_case.get(column.casefold())
+        same = self.by_case.get(column.casefold())
         if same:
             return f"; did you mean {same[0]!r}? (column names in the config must match the data's case)"
-        folder = os.path.basename((cfg.input.path or "").rstrip("/"))
+        folder = os.path.basename((self.cfg.input.path or "").rstrip("/"))
         if folder.split("=", 1)[0] == column and "=" in folder:
             return f"; input.path ends in its partition folder {folder!r}: set input.path to the table's root folder"
         head = column.split(".")[0]
-        if "." in column and head in fields and isinstance(fields[head].dataType, T.StructType):
+        if "." in column and head in self.fields and isinstance(self.fields[head].dataType, T.StructType):
             return (
                 f"; {head!r} is a struct: config names are top-level column names, not paths;"
                 " select the field into its own column first"
             )
-        return f" (columns: {', '.join(fields)})"
+        return f" (columns: {', '.join(self.fields)})"
 
-    label = need(cfg.label_column, "label_column")
+
+def _check_case_clashes(cols: _InputColumns) -> None:
+    clashes = [names for names in cols.by_case.values() if len(names) > 1]
+    if clashes:
+        raise InputError(
+            f"input {cols.where}: columns {clashes[0]} differ only in case, which Spark and Delta treat as the"
+            " same name; rename or drop one"
+        )
+
+
+def _check_label_and_weight_source(cols: _InputColumns, cfg: JobConfig) -> None:
+    label = cols.need(cfg.label_column, "label_column")
     if not isinstance(label.dataType, SUPPORTED_LABEL_TYPES):
         raise InputError(
             f"label_column: column {cfg.label_column!r} has type {label.dataType.simpleString()};"
             " expected a class label: an integer, string or boolean, or a float/double/decimal of integral values"
         )
     if cfg.weight.source_column is not None:
-        src = need(cfg.weight.source_column, "weight.source_column")
+        src = cols.need(cfg.weight.source_column, "weight.source_column")
         if not isinstance(src.dataType, NUMERIC_TYPES):
             raise InputError(
                 f"weight.source_column: column {src.name!r} has type "
                 f"{src.dataType.simpleString()}; expected a numeric weight"
             )
-    for column in cfg.output.partition_by:
-        need(column, "output.partition_by")
-    for column in cfg.downsampling.key_columns:
-        need(column, "downsampling.key_columns")
+
+
+def _check_date_column(cols: _InputColumns, cfg: JobConfig, dates: RunDates | None) -> None:
     if dates is not None and cfg.input.date_column is None:
         raise InputError("input.date_column: a run date needs the input's date column in the config")
     if cfg.input.date_column is not None:
-        date_field = need(cfg.input.date_column, "input.date_column")
+        date_field = cols.need(cfg.input.date_column, "input.date_column")
         if not isinstance(date_field.dataType, (T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType)):
             raise InputError(
                 f"input.date_column: column {date_field.name!r} has type {date_field.dataType.simpleString()};"
                 " expected a date, timestamp or YYYY-MM-DD string"
             )
-    if isinstance(cfg.output.stats_columns, list):
-        for column in cfg.output.stats_columns:
-            field = None if column == cfg.weight.column else need(column, "output.stats_columns")
-            if field is not None and not has_file_stats(field.dataType):
-                raise InputError(
-                    f"output.stats_columns: column {column!r} has type {field.dataType.simpleString()},"
-                    " which Delta keeps no file statistics for"
-                )
-    taken = by_case.get(cfg.weight.column.casefold(), [])
+
+
+def _check_stats_columns(cols: _InputColumns, cfg: JobConfig) -> None:
+    if not isinstance(cfg.output.stats_columns, list):
+        return
+    for column in cfg.output.stats_columns:
+        field = None if column == cfg.weight.column else cols.need(column, "output.stats_columns")
+        if field is not None and not has_file_stats(field.dataType):
+            raise InputError(
+                f"output.stats_columns: column {column!r} has type {field.dataType.simpleString()},"
+                " which Delta keeps no file statistics for"
+            )
+
+
+def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = None) -> None:
+    """Raise a typed error when a configured column is missing or of the wrong type."""
+    cols = _InputColumns(df, cfg)
+    _check_case_clashes(cols)
+    _check_label_and_weight_source(cols, cfg)
+    for column in cfg.output.partition_by:
+        cols.need(column, "output.partition_by")
+    for column in cfg.downsampling.key_columns:
+        cols.need(column, "downsampling.key_columns")
+    _check_date_column(cols, cfg, dates)
+    _check_stats_columns(cols, cfg)
+    _check_weight_column_is_new(cols, cfg)
+
+
+def _check_weight_column_is_new(cols: _InputColumns, cfg: JobConfig) -> None:
+    taken = cols.by_case.get(cfg.weight.column.casefold(), [])
     if taken and cfg.weight.column != cfg.weight.source_column:
         raise InputError(
-            f"weight.column: column {taken[0]!r} already exists in input {where};"
+            f"weight.column: column {taken[0]!r} already exists in input {cols.where};"
             " choose another name or set weight.source_column to it"
         )
 

@@ -161,42 +161,22 @@ def build_spark_session(
         if master:
             raise ConfigError(f"--master {master} and --remote/SPARK_REMOTE {url}: choose one")
         return build_connect_session(url, app_name, conf)
-    from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name)
-    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master is None and not under_submit:
         # Plain `python`/console script: no spark-submit has chosen a master.
         master = "local[*]"
+    builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
     submitted = _submitted_conf()
-    # What spark-submit --conf set wins over our defaults.
-    quiet_logs = {} if verbose else _log4j_conf()
-    defaults = {**DEFAULT_CONF, **quiet_logs, **local_defaults(master or submitted.get("spark.master"))}
-    defaults = {k: v for k, v in defaults.items() if k not in submitted}
-    settings = {**defaults, **DELTA_CONF, **dict(conf or {})}
-    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
-    if quick_start:
-        if under_submit and QUICK_START_JAVA_OPTION not in submitted.get(_DRIVER_JAVA_OPTIONS, ""):
-            log.warning(
-                "spark.quick_start: the driver JVM already runs (spark-submit); pass"
-                " --driver-java-options %s to spark-submit instead",
-                QUICK_START_JAVA_OPTION,
-            )
-        settings = with_quick_start(settings)
     jars = None if under_submit else cached_jars_arg()
-    if jars:
-        # Fetched once by `imbalance-spark packages --fetch` (make install): no Ivy resolution.
-        settings["spark.jars"] = ",".join(filter(None, [settings.get("spark.jars"), jars]))
+    settings = _session_settings(master, submitted, conf, verbose, quick_start, under_submit, jars)
     for key, value in settings.items():
         builder = builder.config(key, value)
     if not jars:
-        # Under spark-submit --packages/--jars the jars are already on the classpath and this is a
-        # no-op; from plain Python it makes Spark's Ivy resolve the Delta jars at every start.
-        if not under_submit:
-            log.info("resolving the Delta jars with Ivy (`imbalance-spark packages --fetch` caches them once)")
-        builder = configure_spark_with_delta_pip(builder, extra_packages=delta_packages()[1:])
+        builder = _with_ivy_packages(builder, under_submit)
     if verbose or under_submit:
         spark = builder.getOrCreate()
     else:
@@ -207,6 +187,45 @@ def build_spark_session(
         # setLogLevel keeps what follows to warnings (the start-up lines are already printed).
         spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _session_settings(
+    master: str | None,
+    submitted: Mapping[str, str],
+    conf: Mapping[str, str] | None,
+    verbose: bool,
+    quick_start: bool,
+    under_submit: bool,
+    jars: str | None,
+) -> dict[str, str]:
+    """The session's settings: our defaults (what spark-submit --conf set wins), Delta's, the caller's."""
+    quiet_logs = {} if verbose else _log4j_conf()
+    defaults = {**DEFAULT_CONF, **quiet_logs, **local_defaults(master or submitted.get("spark.master"))}
+    defaults = {k: v for k, v in defaults.items() if k not in submitted}
+    settings = {**defaults, **DELTA_CONF, **dict(conf or {})}
+    if quick_start:
+        if under_submit and QUICK_START_JAVA_OPTION not in submitted.get(_DRIVER_JAVA_OPTIONS, ""):
+            log.warning(
+                "spark.quick_start: the driver JVM already runs (spark-submit); pass"
+                " --driver-java-options %s to spark-submit instead",
+                QUICK_START_JAVA_OPTION,
+            )
+        settings = with_quick_start(settings)
+    if jars:
+        # Fetched once by `imbalance-spark packages --fetch` (make install): no Ivy resolution.
+        settings["spark.jars"] = ",".join(filter(None, [settings.get("spark.jars"), jars]))
+    return settings
+
+
+def _with_ivy_packages(builder, under_submit: bool):
+    """The builder with Delta's Maven packages for Ivy to resolve (no cached jars)."""
+    from delta import configure_spark_with_delta_pip
+
+    # Under spark-submit --packages/--jars the jars are already on the classpath and this is a
+    # no-op; from plain Python it makes Spark's Ivy resolve the Delta jars at every start.
+    if not under_submit:
+        log.info("resolving the Delta jars with Ivy (`imbalance-spark packages --fetch` caches them once)")
+    return configure_spark_with_delta_pip(builder, extra_packages=delta_packages()[1:])
 
 
 def _log4j_configured(submitted: Mapping[str, str]) -> bool:
