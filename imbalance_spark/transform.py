@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from imbalance_spark.config.models import JobConfig
     from imbalance_spark.plan import SamplingPlan
 
-_FRACTIONAL = (T.FloatType, T.DoubleType, T.DecimalType)
 
 
 def column(name: str) -> Column:

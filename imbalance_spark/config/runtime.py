@@ -39,8 +39,8 @@ class SparkConfig(_Model):
 
     # Spark settings for this dataset, e.g. {spark.driver.memory: 8g}; they win over the job's defaults.
     conf: dict[StrictStr, Union[StrictStr, StrictInt, StrictFloat, StrictBool]] = {}
-    # The driver JVM compiles with its quick JIT only (C1, -XX:TieredStopAtLevel=1): a cold run of a
-    # small slice (a day of 200k rows) takes ~5 s less; a big scan on a local master takes ~30% more.
+    # The driver JVM compiles with its quick JIT only (C1, -XX:TieredStopAtLevel=1): it pays for
+    # short runs and costs on big local scans (measured in docs/performance.md).
     quick_start: StrictBool = False
 
     def settings(self) -> dict[str, str]:
