@@ -132,7 +132,7 @@ def test_the_py_files_zip_carries_the_conf_files_too(tmp_path):
     subprocess.run([sys.executable, "-m", "imbalance_spark.packages", "zip", str(zip_path)],
                    cwd=REPO_ROOT, check=True, capture_output=True, timeout=60)
     names = zipfile.ZipFile(zip_path).namelist()
-    assert "imbalance_spark/cli.py" in names and not any("__pycache__" in n for n in names)
+    assert "imbalance_spark/cli/commands.py" in names and not any("__pycache__" in n for n in names)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     found = _probe(zip_path, cwd=elsewhere)
