@@ -49,43 +49,103 @@ CONNECT_CONN_ID = "spark_connect_test"
 SPARK_BIN = Path(pyspark.__file__).resolve().parent / "bin"
 VENV_BIN = Path(sys.executable).parent
 
-# Loads the DagBag in a fresh interpreter and prints what the DAGs hold.
+# One long-lived interpreter parses the DAG folder for every fast test: it imports Airflow once
+# (seconds), then, per request, takes the request's Airflow Variables and connections (the
+# AIRFLOW_VAR_* / AIRFLOW_CONN_* environment, which is all that differs between the tests' parses)
+# and loads a fresh DagBag (Airflow re-imports each DAG file for a new DagBag) and prints what the
+# DAGs hold, one JSON line per request.
 DAGBAG_PROBE = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=sys.argv[1])
-    dags = {}
-    for dag_id, dag in bag.dags.items():
-        tasks = {}
-        for task in dag.tasks:
-            tasks[task.task_id] = {
-                "type": type(task).__name__,
-                "conn_id": getattr(task, "_conn_id", None),
-                "application": getattr(task, "application", None),
-                "application_args": getattr(task, "application_args", None),
-                "name": getattr(task, "name", None),
-                "packages": getattr(task, "packages", None),
-                "jars": getattr(task, "jars", None),
-                "conf": getattr(task, "conf", None),
-                "py_files": getattr(task, "py_files", None),
-                "op_kwargs": getattr(task, "op_kwargs", None),
-                "retries": task.retries,
-                "retry_delay_s": task.retry_delay.total_seconds(),
-                "execution_timeout_s": task.execution_timeout.total_seconds(),
+    def describe(folder):
+        bag = DagBag(dag_folder=folder)
+        dags = {}
+        for dag_id, dag in bag.dags.items():
+            tasks = {}
+            for task in dag.tasks:
+                tasks[task.task_id] = {
+                    "type": type(task).__name__,
+                    "conn_id": getattr(task, "_conn_id", None),
+                    "application": getattr(task, "application", None),
+                    "application_args": getattr(task, "application_args", None),
+                    "name": getattr(task, "name", None),
+                    "packages": getattr(task, "packages", None),
+                    "jars": getattr(task, "jars", None),
+                    "conf": getattr(task, "conf", None),
+                    "py_files": getattr(task, "py_files", None),
+                    "op_kwargs": getattr(task, "op_kwargs", None),
+                    "retries": task.retries,
+                    "retry_delay_s": task.retry_delay.total_seconds(),
+                    "execution_timeout_s": task.execution_timeout.total_seconds(),
+                }
+            dags[dag_id] = {
+                "schedule": str(dag.schedule) if dag.schedule is not None else None,
+                "start_date": dag.start_date.isoformat(),
+                "catchup": dag.catchup,
+                "max_active_runs": dag.max_active_runs,
+                "tasks": tasks,
             }
-        dags[dag_id] = {
-            "schedule": str(dag.schedule) if dag.schedule is not None else None,
-            "start_date": dag.start_date.isoformat(),
-            "catchup": dag.catchup,
-            "max_active_runs": dag.max_active_runs,
-            "tasks": tasks,
-        }
-    errors = {path: str(err) for path, err in bag.import_errors.items()}
-    print("DAGBAG=" + json.dumps({"dags": dags, "errors": errors}))
+        errors = {path: str(err) for path, err in bag.import_errors.items()}
+        return {"dags": dags, "errors": errors}
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        for key in [k for k in os.environ if k.startswith(("AIRFLOW_VAR_", "AIRFLOW_CONN_"))]:
+            del os.environ[key]
+        os.environ.update(request["env"])
+        try:
+            result = describe(request["folder"])
+        except Exception as exc:  # the test shows it
+            result = {"probe_error": repr(exc)}
+        print("DAGBAG=" + json.dumps(result), flush=True)
     """
 )
+# The per-request part of an Airflow environment (Variables and connections).
+PER_REQUEST = ("AIRFLOW_VAR_", "AIRFLOW_CONN_")
+
+
+class DagBagProbe:
+    """The long-lived DagBag interpreter: started on first use with the first test's environment."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def load(self, env: dict[str, str]) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            base = {k: v for k, v in env.items() if not k.startswith(PER_REQUEST)}
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", DAGBAG_PROBE], env=base, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+            )
+        request = {"env": {k: v for k, v in env.items() if k.startswith(PER_REQUEST)}, "folder": str(DAGS_DIR)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith("DAGBAG="):
+                result = json.loads(line[len("DAGBAG="):])
+                assert "probe_error" not in result, result["probe_error"]
+                return result
+        pytest.fail(f"the DagBag probe exited with {self.proc.wait()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+_PROBE = DagBagProbe()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_probe():
+    """The probe lives while this module's tests run (another module's use starts it again)."""
+    yield
+    _PROBE.stop()
 RUN_DATE_ARG = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 # What every spark-submit gets so that the task log is quiet (the CLI's own log4j2 file).
 QUIET = _log4j_conf()
@@ -171,11 +231,8 @@ def airflow_env(
 
 
 def load_dagbag(env: dict[str, str]) -> dict:
-    """The DAGs and import errors of jobs/dags as parsed by a real DagBag."""
-    rc, out = run_bounded([sys.executable, "-c", DAGBAG_PROBE, str(DAGS_DIR)], env, timeout=180)
-    assert rc == 0, out[-5000:]
-    line = next(x for x in out.splitlines() if x.startswith("DAGBAG="))
-    return json.loads(line[len("DAGBAG="):])
+    """The DAGs and import errors of jobs/dags as parsed by a real DagBag (the module's probe)."""
+    return _PROBE.load(env)
 
 
 def write_dataset(path: Path, dataset: str, extra: str = "", input_path: str = "/in",
