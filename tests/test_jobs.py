@@ -105,7 +105,11 @@ def test_sigkill_mid_write_leaves_previous_version_and_next_run_succeeds(spark, 
     from imbalance_spark.config.load import load_config
     from imbalance_spark.flows.run import run_job
 
-    table = fraud_table  # 300k rows: the write lasts long enough to be caught before its commit
+    # the first new data file appears when the write starts; Delta commits only after every task has
+    # written its files and the log is checked (100k rows: ten files, then the commit), so a poll
+    # every 20 ms sees the files well before the commit
+    table = fraud_table
+    rows = spark.read.format("delta").load(table).count()
     out = tmp_path / "out"
     cfg_path = write_config(
         tmp_path / "kill.yaml",
@@ -134,7 +138,7 @@ output: {{path: {out}, partition_by: [event_date]}}
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed_mid_write = True
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -146,5 +150,5 @@ output: {{path: {out}, partition_by: [event_date]}}
     again = run_job(spark, load_config(cfg_path))
     assert again.output.version == 1
     result = spark.read.format("delta").load(str(out))
-    assert result.count() == again.output.rows == 300_000
-    assert result.select("transaction_id").distinct().count() == 300_000  # no duplicates
+    assert result.count() == again.output.rows == rows
+    assert result.select("transaction_id").distinct().count() == rows  # no duplicates

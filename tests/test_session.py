@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from imbalance_spark.packages import cached_jars, delta_packages_arg, jars_dir
 from imbalance_spark.session import (
     _JVM_NOISE,
@@ -81,6 +83,7 @@ def test_the_session_uses_the_cached_jars_when_there_are_some(spark, tmp_path):
     assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 3
 
 
+@pytest.mark.slow
 def test_spark_section_reaches_the_jvm_the_cli_starts(small_fraud_table, tmp_path):
     """`spark.quick_start` and `spark.conf` from a dataset YAML: the driver JVM the CLI starts has them."""
     import json
