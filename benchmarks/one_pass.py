@@ -28,6 +28,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LABEL, DATE, FACTOR, SEED = "is_fraud", "event_date", 20, 7
 
@@ -80,6 +84,25 @@ def time_designs(variants: dict[str, Callable[[], None]], repeat: int, out: Path
     return times
 
 
+def measure(spark: SparkSession, input_path: str, repeat: int) -> dict:
+    """Time the four designs on the Delta table at ``input_path`` in ``spark``; the result's JSON."""
+    from imbalance_spark.config.load import parse_config
+
+    work = Path(tempfile.mkdtemp(prefix="one-pass-"))
+    cfg = parse_config({
+        "dataset": "one_pass", "input": {"path": input_path, "format": "delta"}, "label_column": LABEL,
+        "minority_classes": [1], "downsampling": {"factor": FACTOR, "seed": SEED},
+        "output": {"path": str(work / "out"), "partition_by": [DATE]},
+    })
+    df = spark.read.format("delta").load(input_path)
+    try:
+        times = time_designs(designs(df, cfg, work / "out"), repeat, work / "out")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"input": input_path, "rows": df.count(), "factor": FACTOR, "repeat": repeat, "seconds": times,
+            "median_s": {k: statistics.median(v) for k, v in times.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Time the four designs on ``--input``; print (and with ``--out`` write) the JSON."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.one_pass", description=__doc__.splitlines()[0])
@@ -88,21 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="JSON file for the timings")
     args = p.parse_args(argv)
 
-    from imbalance_spark.config.load import parse_config
     from imbalance_spark.session import build_spark_session
 
     spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
-    work = Path(tempfile.mkdtemp(prefix="one-pass-"))
-    cfg = parse_config({
-        "dataset": "one_pass", "input": {"path": args.input, "format": "delta"}, "label_column": LABEL,
-        "minority_classes": [1], "downsampling": {"factor": FACTOR, "seed": SEED},
-        "output": {"path": str(work / "out"), "partition_by": [DATE]},
-    })
-    df = spark.read.format("delta").load(args.input)
-    times = time_designs(designs(df, cfg, work / "out"), args.repeat, work / "out")
-    shutil.rmtree(work, ignore_errors=True)
-    result = {"input": args.input, "rows": df.count(), "factor": FACTOR, "repeat": args.repeat, "seconds": times,
-              "median_s": {k: statistics.median(v) for k, v in times.items()}}
+    result = measure(spark, args.input, args.repeat)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
