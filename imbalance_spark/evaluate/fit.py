@@ -41,11 +41,21 @@ def fit_model(train_df: DataFrame, ev: EvaluateConfig, weight_column: str | None
     return model, seconds, iterations
 
 
+def with_logit_offset(p, offset: float):
+    """The probability column ``p`` with its logit shifted by ``offset`` (``p`` itself for 0)."""
+    if not offset:
+        return p
+    clipped = F.least(F.greatest(p, F.lit(1e-15)), F.lit(1.0 - 1e-15))
+    logit = F.log(clipped / (F.lit(1.0) - clipped)) + F.lit(offset)
+    return F.lit(1.0) / (F.lit(1.0) + F.exp(-logit))
+
+
 def with_probability(pred_df: DataFrame, logit_offset: float = 0.0, keep: tuple[str, ...] = ()) -> DataFrame:
-    """The positive-class probability as ``__p`` (beside ``keep``), its logit shifted by ``logit_offset``."""
-    p = vector_to_array(F.col("probability"))[1]
-    if logit_offset:
-        clipped = F.least(F.greatest(p, F.lit(1e-15)), F.lit(1.0 - 1e-15))
-        logit = F.log(clipped / (F.lit(1.0) - clipped)) + F.lit(logit_offset)
-        p = F.lit(1.0) / (F.lit(1.0) + F.exp(-logit))
+    """The positive-class probability as ``__p`` (beside ``keep``), its logit shifted by ``logit_offset``.
+
+    The shift is the King-Zeng prior correction for every model: a tree ensemble's output is the
+    sigmoid of an additive margin too, so shifting the logit of its probability is exactly XGBoost's
+    ``base_margin`` at prediction time, with no second scoring path.
+    """
+    p = with_logit_offset(vector_to_array(F.col("probability"))[1], logit_offset)
     return pred_df.select(*keep, LABEL, p.alias(SCORE))
