@@ -330,7 +330,7 @@ def test_feature_problems_are_one_line_errors(spark, logistic_table, tmp_path):
         (lambda e: e.update(factors=[1, 0.5]), "evaluate.factors: every factor must be a finite number >= 1"),
         (lambda e: e.update(factors=[5, 5.0]), "evaluate.factors: factors repeat a value"),
         (lambda e: e.update(tolerance=2), "evaluate.tolerance: must be a relative share strictly between 0 and 1"),
-        (lambda e: e.update(model="forest"), "evaluate.model: Input should be 'logistic' or 'gbt'"),
+        (lambda e: e.update(model="forest"), "evaluate.model: Input should be 'logistic', 'gbt' or 'xgboost'"),
         (lambda e: e.update(bins=1), "evaluate.bins"),
         (lambda e: e.update(colour="red"), "evaluate.colour: unknown key"),
         (lambda e: e.update(split={"by": "hash"}), "evaluate.split: by: hash needs `key_columns`"),
