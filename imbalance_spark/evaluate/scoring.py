@@ -22,9 +22,12 @@ from pyspark.sql import functions as F
 from imbalance_spark.evaluate.bootstrap import pr_auc_from_bins
 from imbalance_spark.evaluate.metrics import LABEL, SCORE
 
-# Bins per unit of logit: a bin spans 0.5% in the odds, so rows that share a bin differ in score by
+# Bins per unit of logit: a bin spans 0.1% in the odds, so rows that share a bin differ in score by
 # at most that; the areas count such rows as tied (half a pair), as MLlib does for equal scores.
-GRID_PER_LOGIT = 200
+# Fine enough for a weak model's narrow score range (on the demo, 200 bins per unit left only ~360
+# of the bootstrap's 1,000 equal-mass bins distinct); at most ~69,000 bins over the whole clipped
+# range, one histogram row each.
+GRID_PER_LOGIT = 1000
 
 
 _EPS = 1e-15
