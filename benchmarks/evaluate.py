@@ -164,7 +164,8 @@ def _side_by_side(before: dict, after: dict) -> list[str]:
             for k, v in _steps(p).items():
                 total[k] = total.get(k, 0.0) + v
         outside = {k: v for k, v in result["stages_s"].items() if k != "sweep"}
-        return {"evaluate (total)": result["evaluate_s"], **{f"sweep: {k}": v for k, v in total.items()},
+        cli = {"CLI, from outside": result["cli_wall_s"]} if result.get("cli_wall_s") is not None else {}
+        return {**cli, "evaluate (total)": result["evaluate_s"], **{f"sweep: {k}": v for k, v in total.items()},
                 **outside}
 
     b, a = kinds(before), kinds(after)
