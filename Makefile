@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # The extras `make install`/`make test` install (pyproject.toml [project.optional-dependencies]).
-EXTRAS ?= dev,connect,airflow,bench,mlflow
+EXTRAS ?= dev,connect,airflow,bench,mlflow,xgboost
 SUM    := $(shell cksum < pyproject.toml | cut -d' ' -f1)
 CORE_STAMP := $(VENV)/.installed-$(SUM)-core
 FULL_STAMP := $(VENV)/.installed-$(SUM)-$(EXTRAS)

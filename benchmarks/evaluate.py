@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.evaluate                        # the demo: 2M rows, 30 days, 0.5% fraud
     .venv/bin/python -m benchmarks.evaluate --rows 10M             # a larger generated table
+    .venv/bin/python -m benchmarks.evaluate --rows 1M --factors 1,10,50,100           # the issue #23 target table
+    .venv/bin/python -m benchmarks.evaluate --rows 1M --factors 1,10,50,100 --model xgboost --name 1M-xgboost
+    .venv/bin/python -m benchmarks.evaluate --rows 1M --factors 1,10,50,100 --before old.json  # side by side
     .venv/bin/python -m benchmarks.evaluate --from-report data/demo/reports/evaluate/evaluate.json --load 17,15
 
 Generates the input (Delta, partitioned by event_date, like `imbalance-spark demo`) once per size
@@ -36,7 +39,7 @@ def _label(rows: int) -> str:
     return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows // 1_000}K"
 
 
-def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dict:
+def bench(rows: int, factors: list[float] | None, out: Path, master: str, model: str = "logistic") -> dict:
     """Generate (or reuse) the table, run the evaluation, return the timings."""
     from delta.tables import DeltaTable
 
@@ -52,7 +55,7 @@ def bench(rows: int, factors: list[float] | None, out: Path, master: str) -> dic
             write_demo_table(spark, str(table), rows=rows)
         generate_s = time.perf_counter() - t0
         cfg = load_config(conf_file(DEMO_CONFIG_FILE))
-        ev = cfg.evaluate.model_copy(update={"output_dir": str(table.parent / "evaluate")})
+        ev = cfg.evaluate.model_copy(update={"output_dir": str(table.parent / "evaluate"), "model": model})
         cfg = cfg.model_copy(update={"input": cfg.input.model_copy(update={"path": str(table)}), "evaluate": ev})
         load_before = os.getloadavg()
         t0 = time.perf_counter()
@@ -75,6 +78,7 @@ def summarize(report: dict, rows: int, master: str, load_before, load_after, gen
         "train_rows": report["train"]["rows"],
         "test_rows": report["test"]["rows"],
         "test_positives": report["test"]["positives"],
+        "model": report.get("model", "logistic"),
         "per_factor": [
             {
                 "factor": s["factor"],
@@ -83,6 +87,8 @@ def summarize(report: dict, rows: int, master: str, load_before, load_after, gen
                 "train_s": {k: round(v["train_seconds"], 1) for k, v in s["variants"].items()},
                 "iterations": {k: v["iterations"] for k, v in s["variants"].items()},
                 "pr_auc_weighted": s["variants"]["weighted"]["pr_auc"],
+                "roc_auc_weighted": s["variants"]["weighted"]["roc_auc"],
+                "steps_s": s.get("stages_s", {}),
             }
             for s in report["sweep"]
         ],
@@ -96,10 +102,20 @@ def summarize(report: dict, rows: int, master: str, load_before, load_after, gen
     }
 
 
-def render(result: dict) -> str:
-    """A markdown table of one benchmark result."""
+def _steps(p: dict) -> dict[str, float]:
+    """One F's seconds by kind of work: sample, fits, scoring (every variant), bootstrap, other."""
+    st = p.get("steps_s") or {}
+    fit = st.get("fit_weighted", 0.0) + st.get("fit_unweighted", 0.0)
+    score = sum(v for k, v in st.items() if k.startswith("score_"))
+    return {"sample": st.get("sample", 0.0), "fit": fit, "score": score, "bootstrap": st.get("bootstrap", 0.0),
+            "other": st.get("other", 0.0)}
+
+
+def render(result: dict, before: dict | None = None) -> str:
+    """A markdown table of one benchmark result (and, with ``before``, the two side by side)."""
     lines = [
-        f"# `imbalance-spark evaluate` on the demo table, {result['label']} rows",
+        f"# `imbalance-spark evaluate` on the demo table, {result['label']} rows,"
+        f" model {result.get('model', 'logistic')}",
         "",
         f"{result['train_rows']:,} train rows, {result['test_rows']:,} held-out test rows"
         f" ({result['test_positives']:,} positives); Spark `{result['master']}`, default driver memory.",
@@ -107,29 +123,59 @@ def render(result: dict) -> str:
         + ", ".join(f"{k} {v:.0f} s" for k, v in result["stages_s"].items())
         + ").",
         "",
-        "| F | train rows | sample MB (Delta) | fit s (weighted / unweighted) | iterations | PR-AUC (weighted) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| F | train rows | sample MB (Delta) | fit s (weighted / unweighted) | iterations | PR-AUC (weighted)"
+        " | sample s | score s | bootstrap s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in result["per_factor"]:
+        st = _steps(p)
         lines.append(
             f"| {p['factor']:g} | {p['train_rows']:,} | {p['sample_mb']:.1f} |"
             f" {p['train_s']['weighted']:.1f} / {p['train_s']['unweighted']:.1f} |"
             f" {p['iterations']['weighted']} | {p['pr_auc_weighted']:.4f} |"
+            f" {st['sample']:.1f} | {st['score']:.1f} | {st['bootstrap']:.1f} |"
         )
-    before, after = result["load_average_before"][0], result["load_average_after"][0]
+    if result.get("cli_wall_s") is not None:
+        lines += ["", f"The same evaluation through the CLI (`python -m imbalance_spark.cli evaluate`), measured from"
+                  f" outside (process start to exit, the JVM's start included): **{result['cli_wall_s']:.0f} s**."]
+    if before is not None:
+        lines += ["", *_side_by_side(before, result)]
+    before_load, after_load = result["load_average_before"][0], result["load_average_after"][0]
     machine = (
         f"Machine: {result['machine']}; run {result['run_at']};"
-        f" load average {before:.1f} before, {after:.1f} after."
+        f" load average {before_load:.1f} before, {after_load:.1f} after."
     )
-    if before > (os.cpu_count() or 2) + 1:  # the run itself keeps the cores busy
+    if before_load > (os.cpu_count() or 2) + 1:  # the run itself keeps the cores busy
         machine += (
             " **The machine was shared**: other processes were running, so these times are inflated;"
             " compare the ratios between factors, not the absolute seconds."
         )
     else:
-        machine += " Nothing else ran on the machine during the run."
+        machine += " No other Spark job ran during the run (the shared lock was held)."
     lines += ["", machine]
     return "\n".join(lines) + "\n"
+
+
+def _side_by_side(before: dict, after: dict) -> list[str]:
+    """Before and after, per kind of work summed over the factors, with the ratio."""
+    def kinds(result: dict) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for p in result["per_factor"]:
+            for k, v in _steps(p).items():
+                total[k] = total.get(k, 0.0) + v
+        outside = {k: v for k, v in result["stages_s"].items() if k != "sweep"}
+        cli = {"CLI, from outside": result["cli_wall_s"]} if result.get("cli_wall_s") is not None else {}
+        return {**cli, "evaluate (total)": result["evaluate_s"], **{f"sweep: {k}": v for k, v in total.items()},
+                **outside}
+
+    b, a = kinds(before), kinds(after)
+    lines = [f"Before ({before['run_at']}) and after, same table and factors:", "",
+             "| seconds | before | after | after / before |", "|---|---:|---:|---:|"]
+    for k in a:
+        if k in b:
+            ratio = f"{a[k] / b[k]:.2f}" if b[k] else "-"
+            lines.append(f"| {k} | {b[k]:.1f} | {a[k]:.1f} | {ratio} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,20 +191,34 @@ def main(argv: list[str] | None = None) -> int:
         help="summarize an existing evaluate.json (e.g. of `imbalance-spark evaluate` on the demo) instead of running",
     )
     p.add_argument("--load", help="with --from-report: the load averages seen before,after the run, e.g. 17.4,15.0")
+    p.add_argument("--model", default="logistic", choices=["logistic", "gbt", "xgboost"], help="evaluate.model")
+    p.add_argument("--name", help="results name (evaluate-<name>.json/.md); default the row label")
+    p.add_argument("--before", help="an earlier result JSON of the same table and factors, shown side by side")
+    p.add_argument("--cli-wall", type=float, help="the CLI run's wall seconds measured from outside, recorded beside")
+    p.add_argument("--rerender", help="re-render a result JSON (with --before, --cli-wall) instead of running")
     args = p.parse_args(argv)
     factors = [float(x) for x in args.factors.split(",")] if args.factors else None
-    if args.from_report:
+    if args.rerender:
+        result = json.loads(Path(args.rerender).read_text())
+        result.pop("before", None)
+    elif args.from_report:
         report = json.loads(Path(args.from_report).read_text())
         before, after = (float(x) for x in (args.load or "nan,nan").split(","))
         rows = report["train"]["rows"] + report["test"]["rows"]
         result = summarize(report, rows, args.master, [before], [after])
     else:
-        result = bench(_rows(args.rows), factors, Path(args.out), args.master)
+        result = bench(_rows(args.rows), factors, Path(args.out), args.master, args.model)
+    before = json.loads(Path(args.before).read_text()) if args.before else None
+    if before is not None:
+        result["before"] = before
+    if args.cli_wall is not None:
+        result["cli_wall_s"] = args.cli_wall
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"evaluate-{result['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"evaluate-{result['label']}.md").write_text(render(result))
-    print(render(result))
+    name = args.name or result["label"]
+    (out / f"evaluate-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"evaluate-{name}.md").write_text(render(result, before))
+    print(render(result, before))
     return 0
 
 

@@ -170,6 +170,10 @@ def build_spark_session(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    if master and master.startswith("local"):
+        # A local master's Python workers run on this machine: the driver's interpreter has the
+        # packages (xgboost.spark's pandas UDFs); Spark's default is whichever `python3` is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     submitted = _submitted_conf()
     jars = None if under_submit else cached_jars_arg()
     settings = _session_settings(master, submitted, conf, verbose, quick_start, under_submit, jars)

@@ -158,9 +158,11 @@ def test_paired_interval_resolves_the_tolerance_with_many_positives(evaluation):
     c = ten["pr_auc_vs_f1"]
     assert c["difference"] == pytest.approx((ten["pr_auc"] - one["pr_auc"]) / one["pr_auc"])
     assert c["low"] < c["difference"] < c["high"] and c["valid_replicates"] == 100
-    # the binned curves (the bootstrap's) agree with MLlib's areas on the point estimate
-    assert c["binned_pr_auc"] == pytest.approx(ten["pr_auc"], rel=5e-3)
-    assert c["binned_baseline_pr_auc"] == pytest.approx(one["pr_auc"], rel=5e-3)
+    # the binned curves (the bootstrap's ~1,000 equal-mass bins) agree with the reported areas (the one-pass
+    # score grid's, within ~0.1% of MLlib's exact area) on the point estimate: 1,000 bins of ~30 rows lose
+    # up to ~1% of the area (measured here: 0.65%)
+    assert c["binned_pr_auc"] == pytest.approx(ten["pr_auc"], rel=1.5e-2)
+    assert c["binned_baseline_pr_auc"] == pytest.approx(one["pr_auc"], rel=1.5e-2)
     # ~1,900 test positives, a strong signal and the right model at both F: the interval is narrower than
     # the 2% tolerance, and the recommendation is a factor, with its interval in the reason
     assert 0 < c["half_width"] < report["tolerance"], c
@@ -328,7 +330,7 @@ def test_feature_problems_are_one_line_errors(spark, logistic_table, tmp_path):
         (lambda e: e.update(factors=[1, 0.5]), "evaluate.factors: every factor must be a finite number >= 1"),
         (lambda e: e.update(factors=[5, 5.0]), "evaluate.factors: factors repeat a value"),
         (lambda e: e.update(tolerance=2), "evaluate.tolerance: must be a relative share strictly between 0 and 1"),
-        (lambda e: e.update(model="forest"), "evaluate.model: Input should be 'logistic' or 'gbt'"),
+        (lambda e: e.update(model="forest"), "evaluate.model: Input should be 'logistic', 'gbt' or 'xgboost'"),
         (lambda e: e.update(bins=1), "evaluate.bins"),
         (lambda e: e.update(colour="red"), "evaluate.colour: unknown key"),
         (lambda e: e.update(split={"by": "hash"}), "evaluate.split: by: hash needs `key_columns`"),

@@ -108,6 +108,10 @@ def _prepare(args: argparse.Namespace) -> _Job:
     factors = _parse_factors(args.factors) if getattr(args, "factors", None) else None
     if args.command == "evaluate" and cfg.evaluate is None:
         raise ConfigError(f"{args.config}: evaluate: the config has no evaluate section; add one (docs/choosing-f.md)")
+    if args.command == "evaluate":
+        from imbalance_spark.evaluate.fit import require_model_package
+
+        require_model_package(cfg.evaluate, args.config)  # before Spark starts
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     return _Job(cfg, dates, factors)

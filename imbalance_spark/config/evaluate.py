@@ -49,7 +49,8 @@ class EvaluateConfig(_Model):
     # numeric columns used as they are; string columns one-hot encoded
     features: list[StrictStr] = Field(min_length=1)
     factors: list[Factor] = Field(default_factory=lambda: [1, 5, 10, 20, 50, 100], min_length=1)
-    model: Literal["logistic", "gbt"] = "logistic"
+    # logistic and gbt: MLlib; xgboost: xgboost.spark.SparkXGBClassifier (the `xgboost` extra)
+    model: Literal["logistic", "gbt", "xgboost"] = "logistic"
     # PR-AUC may drop at most this share (relative) below F = 1 for F to be recommended
     tolerance: Factor = 0.02
     # mean prediction must stay within this share of the test base rate
@@ -65,7 +66,13 @@ class EvaluateConfig(_Model):
     score_bins: StrictInt = Field(1000, ge=50, le=10_000)
     # rows with a null feature: impute (numeric: the train mean; string: its own category) or drop
     nulls: Literal["impute", "drop"] = "impute"
+    # logistic: iterations; gbt and xgboost: trees (boosting rounds)
     max_iter: StrictInt = Field(100, ge=1)
+    # trees (gbt, xgboost): their depth and XGBoost's learning rate (None: the learner's default,
+    # gbt 5, xgboost 6 and 0.3); XGBoost's training tasks (each uses spark.task.cpus threads)
+    max_depth: StrictInt | None = Field(None, ge=1, le=30)
+    learning_rate: Factor | None = Field(None, gt=0, le=1)
+    num_workers: StrictInt = Field(1, ge=1)
     reg_param: Factor = Field(0.0, ge=0)
     split: SplitConfig = SplitConfig()
     # where the JSON report and figures go (default: an `evaluate` folder beside report.path)
@@ -88,6 +95,14 @@ class EvaluateConfig(_Model):
         if not (0.0 < value < 1.0):
             raise ValueError(f"must be a relative share strictly between 0 and 1, e.g. 0.02, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _model_options(self) -> EvaluateConfig:
+        if self.model != "xgboost" and (self.learning_rate is not None or self.num_workers != 1):
+            raise ValueError("`learning_rate` and `num_workers` only apply to model: xgboost")
+        if self.model == "logistic" and self.max_depth is not None:
+            raise ValueError("`max_depth` only applies to the tree models (gbt, xgboost)")
+        return self
 
     @field_validator("features")
     @classmethod

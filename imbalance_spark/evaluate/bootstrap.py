@@ -8,40 +8,20 @@ from typing import Any
 
 import numpy as np
 from pyspark.ml.feature import Bucketizer
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from imbalance_spark.common.hashing import hash_to_uniform
 from imbalance_spark.evaluate.metrics import LABEL, Z95, _finite
 from imbalance_spark.evaluate.report import BootstrapResult, PrAucComparison
-from imbalance_spark.evaluate.split import ROW_ID
+from imbalance_spark.evaluate.split import ROW_ID  # noqa: F401  (the test rows' id, imported from here)
 
-# The paired bootstrap: a row id (from the row's content or key), the F = 1 model's score bin beside
-# the scored model's bin, the replicate weights.
+# The paired bootstrap: the F = 1 model's score bin beside the scored model's bin, per test row.
 
 
 BASELINE_BIN = "__bin_1"
 
 
 SCORE_BIN = "__bin_f"
-
-
-# Poisson(1)'s cumulative probabilities: a uniform u draws k = how many of them are <= u.
-_POISSON1_CDF = [sum(math.exp(-1.0) / math.factorial(j) for j in range(k + 1)) for k in range(12)]
-
-
-
-def replicate_weight(seed: int, replicate: Column) -> Column:
-    """The row's Poisson(1) weight in ``replicate``, from a hash of (seed, ``__row_id``, replicate).
-
-    The Poisson bootstrap counts every row 0, 1, 2, ... times per replicate, as resampling with
-    replacement does, but row by row: the draws do not depend on the partitioning or the row order.
-    """
-    u = hash_to_uniform(F.lit(seed), F.col(ROW_ID), replicate)
-    k = F.lit(0)
-    for c in _POISSON1_CDF:
-        k = k + (u >= F.lit(c)).cast("int")
-    return k
 
 
 def with_score_bin(df: DataFrame, input_col: str, edges: list[float], output_col: str) -> DataFrame:
@@ -55,42 +35,45 @@ def with_score_bin(df: DataFrame, input_col: str, edges: list[float], output_col
 def binned_replicate_counts(pred_df: DataFrame, replicates: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Weighted positives and negatives per score bin, per model (0: F = 1, 1: the scored F), per replicate.
 
-    One Spark aggregation over ``pred_df`` (``__row_id``, ``__y``, ``__bin_1``, ``__bin_f``): every row
-    is drawn once per replicate (replicate 0 is the sample itself: weight 1) and counted under each
-    model's bin with the same weight (paired). Only the table of sums, one row per (model, bin,
-    label) with a column per replicate, reaches the driver. Returns (positives, negatives), each of
-    shape (2, replicates + 1, bins), bins from the highest score down.
+    One Spark aggregation over ``pred_df`` (``__y``, ``__bin_1``, ``__bin_f``) counts the rows of each
+    cell (F = 1's bin, the scored F's bin, label); only that table reaches the driver. The Poisson
+    bootstrap draws every row Poisson(1) times per replicate, so a cell of n rows is drawn
+    Poisson(n) times, and its rows count under both models' bins with the same draw (paired).
+    Replicate 0 is the sample itself. The draws come from ``seed`` and the cells in sorted order:
+    the same whatever the partitioning. Returns (positives, negatives), each of shape
+    (2, replicates + 1, bins), bins from the highest score down.
     """
-    b = F.col("__b")
-    weight = F.when(b == 0, F.lit(1)).otherwise(replicate_weight(seed, b))
-    by_model = F.array(
-        F.struct(F.lit(0).alias("m"), F.col(BASELINE_BIN).cast("int").alias("bin")),
-        F.struct(F.lit(1).alias("m"), F.col(SCORE_BIN).cast("int").alias("bin")),
-    )
-    drawn_df = (
-        pred_df.select(
-            ROW_ID, LABEL, BASELINE_BIN, SCORE_BIN, F.explode(F.sequence(F.lit(0), F.lit(replicates))).alias("__b")
-        )
-        .select(LABEL, BASELINE_BIN, SCORE_BIN, "__b", weight.alias("__w"))
-        .filter(F.col("__w") > 0)  # a third of the draws are 0
-        .select(LABEL, "__b", "__w", F.explode(by_model).alias("s"))
-        .select(LABEL, "__b", "__w", "s.m", "s.bin")
-    )
-    rows = (
-        drawn_df.groupBy("m", "bin", LABEL)
-        .pivot("__b", list(range(replicates + 1)))
-        .agg(F.sum("__w"))
-        .collect()
-    )
-    bins = max((int(r["bin"]) for r in rows), default=0) + 1
+    return replicate_counts(_cells(pred_df), replicates, seed)
+
+
+def replicate_counts(cells: np.ndarray, replicates: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bootstrap's counts from the cells (F = 1's bin, the scored F's bin, label, rows), sorted.
+
+    Plain NumPy: :func:`binned_replicate_counts`' shapes, bins from the highest score down.
+    """
+    bins = int(cells[:, :2].max()) + 1 if cells.size else 1
+    rng = np.random.default_rng(seed)
     positives = np.zeros((2, replicates + 1, bins))
     negatives = np.zeros((2, replicates + 1, bins))
-    for r in rows:
-        values = list(r)
-        target = positives if values[2] == 1.0 else negatives
-        # integer weights: the sums are exact whatever the order Spark adds them in
-        target[int(values[0]), :, int(values[1])] = [float(v or 0) for v in values[3:]]
+    is_positive = cells[:, 2] == 1
+    for r in range(replicates + 1):
+        # one replicate at a time: memory stays one draw per cell
+        drawn = cells[:, 3] if r == 0 else rng.poisson(cells[:, 3])
+        for model in (0, 1):
+            for target, rows in ((positives, is_positive), (negatives, ~is_positive)):
+                target[model, r] = np.bincount(cells[rows, model], weights=drawn[rows], minlength=bins)
     return positives[..., ::-1], negatives[..., ::-1]
+
+
+def _cells(pred_df: DataFrame) -> np.ndarray:
+    """(F = 1's bin, the scored F's bin, label, rows) per occupied cell, sorted: one aggregation."""
+    rows = (
+        pred_df.groupBy(F.col(BASELINE_BIN).cast("int").alias("b1"), F.col(SCORE_BIN).cast("int").alias("bf"),
+                        F.col(LABEL).cast("int").alias("y"))
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    )
+    return np.array(sorted((r["b1"], r["bf"], r["y"], r["n"]) for r in rows), dtype=np.int64).reshape(-1, 4)
 
 
 def pr_auc_from_bins(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -24,10 +26,11 @@ from imbalance_spark.evaluate.bootstrap import (
     with_score_bin,
 )
 from imbalance_spark.evaluate.features import FEATURES
-from imbalance_spark.evaluate.fit import config_for_factor, fit_model, with_probability
-from imbalance_spark.evaluate.metrics import LABEL, SCORE, prediction_metrics
+from imbalance_spark.evaluate.fit import config_for_factor, fit_model, with_logit_offset, with_probability
+from imbalance_spark.evaluate.metrics import LABEL, SCORE
 from imbalance_spark.evaluate.progress import FactorClock
 from imbalance_spark.evaluate.report import ClassCount, PrAucComparison, SweepPoint, VariantMetrics
+from imbalance_spark.evaluate.scoring import histogram_metrics, score_histogram, score_histograms
 from imbalance_spark.plan import SamplingPlan, plan_sampling
 from imbalance_spark.profile import profile_classes
 from imbalance_spark.transform import (
@@ -40,6 +43,9 @@ log = logging.getLogger(__name__)
 
 
 BASELINE_SCORE = "__p_1"
+
+
+KING_ZENG_SCORE = "__p_kz"
 
 
 VARIANTS = ("weighted", "unweighted", "king_zeng")
@@ -84,15 +90,39 @@ class FactorSample:
     logit_offset: float  # King-Zeng: ln(1/F) of the downsampled majority (0 when none is)
 
 
+@dataclass
+class SampleSize:
+    """The sample's bytes as the job writes it (Delta): measured once, on the first (F = 1) sample.
+
+    Later samples are estimated from its bytes per row: a Delta write per F only to measure its
+    size cost a pass over the train slice per F. Smaller files compress less well, so the estimate
+    runs low for small samples (15-35% at F = 10-100 on the demo table).
+    """
+
+    directory: Path
+    bytes_per_row: float | None = None
+
+    def bytes_for(self, rows: int, output: Callable[[], DataFrame]) -> int:
+        """The bytes of ``rows`` rows of the job's output; ``output`` builds it when it is measured."""
+        if self.bytes_per_row is None:
+            path = self.directory / "measured"
+            output().write.format("delta").mode("overwrite").save(str(path))
+            measured = delta_data_bytes(path)
+            shutil.rmtree(path, ignore_errors=True)
+            self.bytes_per_row = measured / rows if rows else 0.0
+            return measured
+        return round(self.bytes_per_row * rows)
+
+
 @dataclass(frozen=True)
 class SweepInputs:
-    """What every F of the sweep shares: the config, the slices and where samples are measured."""
+    """What every F of the sweep shares: the config, the slices and how samples are measured."""
 
     cfg: JobConfig
     train_df: DataFrame
     test_df: DataFrame
     input_columns: list[str]
-    sample_dir: Path
+    sample_size: SampleSize
     test_rows: int | None
 
 
@@ -104,15 +134,18 @@ def evaluate_factor(inputs: SweepInputs, factor: float,
     baseline's persisted test rows and compare their weighted PR-AUC with F = 1's on them.
     """
     clock = FactorClock(factor)
-    with clock.step("sample", "sampling the train slice and measuring the sample as Delta"):
+    with clock.step("sample", "sampling the train slice (persisted for the fits)"):
         sample, sample_bytes = _sample(inputs, factor)
-    weighted, created = _weighted_variant(clock, inputs, sample, baseline)
-    baseline = baseline or created
-    if factor == 1.0:
-        # Every weight is the source weight (or 1): the three variants are one model.
-        unweighted = king_zeng = weighted
-    else:
-        unweighted, king_zeng = _unweighted_variants(clock, inputs, sample, baseline)
+    try:
+        weighted, created = _weighted_variant(clock, inputs, sample, baseline)
+        baseline = baseline or created
+        if factor == 1.0:
+            # Every weight is the source weight (or 1): the three variants are one model.
+            unweighted = king_zeng = weighted
+        else:
+            unweighted, king_zeng = _unweighted_variants(clock, inputs, sample, baseline)
+    finally:
+        sample.fit_df.unpersist()
     variants = {"weighted": weighted, "unweighted": unweighted, "king_zeng": king_zeng}
     log.info(
         "evaluate: F = %g: %s training rows, %s bytes; PR-AUC weighted %.4f, unweighted %.4f",
@@ -130,21 +163,20 @@ def _sample(inputs: SweepInputs, factor: float) -> tuple[FactorSample, int]:
     cfg = inputs.cfg
     cfg_f = config_for_factor(cfg, factor)
     plan = plan_sampling(profile_classes(inputs.train_df, cfg_f), cfg_f)
-    weight = cfg.weight.column
-    # Not persisted here: the draws repeat exactly over the persisted train slice, and the MLlib
-    # estimators cache their own (smaller) training instances.
+    weight, source = cfg.weight.column, cfg.weight.source_column
     sample_df = sample_input(inputs.train_df, cfg_f, plan).transform(
-        with_example_weight, cfg.label_column, plan.multipliers, weight, cfg.weight.source_column
+        with_example_weight, cfg.label_column, plan.multipliers, weight, source
     )
-    # What the sample costs on disk, as the job writes it (every input column and the weight).
-    path = inputs.sample_dir / f"factor={factor:g}"
-    sample_df.transform(select_output, inputs.input_columns, weight).write.format("delta").mode("overwrite").save(
-        str(path))
-    sample_bytes = delta_data_bytes(path)
-    shutil.rmtree(path, ignore_errors=True)
+    # Persisted and counted once: the fits (and MLlib's own passes within each) read these few
+    # columns, not the train slice they were drawn from, which every pass would otherwise rescan.
+    fit_df = sample_df.select(FEATURES, LABEL, weight, *([source] if source and source != weight else []))
+    fit_df = fit_df.persist(getattr(StorageLevel, cfg.evaluate.storage_level))
+    kept = fit_df.count()
+    sample_bytes = inputs.sample_size.bytes_for(kept, lambda: sample_df.transform(
+        select_output, inputs.input_columns, weight))
     majority = [c for c in plan.classes if c.downsampled]
     offset = majority[0].logit_offset if majority else 0.0
-    return FactorSample(factor, plan, sample_df.select(FEATURES, LABEL, weight), offset), sample_bytes
+    return FactorSample(factor, plan, fit_df, offset), sample_bytes
 
 
 def _weighted_variant(clock: FactorClock, inputs: SweepInputs, sample: FactorSample,
@@ -166,25 +198,21 @@ def _weighted_variant(clock: FactorClock, inputs: SweepInputs, sample: FactorSam
 
 def _unweighted_variants(clock: FactorClock, inputs: SweepInputs, sample: FactorSample,
                          baseline: Baseline) -> tuple[VariantMetrics, VariantMetrics]:
-    """Fit without the weight; score it as is and with the King-Zeng offset, on the baseline's rows."""
+    """Fit without the weight; score it as is and with the King-Zeng offset, in one pass over the baseline's rows."""
     cfg, ev = inputs.cfg, inputs.cfg.evaluate
     with clock.step("fit_unweighted", "fitting the unweighted model"):
         model, seconds, iterations = fit_model(sample.fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
+    with clock.step("score_unweighted", "scoring the unweighted model, as is and King-Zeng corrected"):
+        pred_df = model.transform(baseline.scored_df.select(FEATURES, LABEL)).transform(with_probability)
+        corrected = with_logit_offset(F.col(SCORE), sample.logit_offset)
+        histograms = score_histograms(pred_df.select(LABEL, SCORE, corrected.alias(KING_ZENG_SCORE)),
+                                      {"unweighted": SCORE, "king_zeng": KING_ZENG_SCORE})
     scored = []
-    for name, offset in (("unweighted", 0.0), ("king_zeng", sample.logit_offset)):
-        with clock.step(f"score_{name}", f"scoring the {name} model"):
-            metrics = _score(model, baseline.scored_df, offset, ev.bins)
+    for name in ("unweighted", "king_zeng"):
+        with clock.step(f"score_{name}", f"the {name} model's metrics"):
+            metrics = histogram_metrics(histograms[name], ev.bins)
         scored.append(VariantMetrics.of(metrics, None, paired=False, train_seconds=seconds, iterations=iterations))
     return scored[0], scored[1]
-
-
-def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any]:
-    # Two small columns, read by the several aggregations of the metrics: keep them.
-    pred_df = model.transform(test_df.select(FEATURES, LABEL)).transform(with_probability, offset).persist()
-    try:
-        return prediction_metrics(pred_df, bins)
-    finally:
-        pred_df.unpersist()
 
 
 def _score_baseline(
@@ -197,29 +225,29 @@ def _score_baseline(
         .transform(with_probability, 0.0, (ROW_ID, FEATURES))
         .persist()
     )
-    metrics = prediction_metrics(scored_df, ev.bins, ev.score_bins, test_rows)
+    metrics = histogram_metrics(score_histogram(scored_df), ev.bins, ev.score_bins)
     edges = metrics.pop("score_edges")
     return metrics, Baseline(scored_df, edges, metrics["pr_auc"], test_rows)
 
 
 def _score_paired(clock: FactorClock, model, baseline: Baseline,
                   ev: EvaluateConfig) -> tuple[dict[str, Any], PrAucComparison | None]:
+    # Persisted (three numbers a row): the histogram pass scores the rows once, the bootstrap reads them.
     pred_df = (
-        model.transform(baseline.scored_df.select(ROW_ID, FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
-        .transform(with_probability, 0.0, (ROW_ID, BASELINE_SCORE))
+        model.transform(baseline.scored_df.select(FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
+        .transform(with_probability, 0.0, (BASELINE_SCORE,))
         .persist()
     )
     try:
         with clock.step("score_weighted", "scoring the weighted model on the test slice"):
-            metrics = prediction_metrics(pred_df, ev.bins, ev.score_bins, baseline.test_rows)
+            metrics = histogram_metrics(score_histogram(pred_df), ev.bins, ev.score_bins)
         edges = metrics.pop("score_edges")
         if metrics["pr_auc"] is None or baseline.pr_auc is None:
             return metrics, None
         what = f"bootstrapping the PR-AUC difference to F = 1 ({ev.bootstrap_replicates} paired replicates)"
         with clock.step("bootstrap", what):
-            binned_df = pred_df.transform(with_score_bin, BASELINE_SCORE, baseline.score_edges, BASELINE_BIN).transform(
-                with_score_bin, SCORE, edges, SCORE_BIN
-            )
+            binned_df = pred_df.transform(with_score_bin, BASELINE_SCORE, baseline.score_edges,
+                                          BASELINE_BIN).transform(with_score_bin, SCORE, edges, SCORE_BIN)
             bootstrap = paired_pr_auc_bootstrap(binned_df, ev.bootstrap_replicates, ev.bootstrap_seed)
         return metrics, pr_auc_comparison(metrics["pr_auc"], baseline.pr_auc, bootstrap)
     finally:

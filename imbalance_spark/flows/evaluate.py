@@ -24,11 +24,12 @@ from imbalance_spark.evaluate.features import (
     with_feature_columns,
     with_label,
 )
+from imbalance_spark.evaluate.fit import require_model_package
 from imbalance_spark.evaluate.holdout import HeldOut, hold_out, presampled
 from imbalance_spark.evaluate.recommend import recommend_factor
 from imbalance_spark.evaluate.report import EvaluationReport, Recommendation, SweepPoint
 from imbalance_spark.evaluate.split import with_row_id
-from imbalance_spark.evaluate.sweep import Baseline, SweepInputs, evaluate_factor, sweep_factors
+from imbalance_spark.evaluate.sweep import Baseline, SampleSize, SweepInputs, evaluate_factor, sweep_factors
 from imbalance_spark.flows.timer import StageTimer
 from imbalance_spark.plan import plan_sampling
 from imbalance_spark.profile import profile_classes
@@ -83,6 +84,7 @@ def evaluate_job(
     is logged there too, as runs are.
     """
     _require_evaluate_section(cfg)
+    require_model_package(cfg.evaluate, cfg.source_file or "config")
     factors, configured = sweep_factors(cfg, factors)
     run = EvaluateRun(spark, cfg, dates, factors, configured, output_dir(cfg))
     _run_step(run, "read")
@@ -174,16 +176,19 @@ def _sweep(run: EvaluateRun) -> None:
     """Sample, fit and score at every F; F = 1 first, its scored test rows pair every later F."""
     factors = run.factors
     assert factors[0] == 1.0, factors  # sweep_factors sorts it in
-    inputs = SweepInputs(run.cfg, run.train_df, run.test_df, run.source.df.columns, run.out_dir / "_samples",
-                         run.slices.test_profile.rows)
+    inputs = SweepInputs(run.cfg, run.train_df, run.test_df, run.source.df.columns,
+                         SampleSize(run.out_dir / "_samples"), run.slices.test_profile.rows)
     baseline: Baseline | None = None
     try:
         for factor in factors:
             point, created = evaluate_factor(inputs, factor, baseline)
             baseline = baseline or created
             run.sweep.append(point)
+        if len(factors) > 1:
+            run.notes.append("sample_bytes measured at F = 1 (written as Delta); at the other factors estimated"
+                             " from its bytes per row")
     finally:
-        shutil.rmtree(inputs.sample_dir, ignore_errors=True)
+        shutil.rmtree(inputs.sample_size.directory, ignore_errors=True)
         if baseline is not None:
             baseline.scored_df.unpersist()
 
