@@ -62,7 +62,6 @@ def config_data(base: Path, name: str, **incremental) -> dict:
         "downsampling": {"factor": FACTOR, "seed": 3, "method": "hash", "key_columns": ["id"]},
         "output": {"path": str(base / "out"), "change_data_feed": True},
         "history": {"path": str(base / "history")},
-        "report": {"path": str(base / "report.json")},
         "incremental": {"checkpoint": str(base / "checkpoint"), **incremental},
     }
 
@@ -78,7 +77,7 @@ def output_df(spark, path: str):
 
 @pytest.fixture(scope="module")
 def appended(spark, tmp_path_factory):
-    """Three appends (delta-rs, Spark, delta-rs) over two incremental runs, then one batch run of the same input."""
+    """Three appends (delta-rs, Spark, delta-rs) over two incremental runs, an OPTIMIZE, then one batch run."""
     base = tmp_path_factory.mktemp("incremental")
     data = config_data(base, "incr", max_files_per_batch=2)
     cfg = load_config(write_yaml(base / "incr.yaml", data))
@@ -89,7 +88,9 @@ def appended(spark, tmp_path_factory):
     deltalake.write_deltalake(inp, rows_frame(2 * ROWS), mode="append")  # version 2
     out_before_second = listed_version(str(base / "out"))
     second = run_incremental(spark, cfg)
-    batch_cfg = parse_config({**data, "output": {"path": str(base / "batch_out")}, "history": {}, "report": {}})
+    spark.sql(f"OPTIMIZE delta.`{inp}`")  # version 3: files compacted, dataChange false
+    batch_cfg = parse_config({**data, "output": {"path": str(base / "batch_out"), "change_data_feed": True},
+                              "history": {}})
     batch = run_job(spark, batch_cfg)
     return {"base": base, "cfg": cfg, "first": first.report, "second": second.report, "batch": batch,
             "out_before_second": out_before_second, "yaml": str(base / "incr.yaml")}
@@ -123,8 +124,8 @@ def test_each_run_reports_what_it_added(spark, appended):
     assert second.output.rows == added > 0
     assert first.output.rows + second.output.rows == appended["batch"].output.rows
     assert second.output.mode == "append" and second.input_version == 2
-    doc = (appended["base"] / "report.json").read_text()
-    assert '"incremental"' in doc and '"txn_app_id": "imbalance-spark/incr/' in doc
+    doc = second.as_dict()
+    assert doc["incremental"]["txn_app_id"].startswith("imbalance-spark/incr/") and doc["output"]["rows"] == added
 
 
 def test_history_has_each_batch_once_and_the_output_feeds_cdf(spark, appended):
@@ -138,14 +139,18 @@ def test_history_has_each_batch_once_and_the_output_feeds_cdf(spark, appended):
     feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0).load(
         str(base / "out"))
     assert feed.filter("_change_type = 'insert'").count() == output_df(spark, str(base / "out")).count()
+    batch_props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES delta.`{base / 'batch_out'}`").collect()}
+    assert batch_props["delta.enableChangeDataFeed"] == "true"  # a batch run's new table too
 
 
 def test_nothing_new_exits_0_with_one_line_and_no_commit(appended, capsys):
+    """After the second run only an OPTIMIZE was committed: not a rewrite, and nothing new."""
     out = str(appended["base"] / "out")
     version = listed_version(out)
     assert main(["run", "--config", appended["yaml"], "--incremental"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("nothing new in ") and f"version {version}" in printed[0]
+    assert "(input version 3," in printed[0]
     assert listed_version(out) == version
 
 
@@ -155,7 +160,6 @@ def test_a_first_incremental_run_into_a_batch_output_is_refused_unless_a_startin
     data["output"] = {"path": str(base / "batch_out")}
     data["incremental"] = {"checkpoint": str(base / "checkpoint_batch")}
     data["history"] = {}
-    data["report"] = {}
     version = listed_version(str(base / "batch_out"))
     with pytest.raises(OutputError, match=r"already exists .* set incremental.starting_version"):
         run_incremental(spark, parse_config(data))
@@ -166,48 +170,33 @@ def test_a_first_incremental_run_into_a_batch_output_is_refused_unless_a_startin
     assert listed_version(str(base / "batch_out")) == version
 
 
-def test_a_rewritten_input_is_refused_with_both_ways_on(spark, tmp_path):
+def test_a_rewritten_input_is_refused_with_the_ways_on(spark, tmp_path):
     data = config_data(tmp_path, "rewrites")
-    data["history"], data["report"] = {}, {}
+    data["history"] = {}
     cfg = parse_config(data)
     inp, out = str(tmp_path / "in"), str(tmp_path / "out")
     deltalake.write_deltalake(inp, rows_frame(0, 400))
     run_incremental(spark, cfg)
-    deltalake.write_deltalake(inp, rows_frame(400, 400), mode="append")
-    spark.sql(f"DELETE FROM delta.`{inp}` WHERE id < 10")  # Spark's DELETE
+    deltalake.write_deltalake(inp, rows_frame(0, 300), mode="overwrite")  # version 1, by delta-rs
     version = listed_version(out)
-    with pytest.raises(InputError, match=r"version 2 \(DELETE\) changed or deleted rows.*full `imbalance-spark run`.*"
-                       r"delete the checkpoint"):
+    with pytest.raises(InputError, match=r"version 1 \(\w+\) changed or deleted rows.*full `imbalance-spark run`.*"
+                       r"starting_version to that run's input_version \+ 1.*or reset: delete the checkpoint"):
         run_incremental(spark, cfg)
-    assert listed_version(out) == version  # the append before the DELETE was not written either
-    # reset: checkpoint and output removed, the whole input again
-    shutil.rmtree(tmp_path / "checkpoint")
-    shutil.rmtree(tmp_path / "out")
-    reset = run_incremental(spark, cfg)
-    assert reset.report.input.rows == 800 - 10
-    deltalake.write_deltalake(inp, rows_frame(0, 300), mode="overwrite")  # delta-rs overwrite
-    with pytest.raises(InputError, match=r"version 3 \(\w+\) changed or deleted rows"):
-        run_incremental(spark, cfg)
-    # the other way on: a full run, then a new checkpoint from the version after the one it read
+    assert listed_version(out) == version  # output untouched
+    # one way on: a full run, then a new checkpoint from the version after the one it read
     full = run_job(spark, cfg)
     shutil.rmtree(tmp_path / "checkpoint")
     data["incremental"]["starting_version"] = full.input_version + 1
-    deltalake.write_deltalake(inp, rows_frame(1_000, 200), mode="append")
+    deltalake.write_deltalake(inp, rows_frame(1_000, 200), mode="append")  # version 2
     after = run_incremental(spark, parse_config(data))
-    assert after.report.input.rows == 200
+    assert after.report.input.rows == 200 and after.report.incremental.input_version_from == 2
     assert output_df(spark, out).count() == full.output.rows + after.report.output.rows
-
-
-def test_optimize_of_the_input_is_not_a_rewrite(spark, tmp_path):
-    data = config_data(tmp_path, "optimized")
-    data["history"], data["report"] = {}, {}
-    cfg = parse_config(data)
-    inp = str(tmp_path / "in")
-    append_with_spark(spark, inp, 0, 400)
-    run_incremental(spark, cfg)
-    spark.sql(f"OPTIMIZE delta.`{inp}`")  # dataChange = false
-    result = run_incremental(spark, cfg)
-    assert result.report is None and result.message.startswith("nothing new")
+    spark.sql(f"DELETE FROM delta.`{inp}` WHERE id < 10")  # version 3, by Spark
+    deltalake.write_deltalake(inp, rows_frame(2_000, 200), mode="append")  # version 4: not written either
+    version = listed_version(out)
+    with pytest.raises(InputError, match=r"version 3 \(DELETE\) changed or deleted rows"):
+        run_incremental(spark, parse_config(data))
+    assert listed_version(out) == version
 
 
 @pytest.mark.parametrize(
@@ -254,14 +243,13 @@ def test_the_flag_is_refused_over_connect_with_a_date_or_without_a_block(tmp_pat
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_a_rerun_leaves_no_duplicate_and_nothing_missing(spark, tmp_path):
-    files = 8  # one micro-batch each
+    files = 6  # one micro-batch each
     data = config_data(tmp_path, "killed", max_files_per_batch=1)
-    data["report"] = {}
     data["spark"] = {"conf": SMALL_JOB_CONF, "quick_start": True}
     path = write_yaml(tmp_path / "killed.yaml", data)
     inp, out = str(tmp_path / "in"), str(tmp_path / "out")
     for i in range(files):
-        deltalake.write_deltalake(inp, rows_frame(i * 500, 500), mode="append")
+        deltalake.write_deltalake(inp, rows_frame(i * 400, 400), mode="append")
     proc = subprocess.Popen(
         [sys.executable, "-m", "imbalance_spark.cli", "run", "--config", path, "--incremental", "-q"],
         cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
