@@ -145,10 +145,13 @@ def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, 
     }
 
 
-def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "", date_column: str | None = None) -> ClassProfile:
+def profile_classes(
+    df: DataFrame, cfg: JobConfig, where: str = "", date_column: str | None = None, *, min_classes: int = 2
+) -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect).
 
     With ``date_column`` the same pass finds the first and last day of the labelled rows.
+    ``min_classes``: fewer classes is an error (an incremental micro-batch may hold one, or none).
     """
     # An id or a regression target as the label would collect one row per value: stop at the cap.
     try:
@@ -201,7 +204,7 @@ def profile_classes(df: DataFrame, cfg: JobConfig, where: str = "", date_column:
         partitions_by_column=partitions_by_column,
         date_span=(min(d[0] for d in days), max(d[1] for d in days)) if days else None,
     )
-    _check_profile(profile, cfg, where)
+    _check_profile(profile, cfg, where, min_classes)
     return profile
 
 
@@ -214,7 +217,7 @@ def _not_a_class(value: Any) -> bool:
     return False
 
 
-def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> None:
+def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "", min_classes: int = 2) -> None:
     label = cfg.label_column
     if profile.null_labels and cfg.null_labels == "error":
         if not profile.classes:
@@ -222,7 +225,7 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
         raise InputError(
             f"label_column: {profile.null_labels} row(s) have a null {label!r}; set `null_labels: drop` to drop them"
         )
-    if profile.rows == 0:
+    if profile.rows == 0 and min_classes > 0:
         raise EmptyInputError(f"input has no rows{where} with a {label!r} label")
     odd = sorted(label_key(c.value) for c in profile.classes if _not_a_class(c.value))
     if odd:
@@ -230,7 +233,7 @@ def _check_profile(profile: ClassProfile, cfg: JobConfig, where: str = "") -> No
             f"label_column: {label!r} holds {len(odd)} non-integral value(s) (e.g. {', '.join(odd[:3])}):"
             " a regression target, not class labels; bucket it into classes first (integral 0.0/1.0 labels work)"
         )
-    if len(profile.classes) < 2:
+    if 0 < len(profile.classes) < min_classes:
         raise InputError(f"label_column: only one class ({profile.classes[0].key}) in {label!r}; nothing to rebalance")
     if profile.bad_weights:
         raise InputError(

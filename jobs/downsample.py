@@ -1,6 +1,6 @@
 """spark-submit entry point: ``spark-submit --packages $(imbalance-spark packages) jobs/downsample.py --config X.yaml``.
 
-Thin: the same code path as ``imbalance-spark run``.
+Thin: the same code path as ``imbalance-spark run`` (its flags too: ``--run-date``, ``--incremental``).
 """
 
 import sys

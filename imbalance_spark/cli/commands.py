@@ -105,6 +105,8 @@ def _prepare(args: argparse.Namespace) -> _Job:
 
         if resolve_experiment(args.mlflow_experiment, cfg):
             require_mlflow()  # before Spark starts
+    if getattr(args, "incremental", False):
+        _check_incremental(args, cfg, dates)
     factors = _parse_factors(args.factors) if getattr(args, "factors", None) else None
     if args.command == "evaluate" and cfg.evaluate is None:
         raise ConfigError(f"{args.config}: evaluate: the config has no evaluate section; add one (docs/choosing-f.md)")
@@ -115,6 +117,31 @@ def _prepare(args: argparse.Namespace) -> _Job:
     if args.command == "history" and not cfg.history.enabled:
         raise ConfigError(f"{args.config}: history: set history.path or history.table to record runs")
     return _Job(cfg, dates, factors)
+
+
+def _check_incremental(args: argparse.Namespace, cfg: JobConfig, dates: RunDates | None) -> None:
+    """What ``run --incremental`` needs, checked before Spark starts."""
+    from imbalance_spark.session import remote_url
+    from imbalance_spark.tracking.runs import resolve_experiment
+
+    if cfg.incremental is None:
+        raise ConfigError(
+            f"{args.config}: incremental: --incremental needs an incremental block, e.g."
+            " incremental: {checkpoint: data/checkpoints/DATASET} (docs/production.md#incremental-runs)"
+        )
+    if dates is not None:
+        raise ConfigError("--incremental: reads what is new in the input, not a date slice; drop the run date(s)")
+    if remote_url(getattr(args, "remote", None)):
+        raise ConfigError(
+            "--incremental: not through Spark Connect (--remote/SPARK_REMOTE): each micro-batch runs in foreachBatch,"
+            " which the Connect server runs in its own Python worker that cannot report back to this run;"
+            " run it with spark-submit or local Spark (unset SPARK_REMOTE)"
+        )
+    if resolve_experiment(args.mlflow_experiment, cfg):
+        raise ConfigError(
+            "--incremental: MLflow tracking of incremental runs is not supported; drop --mlflow-experiment"
+            " (and tracking.mlflow) for this command"
+        )
 
 
 def _generate(spark, args: argparse.Namespace, job: _Job) -> int:
@@ -156,12 +183,31 @@ def _run(spark, args: argparse.Namespace, job: _Job) -> int:
     from imbalance_spark.flows.run import run_job
 
     cfg, dates = job.cfg, job.dates
+    if getattr(args, "incremental", False):
+        return _run_incremental(spark, args, cfg)
     report = run_job(spark, cfg, dates, mlflow_experiment=getattr(args, "mlflow_experiment", None))
     _print_report(report, args.json)
     if cfg.report.path:
         from imbalance_spark.report.build import report_path
 
         log.info("report written to %s", report_path(cfg.report.path, report.run_dates))
+    return 0
+
+
+def _run_incremental(spark, args: argparse.Namespace, cfg: JobConfig) -> int:
+    from imbalance_spark.flows.incremental import run_incremental
+
+    result = run_incremental(spark, cfg)
+    if result.report is None:
+        print(json.dumps({"nothing_new": True, "message": result.message}) if args.json else result.message)
+        return 0
+    _print_report(result.report, args.json)
+    if not args.json:
+        inc = result.report.incremental
+        print(
+            f"incremental: {inc.batches} micro-batch(es) {inc.batch_ids}, input versions {inc.input_version_from}"
+            f"..{inc.input_version_to}, checkpoint {inc.checkpoint}"
+        )
     return 0
 
 

@@ -71,6 +71,12 @@ def _dated(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _add_run(sub: _Subcommands) -> None:
     r = _common(_dated(sub.add_parser("run", help="downsample, upweight and write the Delta output")))
     r.add_argument("--mlflow-experiment", help=_MLFLOW_HELP)
+    r.add_argument(
+        "--incremental",
+        action="store_true",
+        help="only what is new in the input since the last run, appended once (the config's incremental block;"
+        " docs/production.md#incremental-runs)",
+    )
 
 
 def _add_profile(sub: _Subcommands) -> None:

@@ -34,7 +34,8 @@ _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|ACCESS_KEY|P
 
 # The path keys made absolute at load time (relative to the working directory), section by section.
 _PATH_KEYS = (
-    ("input", "path"), ("output", "path"), ("report", "path"), ("history", "path"), ("evaluate", "output_dir")
+    ("input", "path"), ("output", "path"), ("report", "path"), ("history", "path"), ("evaluate", "output_dir"),
+    ("incremental", "checkpoint"),
 )
 
 
@@ -90,6 +91,11 @@ def _check_nesting(cfg: JobConfig, source: str) -> None:
         raise ConfigError(f"{source}: history.path: must not be inside output.path {cfg.output.path}")
     if cfg.input.path and cfg.output.path and inside(cfg.output.path, cfg.input.path):
         raise ConfigError(f"{source}: output.path: {cfg.output.path} is equal to or inside input.path {cfg.input.path}")
+    checkpoint = cfg.incremental.checkpoint if cfg.incremental is not None else None
+    for table in (cfg.input.path, cfg.output.path, cfg.history.path):
+        if checkpoint and table and (inside(checkpoint, table) or inside(table, checkpoint)):
+            # VACUUM of a table deletes files its log does not know; a table inside it would be read as progress
+            raise ConfigError(f"{source}: incremental.checkpoint: {checkpoint} must be outside the table {table}")
 
 
 def parse_config(data: Any, source: str = "<config>") -> JobConfig:

@@ -20,6 +20,7 @@ from imbalance_spark.config.sections import (
     DownsamplingConfig,
     GuardsConfig,
     HistoryConfig,
+    IncrementalConfig,
     InputConfig,
     MlflowConfig,
     OutputConfig,
@@ -29,9 +30,9 @@ from imbalance_spark.config.sections import (
 )
 
 __all__ = [
-    "Degree", "DownsamplingConfig", "EvaluateConfig", "Factor", "GuardsConfig", "HistoryConfig", "InputConfig",
-    "JobConfig", "Label", "MlflowConfig", "OutputConfig", "ReportConfig", "ScheduleConfig", "SparkConfig",
-    "SplitConfig", "TrackingConfig", "WeightConfig", "check_factor", "inside", "redact",
+    "Degree", "DownsamplingConfig", "EvaluateConfig", "Factor", "GuardsConfig", "HistoryConfig", "IncrementalConfig",
+    "InputConfig", "JobConfig", "Label", "MlflowConfig", "OutputConfig", "ReportConfig", "ScheduleConfig",
+    "SparkConfig", "SplitConfig", "TrackingConfig", "WeightConfig", "check_factor", "inside", "redact",
 ]
 
 
@@ -52,6 +53,8 @@ class JobConfig(_Model):
     schedule: ScheduleConfig = ScheduleConfig(enabled=False)
     tracking: TrackingConfig = TrackingConfig()
     evaluate: EvaluateConfig | None = None
+    # run --incremental: the input as a Delta stream (docs/production.md#incremental-runs)
+    incremental: IncrementalConfig | None = None
     # Set by load_config: where the config came from and its content hash.
     source_file: StrictStr | None = None
     source_sha256: StrictStr | None = None
@@ -71,6 +74,8 @@ class JobConfig(_Model):
             raise ValueError("input.date_column: must differ from label_column")
         if self.evaluate is not None:
             _check_evaluate(self)
+        if self.incremental is not None:
+            _check_incremental(self)
         return self
 
     def split_by(self) -> str:
@@ -157,4 +162,37 @@ def _check_evaluate(cfg: JobConfig) -> None:
         raise ValueError(
             "evaluate.split.seed: equals downsampling.seed with the same key columns, so the test slice and the"
             " kept rows would be decided by the same draw; choose another seed"
+        )
+
+
+def _check_incremental(cfg: JobConfig) -> None:
+    """What an incremental run cannot keep exact, refused before Spark (each micro-batch is planned alone)."""
+    if cfg.input.format != "delta":
+        raise ValueError("incremental: needs a Delta input (input.format: delta), which it reads as a stream")
+    if cfg.input.version is not None or cfg.input.timestamp is not None:
+        raise ValueError(
+            "incremental: input.version/input.timestamp pin one version, an incremental run reads every new one;"
+            " remove the pin (incremental.starting_version sets where a first run starts)"
+        )
+    if cfg.minority_classes is None:
+        raise ValueError(
+            "incremental: set minority_classes (e.g. [1]): by default the minority is every class but the most"
+            " frequent, and a micro-batch's most frequent class can differ from the table's"
+        )
+    ds = cfg.downsampling
+    if ds.target_minority_share is not None:
+        raise ValueError(
+            "downsampling.target_minority_share: not with incremental: F would be derived from each micro-batch's"
+            " counts, so rows of different batches would carry different factors and weights; set"
+            " downsampling.factor (`imbalance-spark profile` suggests one)"
+        )
+    if ds.skip_if_degree:
+        raise ValueError(
+            "downsampling.skip_if_degree: not with incremental: the degree would be judged per micro-batch, so some"
+            " batches would be written unsampled; remove it"
+        )
+    if cfg.weight.mode == "realized":
+        raise ValueError(
+            "weight.mode: realized is not kept with incremental: each micro-batch would get its own multiplier,"
+            " and a small batch that keeps no row of a class would lose that class's weight; use nominal"
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
@@ -129,6 +130,9 @@ class OutputConfig(_Model):
     # label, the weight and the date column (unless partitioned by it); "all": Delta's default
     # (the first 32 columns), which costs ~15% of the job's time on wide tables.
     stats_columns: list[StrictStr] | Literal["all"] | None = None
+    # Delta Change Data Feed on the output (delta.enableChangeDataFeed, set when the table is
+    # created): downstream readers can follow its inserts and deletes (docs/production.md)
+    change_data_feed: StrictBool = False
 
     @model_validator(mode="after")
     def _one_target(self) -> OutputConfig:
@@ -170,3 +174,47 @@ class TrackingConfig(_Model):
     @property
     def mlflow_experiment(self) -> str | None:
         return self.mlflow.experiment if self.mlflow is not None else None
+
+
+# A Delta byte size, as maxBytesPerTrigger reads it: 1073741824, "512m", "1g".
+_BYTE_SIZE = re.compile(r"[1-9][0-9]*\s*(b|k|kb|m|mb|g|gb|t|tb)?", re.IGNORECASE)
+
+
+class IncrementalConfig(_Model):
+    """``run --incremental``: the input read as a Delta stream, only what is new since the last run."""
+
+    # where the stream keeps its progress (one folder per dataset; docs/production.md)
+    checkpoint: StrictStr = Field(min_length=1)
+    # micro-batch limits (Delta's maxFilesPerTrigger / maxBytesPerTrigger); default: Delta's 1000 files
+    max_files_per_batch: StrictInt | None = Field(None, ge=1)
+    max_bytes_per_batch: StrictInt | StrictStr | None = None
+    # the first input version a first run reads (as changes, not a snapshot); ignored once the
+    # checkpoint exists. Needed to start into an output that batch runs wrote.
+    starting_version: StrictInt | None = Field(None, ge=0)
+    # input commits that change or delete rows: refuse (default), skip them (Delta's
+    # skipChangeCommits), or cdf (follow them through the Change Data Feed: refused, not built)
+    changes: Literal["refuse", "skip", "cdf"] = "refuse"
+
+    @field_validator("max_bytes_per_batch")
+    @classmethod
+    def _byte_size(cls, value):
+        if value is None:
+            return value
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError(f"must be a positive number of bytes, got {value}")
+            return value
+        if not _BYTE_SIZE.fullmatch(value.strip()):
+            raise ValueError(f"expected a size like 1073741824, 512m or 1g, got {value!r}")
+        return value.strip().replace(" ", "")
+
+    @field_validator("changes")
+    @classmethod
+    def _no_cdf(cls, value):
+        if value == "cdf":
+            raise ValueError(
+                "cdf is not built: a label corrected in place would need its output row replaced by key"
+                " (MERGE) while the per-class counts, guards and history of past runs stay as they were;"
+                " use refuse (the default: such a commit stops the run) or skip (ignore such commits)"
+            )
+        return value

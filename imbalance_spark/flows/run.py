@@ -41,7 +41,13 @@ from imbalance_spark.tables.inspect import (
     replace_where,
     resolve_output_mode,
 )
-from imbalance_spark.tables.write import create_with_properties, latest_version, stats_property, write_delta
+from imbalance_spark.tables.write import (
+    cdf_property,
+    create_with_properties,
+    latest_version,
+    stats_property,
+    write_delta,
+)
 from imbalance_spark.tracking.runs import MlflowRun, log_job_run, require_mlflow, resolve_experiment, start_job_run
 from imbalance_spark.transform import downsample, observe_output, sample_input, select_output, with_example_weight
 
@@ -112,7 +118,7 @@ def table_properties(cfg: JobConfig, plan: SamplingPlan, schema: StructType) -> 
             props[f"imbalance_spark.factor.{c.key}"] = repr(c.factor)
             props[f"imbalance_spark.logit_offset.{c.key}"] = repr(c.logit_offset)
     explicit = isinstance(cfg.output.stats_columns, list)
-    return {**props, **stats_property(cfg.stats_columns(), explicit, schema)}
+    return {**props, **stats_property(cfg.stats_columns(), explicit, schema), **cdf_property(cfg.output)}
 
 
 def _warm_up_figures() -> threading.Thread:

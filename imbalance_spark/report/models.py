@@ -140,6 +140,27 @@ class MlflowRef:
 
 
 @dataclass(frozen=True)
+class IncrementalSection:
+    """What an incremental run (``run --incremental``) read and added, summed over its micro-batches."""
+
+    checkpoint: str
+    txn_app_id: str
+    batches: int  # micro-batches this run wrote
+    batch_ids: list[int]
+    # batches a killed run had committed already: retried, skipped by Delta (txnAppId/txnVersion), not counted
+    replayed_batch_ids: list[int]
+    input_version_from: int | None
+    input_version_to: int | None
+    output_version_before: int | None
+    changes: str
+    max_files_per_batch: int | None
+    max_bytes_per_batch: int | str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class RunReport:
     """The report of one run: the plan, what was read and written, the lineage and the stage times."""
 
@@ -183,13 +204,14 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     mlflow: MlflowRef | None = None
     figures: Mapping[str, str] | None = None
+    incremental: IncrementalSection | None = None  # only in the report of ``run --incremental``
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as the JSON document's dict (``mlflow`` and ``figures`` only when set)."""
+        """The report as the JSON document's dict (``mlflow``, ``figures`` and ``incremental`` only when set)."""
         doc: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name in ("mlflow", "figures") and value is None:
+            if name in ("mlflow", "figures", "incremental") and value is None:
                 continue
             doc[name] = _plain(value)
         return doc

@@ -18,10 +18,15 @@ HISTORY_SCHEMA = (
 )
 
 
-def append_history(spark: SparkSession, history: HistoryConfig, rows: list[dict]) -> None:
-    """Append one row per class to the class-proportion history table (created on first use)."""
+def append_history(
+    spark: SparkSession, history: HistoryConfig, rows: list[dict], options: dict[str, str] | None = None
+) -> None:
+    """Append one row per class to the class-proportion history table (created on first use).
+
+    ``options``: Delta write options, e.g. an incremental batch's ``txnAppId``/``txnVersion``.
+    """
     df = spark.createDataFrame(rows, HISTORY_SCHEMA)
-    writer = df.write.format("delta").mode("append")
+    writer = df.write.format("delta").mode("append").options(**(options or {}))
     if history.table is not None:
         writer.saveAsTable(history.table)
     else:

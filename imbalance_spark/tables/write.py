@@ -57,6 +57,15 @@ _MODES = {"overwrite": "overwrite", "replace_slice": "overwrite", "error_if_exis
 STATS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
+# Delta Change Data Feed on the output (output.change_data_feed): readers can follow its changes.
+CDF_PROPERTY = "delta.enableChangeDataFeed"
+
+
+def cdf_property(out: OutputConfig) -> dict[str, str]:
+    """The table property switching Delta Change Data Feed on, when ``output.change_data_feed`` asks for it."""
+    return {CDF_PROPERTY: "true"} if out.change_data_feed else {}
+
+
 _STATS_TYPES = (
     T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType,
     T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType,
@@ -108,15 +117,18 @@ def write_delta(
     create = create or create_with_properties
     spark = df.sparkSession
     stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
-    properties = {k: v for k, v in (properties or {}).items() if k != STATS_PROPERTY} or None
+    cdf = {k: v for k, v in (properties or {}).items() if k == CDF_PROPERTY}
+    properties = {k: v for k, v in (properties or {}).items() if k not in (STATS_PROPERTY, CDF_PROPERTY)} or None
     current = None
     try:
-        if properties or stats or names_needing_mapping(df.schema):
+        if properties or stats or cdf or names_needing_mapping(df.schema):
             if not found.exists:
-                create(df, out, user_metadata, {**(properties or {}), **stats})
+                create(df, out, user_metadata, {**(properties or {}), **stats, **cdf})
                 return
             current = found.detail.properties
             set_table_properties(spark, out, stats, prefix=STATS_PROPERTY, current=current)
+            if cdf:  # switched on once; `change_data_feed: false` leaves a table's feed as it is
+                set_table_properties(spark, out, cdf, prefix=CDF_PROPERTY, current=current)
         if out.table is not None and found.exists:
             _overwrite_catalog_table(df, out.table, user_metadata, where if mode == "replace_slice" else None, options)
         else:
@@ -142,6 +154,38 @@ def write_delta(
         ) from None
     if properties:
         set_table_properties(spark, out, properties, current=current)
+
+
+def append_delta(
+    df: DataFrame,
+    out: OutputConfig,
+    user_metadata: str,
+    *,
+    app_id: str,
+    version: int,
+    options: dict[str, str] | None = None,
+) -> None:
+    """Append ``df`` in one commit, once: Delta skips a write whose (``app_id``, ``version``) it has committed.
+
+    ``txnAppId``/``txnVersion`` make a micro-batch retried after a crash a no-op (Delta's idempotent
+    writes in foreachBatch); the table must exist (a creating write would record no transaction).
+    """
+    writer = (
+        df.write.format("delta").mode("append").option("userMetadata", user_metadata)
+        .option("txnAppId", app_id).option("txnVersion", str(version)).options(**(options or {}))
+    )
+    try:
+        if out.table is not None:
+            writer.saveAsTable(out.table)
+        else:
+            writer.save(out.path)
+    except AnalysisException as exc:
+        raise OutputError(f"output {describe_output(out)}: {redact(one_line(exc, first_line=True))}") from None
+    except _CONCURRENT as exc:
+        raise OutputError(
+            f"output {describe_output(out)}: another writer changed the table while this run appended"
+            f" ({type(exc).__name__}); this batch committed nothing: run it again"
+        ) from None
 
 
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"

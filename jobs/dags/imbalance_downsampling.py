@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Variable
 from imbalance_spark.config.folder import scan_datasets
 from imbalance_spark.config.load import load_spark_settings
 from imbalance_spark.config.models import ScheduleConfig
+from imbalance_spark.config.scheduler import yaml_mapping
 from imbalance_spark.errors import ConfigError
 from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
 from imbalance_spark.session import _log4j_conf, with_quick_start
@@ -83,20 +84,38 @@ def submit_conf(config_path: Path) -> dict[str, str] | None:
     return (with_quick_start(conf) if spark.quick_start else conf) or None
 
 
+def is_incremental(config_path: Path) -> bool:
+    """Whether a dataset YAML has an ``incremental`` block: its task runs ``--incremental``, with no run date."""
+    return bool(yaml_mapping(config_path).get("incremental"))
+
+
+def job_args(config_path: Path, incremental: bool) -> list[str]:
+    """The job's arguments: what is new since the last run (incremental), or the DAG run's date."""
+    what = ["--incremental"] if incremental else ["--run-date", RUN_DATE_TEMPLATE]
+    return ["--config", str(config_path), *what, *verbose_args()]
+
+
 def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
     """One DAG with one task that runs the job for the DAG run's logical date: a SparkSubmitOperator,
-    or a PythonOperator through Spark Connect when imbalance_spark_connect_conn_id is set."""
+    or a PythonOperator through Spark Connect when imbalance_spark_connect_conn_id is set.
+
+    An incremental dataset runs ``--incremental`` (every commit since the last run, no date), one run at a
+    time and without catch-up (one run reads everything new), always by spark-submit (not over Connect).
+    """
     start = schedule.start_date
+    incremental = is_incremental(config_path)
+    connect = CONNECT_CONN_ID is not None and not incremental
     # Read before the DAG exists: a bad `spark` block must leave no DAG behind (Airflow registers
     # a DAG when its `with` block ends, even by an exception).
-    conf = submit_conf(config_path) if CONNECT_CONN_ID is None else None
+    conf = submit_conf(config_path) if not connect else None
     with DAG(
         dag_id=f"{DAG_ID_PREFIX}{dataset}",
-        description=f"Downsample the majority class of {dataset} and upweight the kept rows",
+        description=f"Downsample the majority class of {dataset} and upweight the kept rows"
+        + (" (incremental: what is new in the input since the last run)" if incremental else ""),
         schedule=schedule.cron,
         start_date=dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc),
-        catchup=schedule.catchup,
-        max_active_runs=schedule.max_active_runs,
+        catchup=schedule.catchup and not incremental,
+        max_active_runs=1 if incremental else schedule.max_active_runs,
         default_args={
             "retries": schedule.retries,
             "retry_delay": dt.timedelta(minutes=schedule.retry_delay_minutes),
@@ -104,7 +123,7 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
         },
         tags=["imbalance-spark"],
     ) as dag:
-        if CONNECT_CONN_ID is not None:
+        if connect:
             PythonOperator(
                 task_id="downsample",
                 python_callable=run_through_connect,
@@ -115,12 +134,12 @@ def build_dag(config_path: Path, dataset: str, schedule: ScheduleConfig) -> DAG:
             task_id="downsample",
             conn_id=CONN_ID,
             application=str(PROJECT_ROOT / "jobs" / "downsample.py"),
-            application_args=["--config", str(config_path), "--run-date", RUN_DATE_TEMPLATE, *verbose_args()],
+            application_args=job_args(config_path, incremental),
             packages=None if DELTA_JARS else delta_packages_arg(),
             jars=DELTA_JARS or None,
             conf=conf,
             py_files=PY_FILES or None,
-            name=f"imbalance-spark-{dataset}-{RUN_DATE_TEMPLATE}",
+            name=f"imbalance-spark-{dataset}-{'incremental' if incremental else RUN_DATE_TEMPLATE}",
         )
     return dag
 
