@@ -129,6 +129,11 @@ class OutputConfig(_Model):
     # label, the weight and the date column (unless partitioned by it); "all": Delta's default
     # (the first 32 columns), which costs ~15% of the job's time on wide tables.
     stats_columns: list[StrictStr] | Literal["all"] | None = None
+    # mixed: each file holds its rows in a seeded hash order (a trainer reading files in order sees
+    # batches at the output's class share); input: the order Spark read them in (docs/performance.md)
+    row_order: Literal["mixed", "input"] = "mixed"
+    # at most this many rows per output file (Spark's maxRecordsPerFile); default: no limit
+    max_records_per_file: StrictInt | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_target(self) -> OutputConfig:
