@@ -52,6 +52,8 @@ def report_numbers(report: Any) -> dict[str, Any]:
         "rows_out": doc["output"]["rows"],
         "stages_s": dict(doc["stages_s"]),
         "duration_s": doc["duration_s"],
+        # a report of a library before it had them has none
+        **({"output_files": doc["output_files"]} if doc.get("output_files") is not None else {}),
     }
 
 

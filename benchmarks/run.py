@@ -43,7 +43,8 @@ GROUPS = {
     "core": ["floor_noop_scan", "job_library", "job_spark_submit", "naive_spark",
              "pandas_imblearn", "polars_eager", "polars_streaming"],
     # possible library changes, measured as pure DataFrame code around the unchanged library
-    "candidates": ["job_repartition", "job_optimize_write", "job_hash", "job_sampleby_udf", "job_v1_create"],
+    "candidates": ["job_repartition", "job_optimize_write", "job_hash", "job_sampleby_udf", "job_v1_create",
+                   "job_row_order_input", "job_max_records"],
     # where the job's time goes: the label-only pass and the full pass without its write
     "diagnostics": ["label_count", "sample_noop", "sample_delta", "sample_delta_flat", "sample_parquet"],
 }

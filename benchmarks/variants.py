@@ -84,8 +84,8 @@ def sql_executions(event_logs: list[Path], since_ms: float = 0) -> list[dict]:
     return out
 
 
-def job_config_dict(args: argparse.Namespace, **downsampling) -> dict:
-    """The dataset config the job runs with in every job variant."""
+def job_config_dict(args: argparse.Namespace, output: dict | None = None, **downsampling) -> dict:
+    """The dataset config the job runs with in every job variant (``output``: more output keys)."""
     return {
         "dataset": "bench_fraud",
         "input": {"path": args.input, "format": "parquet"},
@@ -93,7 +93,7 @@ def job_config_dict(args: argparse.Namespace, **downsampling) -> dict:
         "minority_classes": [MINORITY],
         "downsampling": {"factor": args.factor, "seed": SEED, **downsampling},
         "weight": {"column": WEIGHT},
-        "output": {"path": args.output, "partition_by": [PARTITION], "mode": "overwrite"},
+        "output": {"path": args.output, "partition_by": [PARTITION], "mode": "overwrite", **(output or {})},
         "report": {"path": str(Path(args.output).parent / (Path(args.output).name + "-report.json"))},
     }
 
@@ -227,14 +227,14 @@ def sample_parquet(args: argparse.Namespace) -> dict:
 
 def job_library(
     args: argparse.Namespace, extra_conf: dict[str, str] | None = None, downsampling: dict | None = None,
-    seams=None,
+    seams=None, output: dict | None = None,
 ) -> dict:
     """(b) The job through the library: ``run_job(spark, parse_config(...))``, with ``seams`` if given."""
     from imbalance_spark.config.load import parse_config
     from imbalance_spark.flows.run import run_job
 
     spark = _spark("job", extra_conf)
-    cfg = parse_config(job_config_dict(args, **(downsampling or {})))
+    cfg = parse_config(job_config_dict(args, output, **(downsampling or {})))
     with_seams = {} if seams is None else {"seams": seams}
     out = timed(lambda: {"report": run_job(spark, cfg, **with_seams)})
     report = report_numbers(out.pop("report"))
@@ -244,6 +244,7 @@ def job_library(
         stages_s=report["stages_s"],
         job_duration_s=report["duration_s"],
         files=count_data_files(args.output),
+        output_files=report.get("output_files"),
     )
     return out
 
@@ -294,6 +295,16 @@ def job_v1_create(args: argparse.Namespace) -> dict:
 def job_hash(args: argparse.Namespace) -> dict:
     """Candidate: the job with ``method: hash`` on ``transaction_id`` (a config choice, no code)."""
     return job_library(args, downsampling={"method": "hash", "key_columns": ["transaction_id"]})
+
+
+def job_row_order_input(args: argparse.Namespace) -> dict:
+    """Reference: the job with ``output.row_order: input`` (no shuffle, no sort: rows as Spark read them)."""
+    return job_library(args, output={"row_order": "input"})
+
+
+def job_max_records(args: argparse.Namespace) -> dict:
+    """Candidate config: the job with ``output.max_records_per_file: 200000`` (smaller files for loaders)."""
+    return job_library(args, output={"max_records_per_file": 200_000})
 
 
 def job_optimize_write(args: argparse.Namespace) -> dict:
@@ -497,6 +508,8 @@ VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "job_spark_submit": job_spark_submit,
     "job_repartition": job_repartition,
     "job_optimize_write": job_optimize_write,
+    "job_row_order_input": job_row_order_input,
+    "job_max_records": job_max_records,
     "job_hash": job_hash,
     "job_v1_create": job_v1_create,
     "job_sampleby_udf": job_sampleby_udf,

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from imbalance_spark.plan import SamplingPlan
 
 
-
 def column(name: str) -> Column:
     """The column called ``name``: a configured name is a name, never a path ("a.b" is not field b of a)."""
     return F.col(backtick(name))
@@ -152,4 +151,45 @@ def sample_input(
         cfg.downsampling.seed,
         cfg.downsampling.method,
         cfg.downsampling.key_columns,
+    )
+
+
+def _hashable(dtype: T.DataType) -> bool:
+    """Whether Spark can hash a column of this type (maps and variants it cannot, nested or not)."""
+    if isinstance(dtype, (T.MapType, T.VariantType)):
+        return False
+    if isinstance(dtype, T.ArrayType):
+        return _hashable(dtype.elementType)
+    if isinstance(dtype, T.StructType):
+        return all(_hashable(f.dataType) for f in dtype.fields)
+    return True
+
+
+def mix_rows(df: DataFrame, seed: int, partition_by: Sequence[str] = ()) -> DataFrame:
+    """The rows spread over the write's tasks and ordered within each by a seeded hash of the whole row.
+
+    A task writes one file per partition value, its rows in the order it holds them. Rows read from
+    files that arrived by class (positives in their own commit) sit in blocks, or in tasks of one
+    class when Spark packs those files together: a trainer reading the files in order then meets
+    batches without a positive. Hash-partitioned (one shuffle of the kept rows; adaptive execution
+    sizes the tasks) and sorted by the same seeded hash, each file holds a reproducible sample of
+    the output in an order unrelated to the class. The partition columns lead the sort because the
+    write needs its rows grouped by them (a sort it would otherwise add, which would not keep this).
+    """
+    hashed = [column(f.name) for f in df.schema.fields if _hashable(f.dataType)]
+    order = F.xxhash64(F.lit(seed), *hashed)
+    return df.repartition(order).sortWithinPartitions(*[column(c) for c in partition_by], order)
+
+
+def file_batch_counts(
+    df: DataFrame, label_column: str, minority_keys: Sequence[str], batch_rows: int,
+    file_column: str = "file_path", index_column: str = "row_index",
+) -> DataFrame:
+    """Per file: its rows, its minority rows, and its ``batch_rows``-row batches (in file order) holding one."""
+    minority = label_key_column(df, label_column).isin(list(minority_keys))
+    batch = F.floor(F.col(index_column) / F.lit(batch_rows))
+    return df.groupBy(file_column).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.when(minority, 1).otherwise(0)).alias("minority_rows"),
+        F.count_distinct(F.when(minority, batch)).alias("batches_with_minority"),
     )

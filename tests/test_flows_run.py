@@ -103,7 +103,7 @@ def test_report_contract(spark, fraud_table, run):
     assert report.output.classes["1"].count == n_in[1]
     assert report.output.version == 0
     assert report.notes == []
-    assert set(report.stages_s) == {"read", "output_check", "profile", "write", "version", "report"}
+    assert set(report.stages_s) == {"read", "output_check", "profile", "write", "version", "files", "report"}
 
 
 def test_overwrite_is_one_new_commit(spark, fraud_table, tmp_path):
@@ -248,7 +248,7 @@ def test_target_share_hits_target_within_binomial_bound(spark, fraud_table, tmp_
     lo, hi = n_min / (n_min + m_in * p + 5 * sd), n_min / (n_min + m_in * p - 5 * sd)
     assert lo <= 0.25 <= hi
     assert lo <= n_min / n <= hi
-    assert set(report.stages_s) == {"read", "output_check", "profile", "check", "write", "version"}
+    assert set(report.stages_s) == {"read", "output_check", "profile", "check", "write", "version", "files"}
 
 
 def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):

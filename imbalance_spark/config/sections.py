@@ -133,6 +133,11 @@ class OutputConfig(_Model):
     # Delta Change Data Feed on the output (delta.enableChangeDataFeed, set when the table is
     # created): downstream readers can follow its inserts and deletes (docs/production.md)
     change_data_feed: StrictBool = False
+    # mixed: each file holds its rows in a seeded hash order (a trainer reading files in order sees
+    # batches at the output's class share); input: the order Spark read them in (docs/performance.md)
+    row_order: Literal["mixed", "input"] = "mixed"
+    # at most this many rows per output file (Spark's maxRecordsPerFile); default: no limit
+    max_records_per_file: StrictInt | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_target(self) -> OutputConfig:

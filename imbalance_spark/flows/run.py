@@ -23,13 +23,14 @@ from imbalance_spark.common.dates import RunDates
 from imbalance_spark.common.files import write_json
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import GuardError
+from imbalance_spark.flows.file_order import measure_output_files
 from imbalance_spark.flows.profile import profile_input, slice_text
 from imbalance_spark.flows.timer import StageTimer
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
 from imbalance_spark.profile import ClassProfile, kept_by_class
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report.build import WriteInfo, build_report, history_rows, report_dates, report_path
-from imbalance_spark.report.models import Lineage, MlflowRef, RunReport
+from imbalance_spark.report.models import Lineage, MlflowRef, OutputFiles, RunReport
 from imbalance_spark.tables.history import append_history
 from imbalance_spark.tables.inspect import (
     OutputTable,
@@ -49,7 +50,14 @@ from imbalance_spark.tables.write import (
     write_delta,
 )
 from imbalance_spark.tracking.runs import MlflowRun, log_job_run, require_mlflow, resolve_experiment, start_job_run
-from imbalance_spark.transform import downsample, observe_output, sample_input, select_output, with_example_weight
+from imbalance_spark.transform import (
+    downsample,
+    mix_rows,
+    observe_output,
+    sample_input,
+    select_output,
+    with_example_weight,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +158,12 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Written:
-    """What the write step left: the output as written, its observed counts, version and predicate."""
+    """What the write step left: the output as written, its observed counts, version and predicate, its files."""
 
     output_df: DataFrame
     observed: dict[str, Any] | None
     info: WriteInfo
+    files: OutputFiles | None = None
 
 
 def run_job(
@@ -294,7 +303,10 @@ def _write(
     if observation is not None:
         keys = [c.key for c in plan.classes]
         output_df = output_df.transform(observe_output, observation, cfg.label_column, keys, cfg.weight.column)
-    to_write = output_df.transform(seams.before_write) if seams.before_write is not None else output_df
+    to_write = output_df
+    if cfg.output.row_order == "mixed":
+        to_write = to_write.transform(mix_rows, cfg.downsampling.seed, cfg.output.partition_by)
+    to_write = to_write.transform(seams.before_write) if seams.before_write is not None else to_write
     target = describe_output(cfg.output)
     with run.timer.stage("write", f"writing Delta ({mode}) to {target}{slice_text(run.dates)}"):
         write_delta(
@@ -311,9 +323,11 @@ def _write(
         observed = observation.get if observation is not None else None
     with run.timer.stage("version", "looking up the version written"):
         version = latest_version(spark, cfg.output)
+    with run.timer.stage("files", "reading the output's files back in file order"):
+        files = measure_output_files(spark, cfg, plan.minority_keys, version)
     info = WriteInfo(target=target, version=version, partition_by=tuple(cfg.output.partition_by), mode=mode,
                      replace_where=where)
-    return _Written(output_df=output_df, observed=observed, info=info)
+    return _Written(output_df=output_df, observed=observed, info=info, files=files)
 
 
 def _mismatch_notes(plan: SamplingPlan, observed: dict[str, Any] | None) -> list[str]:
@@ -346,6 +360,7 @@ def _report(run: _Run, plan: SamplingPlan, profile: ClassProfile, lineage: Linea
         stages=run.timer.stages,
         duration_s=run.timer.elapsed,
         notes=_mismatch_notes(plan, written.observed),
+        output_files=written.files,
     )
 
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.plan import SamplingPlan, factor_for_minority_share
 from imbalance_spark.report.models import (
+    FileCounts,
     Guards,
     InputClass,
     InputSection,
     Lineage,
     OutputClass,
+    OutputFiles,
     OutputSection,
     ProfileSummary,
     ReportDates,
     RunReport,
+    Spread,
 )
 
 # The placeholder of report.path replaced by the run's slice (``all`` for a whole table).
@@ -100,6 +104,7 @@ def build_report(
     stages: Mapping[str, float],
     duration_s: float,
     notes: list[str] | None = None,
+    output_files: OutputFiles | None = None,
 ) -> RunReport:
     """Assemble the report from the config, the plan, the metrics observed during the write."""
     out_rows, out_classes = output_classes(plan, observed)
@@ -146,6 +151,46 @@ def build_report(
         duration_s=round(duration_s, 3),
         config=cfg.summary(),
         notes=list(notes or []),
+        output_files=output_files,
+    )
+
+
+def _spread(values: Sequence[float]) -> Spread | None:
+    return Spread(min(values), statistics.median(values), max(values)) if values else None
+
+
+def random_batches_without_minority(rows: int, minority_rows: int, batch_rows: int) -> float:
+    """Expected batches of a file without a minority row in random order: (1-p)^b per batch of b rows."""
+    if rows == 0:
+        return 0.0
+    q = 1.0 - minority_rows / rows
+    full, rest = divmod(rows, batch_rows)
+    return full * q**batch_rows + (q**rest if rest else 0.0)
+
+
+def output_files_section(
+    files: Sequence[FileCounts], row_order: str, batch_rows: int, max_records_per_file: int | None = None,
+) -> OutputFiles:
+    """The files as a trainer reading them in order meets them: per-file spreads, empty batches against random."""
+    filled = [f for f in files if f.rows > 0]
+    batches = sum(-(-f.rows // batch_rows) for f in filled)
+    empty = batches - sum(f.batches_with_minority for f in filled)
+    expected = sum(random_batches_without_minority(f.rows, f.minority_rows, batch_rows) for f in filled)
+    share = _share(sum(f.minority_rows for f in filled), sum(f.rows for f in filled))
+    pooled = sum(random_batches_without_minority(f.rows, round(share * f.rows, 9), batch_rows) for f in filled)
+    return OutputFiles(
+        row_order=row_order,
+        files=len(files),
+        rows_per_file=_spread([f.rows for f in files]),
+        bytes_per_file=_spread([f.size for f in files]),
+        minority_share=_spread([f.minority_rows / f.rows for f in filled]),
+        batch_rows=batch_rows,
+        batches=batches,
+        batches_without_minority=empty,
+        share_without_minority=_share(empty, batches) if batches else None,
+        random_share_without_minority=_share(expected, batches) if batches else None,
+        pooled_random_share_without_minority=_share(pooled, batches) if batches else None,
+        max_records_per_file=max_records_per_file,
     )
 
 

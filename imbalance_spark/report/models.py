@@ -80,6 +80,56 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """The smallest, median and largest of one number over the output's files."""
+
+    min: float
+    median: float
+    max: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"min": self.min, "median": self.median, "max": self.max}
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """One output file as read back in file order: rows, minority rows, bytes, batches holding a minority row."""
+
+    rows: int
+    minority_rows: int
+    size: int
+    batches_with_minority: int
+
+
+@dataclass(frozen=True)
+class OutputFiles:
+    """The files the run wrote as a trainer reading them in order meets them, batch by batch.
+
+    ``random_share_without_minority`` is what random order within each file gives: a batch of b rows
+    of a file whose minority share is p holds no minority row with probability (1-p)^b.
+    """
+
+    row_order: str
+    files: int
+    rows_per_file: Spread | None
+    bytes_per_file: Spread | None
+    minority_share: Spread | None
+    batch_rows: int
+    batches: int
+    batches_without_minority: int
+    share_without_minority: float | None
+    random_share_without_minority: float | None
+    # what random order over the whole output gives (each batch at the output's minority share):
+    # below random_share_without_minority when files differ in share (files of one class)
+    pooled_random_share_without_minority: float | None = None
+    max_records_per_file: int | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class ReportDates:
     """The event dates a run covered (ISO days): its slice, or a whole table's span (None: no date column)."""
 
@@ -205,13 +255,15 @@ class RunReport:
     mlflow: MlflowRef | None = None
     figures: Mapping[str, str] | None = None
     incremental: IncrementalSection | None = None  # only in the report of ``run --incremental``
+    # the output's files in file order (None: not measured, e.g. a report built without a write; not in the JSON)
+    output_files: OutputFiles | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as the JSON document's dict (``mlflow``, ``figures`` and ``incremental`` only when set)."""
+        """The report as the JSON document's dict (the optional sections only when set)."""
         doc: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name in ("mlflow", "figures", "incremental") and value is None:
+            if name in ("mlflow", "figures", "incremental", "output_files") and value is None:
                 continue
             doc[name] = _plain(value)
         return doc

@@ -53,6 +53,29 @@ def _note_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def _files_line(report: RunReport) -> list[str]:
+    """One line on the output's files: how many, their minority share, batches without a minority row."""
+    files = report.output_files
+    if files is None:
+        return []
+    line = f"files: {files.files:,} ({files.row_order} row order)"
+    if files.rows_per_file is not None:
+        line += f", {files.rows_per_file.median:,.0f} rows each (median)"
+    if files.minority_share is not None:
+        s = files.minority_share
+        line += f", minority share per file {s.min:.1%} / {s.median:.1%} / {s.max:.1%} (min/median/max)"
+    if files.share_without_minority is not None and files.random_share_without_minority is not None:
+        line += (
+            f"; {files.batch_rows}-row batches in file order without a minority row:"
+            f" {files.batches_without_minority:,} of {files.batches:,} ({files.share_without_minority:.1%};"
+            f" random order: {files.random_share_without_minority:.1%} within files,"
+            f" {files.pooled_random_share_without_minority or 0:.1%} over the output)"
+        )
+    if files.note:
+        line += f"; {files.note}"
+    return [line]
+
+
 def render_report(report: RunReport) -> str:
     """The report as a readable console table."""
     out = report.output
@@ -67,6 +90,7 @@ def render_report(report: RunReport) -> str:
         f"output {out.target}"
         + (f" (Delta version {out.version})" if out.version is not None else "")
         + f": minority share {out.minority_share:.2%}",
+        *_files_line(report),
         *_note_lines(report),
         f"done in {report.duration_s:.1f} s",
     ]

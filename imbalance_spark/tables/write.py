@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -115,6 +116,46 @@ def write_delta(
     files are written), the rest after it. ``found`` is the output as :func:`check_output` found it.
     """
     create = create or create_with_properties
+    spark = df.sparkSession
+    with max_records_per_file(spark, out.max_records_per_file):
+        _write_delta(df, out, user_metadata, properties, found=found, mode=mode, where=where, options=options,
+                     create=create)
+
+
+_MAX_RECORDS_CONF = "spark.sql.files.maxRecordsPerFile"
+
+
+@contextmanager
+def max_records_per_file(spark: SparkSession, limit: int | None) -> Iterator[None]:
+    """Files of at most ``limit`` rows while the block writes (Spark's conf, read by every write path:
+    DataFrameWriter, DataFrameWriterV2 and CREATE TABLE AS SELECT); the previous value after it."""
+    if limit is None:
+        yield
+        return
+    previous = spark.conf.get(_MAX_RECORDS_CONF, None)
+    spark.conf.set(_MAX_RECORDS_CONF, str(limit))
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(_MAX_RECORDS_CONF)
+        else:
+            spark.conf.set(_MAX_RECORDS_CONF, previous)
+
+
+def _write_delta(
+    df: DataFrame,
+    out: OutputConfig,
+    user_metadata: str,
+    properties: dict[str, str] | None,
+    *,
+    found: OutputTable,
+    mode: str,
+    where: str | None,
+    options: dict[str, str] | None,
+    create: Callable[[DataFrame, OutputConfig, str, dict[str, str]], None],
+) -> None:
+    """:func:`write_delta`'s body, with the file-size setting in place."""
     spark = df.sparkSession
     stats = {k: v for k, v in (properties or {}).items() if k == STATS_PROPERTY}
     cdf = {k: v for k, v in (properties or {}).items() if k == CDF_PROPERTY}

@@ -1,0 +1,48 @@
+"""The report's ``output_files`` section from per-file counts (plain Python, no Spark), and its console line."""
+
+from __future__ import annotations
+
+import pytest
+
+from imbalance_spark.flows.file_order import _file_name
+from imbalance_spark.report.build import output_files_section, random_batches_without_minority
+from imbalance_spark.report.models import FileCounts
+from imbalance_spark.tables.files import data_file_path
+
+
+def test_random_order_share_is_binomial_per_batch():
+    # 300 rows at 10%: two full batches at 0.9^128 and a batch of 44 rows at 0.9^44
+    assert random_batches_without_minority(300, 30, 128) == pytest.approx(2 * 0.9**128 + 0.9**44)
+    assert random_batches_without_minority(256, 0, 128) == 2  # no minority row: every batch empty
+    assert random_batches_without_minority(0, 0, 128) == 0
+
+
+def test_section_spreads_and_batches():
+    files = [
+        FileCounts(rows=256, minority_rows=128, size=1000, batches_with_minority=1),  # a block: 1 of 2
+        FileCounts(rows=100, minority_rows=10, size=500, batches_with_minority=1),
+        FileCounts(rows=0, minority_rows=0, size=10, batches_with_minority=0),
+    ]
+    s = output_files_section(files, "input", 128, max_records_per_file=None)
+    assert s.files == 3 and s.batches == 3 and s.batches_without_minority == 1
+    assert s.share_without_minority == pytest.approx(1 / 3)
+    assert s.random_share_without_minority == pytest.approx((2 * 0.5**128 + 0.9**100) / 3)
+    p = 138 / 356  # the output's share, pooled over the files
+    assert s.pooled_random_share_without_minority == pytest.approx((2 * (1 - p) ** 128 + (1 - p) ** 100) / 3)
+    assert (s.minority_share.min, s.minority_share.median, s.minority_share.max) == (0.1, 0.3, 0.5)
+    assert (s.rows_per_file.min, s.rows_per_file.median, s.rows_per_file.max) == (0, 100, 256)
+    assert s.as_dict()["bytes_per_file"] == {"min": 10, "median": 500, "max": 1000}
+
+
+def test_no_files():
+    s = output_files_section([], "mixed", 128)
+    assert s.files == 0 and s.batches == 0 and s.share_without_minority is None and s.minority_share is None
+
+
+def test_paths_of_add_actions_and_read_back_files_match_by_name():
+    # add actions hold URI-encoded paths relative to the table; Spark's _metadata.file_path is a URI
+    rel = "event_date=2026-05-01%2001%3A00/part-00000-abc.c000.snappy.parquet"
+    assert data_file_path("/t/out/", rel) == "/t/out/event_date=2026-05-01 01:00/part-00000-abc.c000.snappy.parquet"
+    assert data_file_path("/t/out", "s3://b/x.parquet") == "s3://b/x.parquet"
+    uri = "file:///t/out/event_date=2026-05-01%2001%3A00/part-00000-abc.c000.snappy.parquet"
+    assert _file_name(uri) == _file_name(data_file_path("/t/out", rel)) == "part-00000-abc.c000.snappy.parquet"
