@@ -140,6 +140,55 @@ class MlflowRef:
 
 
 @dataclass(frozen=True)
+class StratumClass:
+    """One class of one stratum: its factor, what was read and what the checked sample wrote."""
+
+    role: str
+    factor: float
+    fraction: float
+    input_count: int
+    input_weight_sum: float
+    output_count: int | None  # None: not counted (guards off and a derived factor)
+    expected_count: float
+    weight_multiplier: float
+    weight_sum: float  # the output's weight total of the class in the stratum
+    logit_offset: float | None  # ln(1/F) of a downsampled class, else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class StratumReport:
+    """One stratum: its values, its class table, its balance before and after."""
+
+    key: str  # "country=DE, channel=web"
+    values: Mapping[str, str | None]
+    rows: int
+    output_rows: int
+    minority_share: float
+    output_minority_share: float
+    degree: str
+    derived_factor: float | None
+    classes: Mapping[str, StratumClass]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class StrataSection:
+    """A stratified run (``downsampling.strata``): its columns and a class table per stratum."""
+
+    columns: list[str]
+    max_strata: int
+    strata: list[StratumReport]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"columns": list(self.columns), "max_strata": self.max_strata, "strata": _plain(self.strata)}
+
+
+@dataclass(frozen=True)
 class RunReport:
     """The report of one run: the plan, what was read and written, the lineage and the stage times."""
 
@@ -183,13 +232,14 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     mlflow: MlflowRef | None = None
     figures: Mapping[str, str] | None = None
+    strata: StrataSection | None = None  # only in a stratified run
 
     def as_dict(self) -> dict[str, Any]:
-        """The report as the JSON document's dict (``mlflow`` and ``figures`` only when set)."""
+        """The report as the JSON document's dict (``mlflow``, ``figures`` and ``strata`` only when set)."""
         doc: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name in ("mlflow", "figures") and value is None:
+            if name in ("mlflow", "figures", "strata") and value is None:
                 continue
             doc[name] = _plain(value)
         return doc
