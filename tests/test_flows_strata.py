@@ -185,3 +185,17 @@ def test_max_strata_refuses_before_any_work(spark, small_fraud_table, tmp_path):
     assert "column 'merchant_id' alone" in message and "more than downsampling.max_strata 50" in message
     assert "raise downsampling.max_strata" in message
     assert not out.exists() and not (tmp_path / "history").exists()
+
+
+def test_profile_prints_each_stratum_and_its_factor(spark, small_fraud_table, tmp_path):
+    from imbalance_spark.cli.printing import _render_profile
+    from imbalance_spark.flows.profile import profile_job
+
+    cfg = make_cfg(small_fraud_table, str(tmp_path / "out"))
+    _, plan, summary = profile_job(spark, cfg)
+    strata = summary.as_dict()["strata"]["strata"]
+    assert len(strata) == 8 and all(s["output_rows"] is None for s in strata)  # derived: not sampled yet
+    us = next(s for s in plan.strata if s.label == "country=US")
+    text = _render_profile(summary)
+    assert "per stratum of ['country'] (8 strata):" in text
+    assert f"country=US: {us.rows:,} rows" in text and f"{round(us.derived_factor, 4)}" in text

@@ -30,10 +30,27 @@ def _render_profile(summary) -> str:
     for key, c in summary.input.classes.items():
         role = "minority" if key in minority else "majority"
         lines.append(f"{key:<12}{role:<10}{c.count:>16,}{c.share:>10.4%}{summary.factors[key]:>8g}")
+    if summary.strata is not None:
+        lines.extend(_profile_strata_lines(summary.strata))
     if summary.input.null_labels_dropped:
         lines.append(f"null labels dropped: {summary.input.null_labels_dropped:,}")
     lines.append(summary.hint)
     return "\n".join(lines)
+
+
+def _profile_strata_lines(strata) -> list[str]:
+    """Per stratum of a ``StrataSection``: its rows, minority share, degree and majority factors."""
+    from imbalance_spark.report.render import SHOWN_STRATA
+
+    lines = [f"per stratum of {strata.columns} ({len(strata.strata)} strata):"]
+    for s in strata.strata[:SHOWN_STRATA]:
+        factors = {k: round(c.factor, 4) for k, c in s.classes.items() if c.role == "majority"}
+        lines.append(
+            f"  {s.key}: {s.rows:,} rows, minority share {s.minority_share:.4%} ({s.degree}), factors {factors}"
+        )
+    if len(strata.strata) > SHOWN_STRATA:
+        lines.append(f"  ... and {len(strata.strata) - SHOWN_STRATA} more strata (--json)")
+    return lines
 
 
 def _print_history(spark, cfg, limit: int, as_json: bool, plot: str | None = None) -> int:

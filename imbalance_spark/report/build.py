@@ -98,7 +98,8 @@ def _stratum_class(c: ClassPlan) -> StratumClass:
 
 
 def _stratum_report(s: StratumPlan, columns: tuple[str, ...]) -> StratumReport:
-    out_rows = sum(c.predicted_kept or 0 for c in s.classes)
+    known = all(c.predicted_kept is not None for c in s.classes)
+    out_rows = sum(c.predicted_kept or 0 for c in s.classes) if known else None
     out_minority = sum(c.predicted_kept or 0 for c in s.classes if c.role == "minority")
     return StratumReport(
         key=s.label,
@@ -106,7 +107,7 @@ def _stratum_report(s: StratumPlan, columns: tuple[str, ...]) -> StratumReport:
         rows=s.rows,
         output_rows=out_rows,
         minority_share=s.minority_share,
-        output_minority_share=_share(out_minority, out_rows),
+        output_minority_share=_share(out_minority, out_rows) if out_rows is not None else None,
         degree=s.degree,
         derived_factor=s.derived_factor,
         classes={c.key: _stratum_class(c) for c in s.classes},
@@ -222,6 +223,7 @@ def build_profile_summary(
         hint=profile_hint(plan),
         stages_s={k: round(v, 3) for k, v in stages.items()},
         duration_s=round(duration_s, 3),
+        strata=strata_section(plan, cfg.downsampling.max_strata),
     )
 
 

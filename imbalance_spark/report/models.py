@@ -165,9 +165,9 @@ class StratumReport:
     key: str  # "country=DE, channel=web"
     values: Mapping[str, str | None]
     rows: int
-    output_rows: int
+    output_rows: int | None  # None: not known yet (the profile of a derived factor)
     minority_share: float
-    output_minority_share: float
+    output_minority_share: float | None
     degree: str
     derived_factor: float | None
     classes: Mapping[str, StratumClass]
@@ -266,10 +266,15 @@ class ProfileSummary:
     hint: str
     stages_s: Mapping[str, float]
     duration_s: float
+    strata: StrataSection | None = None  # only with downsampling.strata
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as the JSON document's dict."""
-        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+        """The summary as the JSON document's dict (``strata`` only when set)."""
+        return {
+            name: _plain(getattr(self, name))
+            for name in self.__dataclass_fields__
+            if not (name == "strata" and self.strata is None)
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         """The summary as JSON text."""

@@ -35,10 +35,10 @@ def _class_lines(report: RunReport) -> list[str]:
 
 def _stratum_lines(s: StratumReport) -> list[str]:
     """One stratum's class table, under a line with its balance before and after."""
-    lines = [
-        f"stratum {s.key}: {s.rows:,} rows, {s.degree} imbalance, minority share {s.minority_share:.4%}"
-        f" -> {s.output_minority_share:.2%} in {s.output_rows:,} rows written",
-    ]
+    written = (
+        f" -> {s.output_minority_share:.2%} in {s.output_rows:,} rows written" if s.output_rows is not None else ""
+    )
+    lines = [f"stratum {s.key}: {s.rows:,} rows, {s.degree} imbalance, minority share {s.minority_share:.4%}{written}"]
     for key, c in s.classes.items():
         written = f"{c.output_count:,}" if c.output_count is not None else "-"
         lines.append(
