@@ -57,9 +57,20 @@ def counts(df, *by):
     return {tuple(r[:-1]): r[-1] for r in df.groupBy(*by).count().collect()}
 
 
-def test_each_stratum_share_within_binomial_bounds_of_the_target(spark, small_fraud_table, stratified):
+def weight_sums(df):
+    rows = df.groupBy("country", "is_fraud").agg(F.sum("example_weight").alias("w")).collect()
+    return {(r.country, r.is_fraud): r.w for r in rows}
+
+
+@pytest.fixture(scope="module")
+def input_counts(spark, small_fraud_table):
+    """Rows per (country, is_fraud) of the input."""
+    return counts(spark.read.format("delta").load(small_fraud_table), "country", "is_fraud")
+
+
+def test_each_stratum_share_within_binomial_bounds_of_the_target(spark, input_counts, stratified):
     cfg, report = stratified
-    n_in = counts(spark.read.format("delta").load(small_fraud_table), "country", "is_fraud")
+    n_in = input_counts
     n_out = counts(spark.read.format("delta").load(cfg.output.path), "country", "is_fraud")
     countries = {c for c, _ in n_in}
     assert len(countries) == 8 and len(report.strata.strata) == 8
@@ -75,12 +86,11 @@ def test_each_stratum_share_within_binomial_bounds_of_the_target(spark, small_fr
         assert abs(share - TARGET) < 0.05, (country, share)
 
 
-def test_weighted_totals_per_stratum_give_back_its_input(spark, small_fraud_table, stratified):
+def test_weighted_totals_per_stratum_give_back_its_input(spark, input_counts, stratified):
     cfg, report = stratified
-    input_df = spark.read.format("delta").load(small_fraud_table)
     out_df = spark.read.format("delta").load(cfg.output.path)
-    n_in = counts(input_df, "country", "is_fraud")
-    w_out = {(r.country, r.is_fraud): r.w for r in out_df.groupBy("country", "is_fraud").agg(F.sum("example_weight").alias("w")).collect()}
+    n_in = input_counts
+    w_out = weight_sums(out_df)
     factors = {s.values["country"]: s.classes["0"].factor for s in report.strata.strata}
     for (country, label), n in n_in.items():
         if label == 1:
@@ -125,17 +135,20 @@ def test_history_rows_per_stratum_in_an_existing_history_table(spark, stratified
     cfg, report = stratified
     hist = read_history(spark, cfg.history)
     assert "stratum" in hist.columns
-    assert hist.filter("run_id = 'old' AND stratum IS NULL").count() == 1  # the old row kept, stratum null
-    mine = hist.filter(F.col("run_id") == report.run_id)
-    assert mine.filter("stratum IS NULL").count() == 2  # the whole-table class rows, as before
-    us = {r["class"]: r for r in mine.filter("stratum = 'country=US'").collect()}
+    rows = [r.asDict() for r in hist.collect()]
+    assert [r["stratum"] for r in rows if r["run_id"] == "old"] == [None]  # the old row kept, stratum null
+    mine = [r for r in rows if r["run_id"] == report.run_id]
+    assert len(mine) == 2 + 16
+    assert sorted(r["class"] for r in mine if r["stratum"] is None) == ["0", "1"]  # the class rows, as before
+    us = {r["class"]: r for r in mine if r["stratum"] == "country=US"}
     us_report = next(s for s in report.strata.strata if s.key == "country=US")
-    assert us["0"].factor == us_report.classes["0"].factor and us["1"].output_count == us_report.classes["1"].output_count
-    assert mine.count() == 2 + 16
-    assert class_history(hist).count() == 3
+    assert us["0"]["factor"] == us_report.classes["0"].factor
+    assert us["1"]["output_count"] == us_report.classes["1"].output_count
+    assert us["1"]["share"] == pytest.approx(us_report.classes["1"].input_count / us_report.rows)
     # a later unstratified run's rows still append (the stratum column filled with null)
     append_history(spark, cfg.history, [{**old_history_row(), "run_id": "later"}])
-    assert read_history(spark, cfg.history).filter("run_id = 'later' AND stratum IS NULL").count() == 1
+    whole = class_history(read_history(spark, cfg.history)).select("run_id", "stratum").collect()
+    assert sorted(r.run_id for r in whole) == sorted(["old", "later", report.run_id, report.run_id])
     _print_history(spark, cfg, limit=5, as_json=False)
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].endswith("stratum") and "(all)" in printed
@@ -163,11 +176,10 @@ def test_hash_sampling_per_stratum_keeps_the_same_rows_on_another_partitioning(s
     assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0
 
 
-def test_realized_weights_give_back_each_stratum_input_exactly(spark, small_fraud_table, hashed):
+def test_realized_weights_give_back_each_stratum_input_exactly(spark, input_counts, hashed):
     (cfg, report), _ = hashed
-    n_in = counts(spark.read.format("delta").load(small_fraud_table), "country", "is_fraud")
-    out_df = spark.read.format("delta").load(cfg.output.path)
-    w_out = {(r.country, r.is_fraud): r.w for r in out_df.groupBy("country", "is_fraud").agg(F.sum("example_weight").alias("w")).collect()}
+    n_in = input_counts
+    w_out = weight_sums(spark.read.format("delta").load(cfg.output.path))
     assert w_out.keys() == n_in.keys()
     for key, n in n_in.items():
         assert w_out[key] == pytest.approx(n, rel=1e-9), key
