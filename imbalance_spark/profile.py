@@ -20,10 +20,19 @@ from imbalance_spark.common.names import label_key
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import EmptyInputError, InputError
 from imbalance_spark.read import missing_files_error
-from imbalance_spark.transform import column, label_key_column, sampling_uniform, value_by_class
+from imbalance_spark.transform import (
+    column,
+    label_key_column,
+    sampling_uniform,
+    stratum_value_columns,
+    value_by_class,
+)
 
 # More distinct labels than this is not a classification this job can rebalance class by class.
 MAX_CLASSES = 10_000
+# With downsampling.strata, the profile collects one row per (class, stratum): at most this many
+# classes times downsampling.max_strata (+1, to see a column that has more).
+MAX_STRATIFIED_CLASSES = 100
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,18 @@ class ClassStats:
 
 
 @dataclass(frozen=True)
+class StratumStats:
+    """The classes of one stratum: its values of downsampling.strata (as text, None for null)."""
+
+    values: tuple[str | None, ...]
+    classes: tuple[ClassStats, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(c.count for c in self.classes)
+
+
+@dataclass(frozen=True)
 class ClassProfile:
     """Per-class counts of the input (nulls excluded) and the number of null labels."""
 
@@ -51,6 +72,8 @@ class ClassProfile:
     partitions_by_column: tuple[int, ...] = ()
     # the first and last day of the date column, when asked for (a whole-table run's span)
     date_span: tuple[dt.date, dt.date] | None = None
+    # with downsampling.strata: the classes of each stratum (``classes`` are their sums)
+    strata: tuple[StratumStats, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -82,7 +105,9 @@ def class_profile_df(df: DataFrame, cfg: JobConfig, date_column: str | None = No
     source = cfg.weight.source_column
     keys = [f"__k{i}" for i in range(len(cfg.downsampling.key_columns))]
     parts = [f"__p{i}" for i in range(len(cfg.output.partition_by))]
+    strata = [f"__s{i}" for i in range(len(cfg.downsampling.strata))]
     cols = [column(cfg.label_column).alias("__label")]
+    cols += [c.alias(a) for c, a in zip(stratum_value_columns(cfg.downsampling.strata), strata, strict=True)]
     cols += [column(k).alias(a) for k, a in zip(cfg.downsampling.key_columns, keys, strict=True)]
     cols += [column(p).alias(a) for p, a in zip(cfg.output.partition_by, parts, strict=True)]
     cols += [column(source).cast("double").alias("__w")] if source else []
@@ -113,36 +138,97 @@ def class_profile_df(df: DataFrame, cfg: JobConfig, date_column: str | None = No
     aggs = [expr.alias(name) for name, expr in metrics.items()]
     span = [F.min("__day").alias("__first_day"), F.max("__day").alias("__last_day")] if date_column else []
     if not parts:
-        return df_cols.groupBy("__label").agg(*aggs, *span)
+        return df_cols.groupBy("__label", *strata).agg(*aggs, *span)
     # Two levels: first per (class, partition value), a plain hash aggregation Spark compiles to
     # code (approx_count_distinct per input row is an imperative aggregate that takes the slow
     # object-hash path and made this pass cost more than a full scan); then a rollup over those
     # few rows sums each class and counts the distinct partition values in its grand-total row.
-    per_partition = df_cols.groupBy("__label", *parts).agg(*aggs, *span)
+    per_partition = df_cols.groupBy("__label", *strata, *parts).agg(*aggs, *span)
     # struct(): a null partition value is a partition too (__HIVE_DEFAULT_PARTITION__)
     totals = [F.sum(F.col(n)).alias(n) for n in metrics]
     totals += [F.min("__first_day").alias("__first_day"), F.max("__last_day").alias("__last_day")] if span else []
     totals += [F.approx_count_distinct(F.struct(*parts)).alias("__partitions")]
     totals += [F.approx_count_distinct(F.struct(p)).alias(f"__partitions{p}") for p in parts]
+    if strata:
+        # one row per (class, stratum), and the grand total first (the collect is limited)
+        grouped = per_partition.groupingSets([["__label", *strata], []], "__label", *strata)
+        total = F.grouping("__label").alias("__total")
+        return grouped.agg(*totals, total).orderBy(F.col("__total").desc())
     return per_partition.rollup("__label").agg(*totals, F.grouping("__label").alias("__total"))
 
 
 def kept_by_class_df(sample_df: DataFrame, cfg: JobConfig) -> DataFrame:
-    """Per-class kept rows and weight of a sample; Spark prunes the scan to label/key/weight."""
+    """Per-class (and stratum) kept rows and weight of a sample; Spark prunes the scan to label/key/weight."""
     source = cfg.weight.source_column
     weight = column(source).cast("double") if source else F.lit(1.0)
-    return sample_df.groupBy(column(cfg.label_column).alias("__label")).agg(
+    strata = [c.alias(f"__s{i}") for i, c in enumerate(stratum_value_columns(cfg.downsampling.strata))]
+    return sample_df.groupBy(column(cfg.label_column).alias("__label"), *strata).agg(
         F.count(F.lit(1)).alias("kept"), F.sum(weight).alias("kept_weight")
     )
 
 
 def kept_by_class(sample_df: DataFrame, cfg: JobConfig) -> dict[str, tuple[int, float]]:
     """Collect the (aggregate) kept counts and weights per class key."""
-    return {
-        label_key(r["__label"]): (int(r["kept"]), float(r["kept_weight"] or 0.0))
-        for r in kept_by_class_df(sample_df, cfg).collect()
-        if r["__label"] is not None
-    }
+    kept: dict[str, tuple[int, float]] = {}
+    for by_class in kept_by_stratum(sample_df, cfg).values():
+        for key, (n, w) in by_class.items():
+            before = kept.get(key, (0, 0.0))
+            kept[key] = (before[0] + n, before[1] + w)
+    return kept
+
+
+def kept_by_stratum(sample_df: DataFrame, cfg: JobConfig) -> dict[tuple, dict[str, tuple[int, float]]]:
+    """Collect the (aggregate) kept counts and weights per stratum values, then class key (``()``: unstratified)."""
+    n = len(cfg.downsampling.strata)
+    kept: dict[tuple, dict[str, tuple[int, float]]] = {}
+    for r in kept_by_class_df(sample_df, cfg).collect():
+        if r["__label"] is not None:
+            values = tuple(r[f"__s{i}"] for i in range(n))
+            kept.setdefault(values, {})[label_key(r["__label"])] = (int(r["kept"]), float(r["kept_weight"] or 0.0))
+    return kept
+
+
+def _collect_profile(df: DataFrame, cfg: JobConfig, date_column: str | None) -> list:
+    """The profile's aggregate rows, capped: one more than the most a real class label (and strata) can give."""
+    limit = MAX_CLASSES + 2
+    if cfg.downsampling.strata:
+        limit = MAX_STRATIFIED_CLASSES * (cfg.downsampling.max_strata + 1) + 2
+    try:
+        return class_profile_df(df, cfg, date_column).limit(limit).collect()
+    except (PySparkException, Py4JJavaError) as exc:
+        # the first pass over the data: a pinned version whose files were vacuumed fails here
+        typed = missing_files_error(exc, cfg)
+        if typed is None:
+            raise
+        raise typed from None
+
+
+def _class_stats(value: Any, rows: list) -> ClassStats:
+    """One class's statistics from its aggregate row(s): one, or one per stratum (summed)."""
+    has_kept = "kept" in rows[0].asDict()
+    return ClassStats(
+        key=label_key(value),
+        value=value,
+        count=sum(int(r["count"]) for r in rows),
+        weight_sum=sum(float(r["weight_sum"] or 0.0) for r in rows),
+        kept_if_downsampled=sum(int(r["kept"]) for r in rows) if has_kept else None,
+        kept_weight_if_downsampled=sum(float(r["kept_weight"] or 0.0) for r in rows) if has_kept else None,
+    )
+
+
+def _by_count(classes: list[ClassStats]) -> tuple[ClassStats, ...]:
+    return tuple(sorted(classes, key=lambda c: (-c.count, c.key)))
+
+
+def _strata_stats(rows: list, n: int) -> tuple[StratumStats, ...]:
+    """Each stratum's classes (labelled rows only), strata in the order of their values."""
+    by_stratum: dict[tuple, list] = {}
+    for r in rows:
+        by_stratum.setdefault(tuple(r[f"__s{i}"] for i in range(n)), []).append(r)
+    return tuple(
+        StratumStats(values=values, classes=_by_count([_class_stats(r["__label"], [r]) for r in group]))
+        for values, group in sorted(by_stratum.items(), key=lambda kv: [(v is None, v or "") for v in kv[0]])
+    )
 
 
 def profile_classes(
@@ -150,62 +236,63 @@ def profile_classes(
 ) -> ClassProfile:
     """Run the label-only aggregation and return per-class statistics (an aggregate collect).
 
-    With ``date_column`` the same pass finds the first and last day of the labelled rows.
+    With ``date_column`` the same pass finds the first and last day of the labelled rows; with
+    ``downsampling.strata`` it counts each class in each stratum (and refuses too many strata).
     ``min_classes``: fewer classes is an error (an incremental micro-batch may hold one, or none).
     """
     # An id or a regression target as the label would collect one row per value: stop at the cap.
-    try:
-        rows = class_profile_df(df, cfg, date_column).limit(MAX_CLASSES + 2).collect()
-    except (PySparkException, Py4JJavaError) as exc:
-        # the first pass over the data: a pinned version whose files were vacuumed fails here
-        typed = missing_files_error(exc, cfg)
-        if typed is None:
-            raise
-        raise typed from None
-    if len(rows) > MAX_CLASSES + 1:
+    collected = _collect_profile(df, cfg, date_column)
+    total = [r for r in collected if r.asDict().get("__total") == 1]
+    rows = [r for r in collected if r.asDict().get("__total") != 1]
+    labelled = [r for r in rows if r["__label"] is not None]
+    n_strata = len(cfg.downsampling.strata)
+    if n_strata:
+        check_strata_count(labelled, cfg)
+    by_label: dict[Any, list] = {}
+    for r in labelled:
+        by_label.setdefault(r["__label"], []).append(r)
+    cap = MAX_STRATIFIED_CLASSES if n_strata else MAX_CLASSES
+    if (len(by_label) > cap) if n_strata else (len(collected) > MAX_CLASSES + 1):
+        with_strata = " (with downsampling.strata)" if n_strata else ""
         raise InputError(
-            f"label_column: {cfg.label_column!r} has more than {MAX_CLASSES:,} distinct values:"
+            f"label_column: {cfg.label_column!r} has more than {cap:,} distinct values{with_strata}:"
             " an id or a continuous target, not class labels; choose the class column"
         )
-    classes, null_labels, bad, null_keys = [], 0, 0, 0
     partitions, partitions_by_column = None, ()
-    for row in rows:
-        data = row.asDict()
-        if data.get("__total") == 1:
-            partitions = int(data["__partitions"])
-            partitions_by_column = tuple(int(data[f"__partitions__p{i}"]) for i in range(len(cfg.output.partition_by)))
-            continue
-        value = row["__label"]
-        if value is None:
-            null_labels = int(row["count"])
-            continue
-        bad += int(row["bad_weights"] or 0)
-        null_keys += int(row["null_keys"] or 0)
-        has_kept = "kept" in data
-        classes.append(
-            ClassStats(
-                key=label_key(value),
-                value=value,
-                count=int(row["count"]),
-                weight_sum=float(row["weight_sum"] or 0.0),
-                kept_if_downsampled=int(row["kept"]) if has_kept else None,
-                kept_weight_if_downsampled=float(row["kept_weight"] or 0.0) if has_kept else None,
-            )
-        )
-    classes.sort(key=lambda c: (-c.count, c.key))
-    days = [(r["__first_day"], r["__last_day"]) for r in rows if date_column and r["__label"] is not None]
+    if total:
+        partitions = int(total[0]["__partitions"])
+        partitions_by_column = tuple(int(total[0][f"__partitions__p{i}"]) for i in range(len(cfg.output.partition_by)))
+    days = [(r["__first_day"], r["__last_day"]) for r in labelled] if date_column else []
     days = [d for d in days if d[0] is not None]
     profile = ClassProfile(
-        classes=tuple(classes),
-        null_labels=null_labels,
-        bad_weights=bad,
-        null_keys=null_keys,
+        classes=_by_count([_class_stats(value, group) for value, group in by_label.items()]),
+        null_labels=sum(int(r["count"]) for r in rows if r["__label"] is None),
+        bad_weights=sum(int(r["bad_weights"] or 0) for r in labelled),
+        null_keys=sum(int(r["null_keys"] or 0) for r in labelled),
         partitions=partitions,
         partitions_by_column=partitions_by_column,
         date_span=(min(d[0] for d in days), max(d[1] for d in days)) if days else None,
+        strata=_strata_stats(labelled, n_strata) if n_strata else (),
     )
     _check_profile(profile, cfg, where, min_classes)
     return profile
+
+
+def check_strata_count(labelled_rows: list, cfg: JobConfig) -> None:
+    """Refuse, before any sampling, strata columns with more distinct values than ``downsampling.max_strata``."""
+    ds = cfg.downsampling
+    n = len(ds.strata)
+    strata = {tuple(r[f"__s{i}"] for i in range(n)) for r in labelled_rows}
+    if len(strata) <= ds.max_strata:
+        return
+    distinct = [len({values[i] for values in strata}) for i in range(n)]
+    worst = max(range(n), key=lambda i: distinct[i])
+    raise InputError(
+        f"downsampling.strata: {list(ds.strata)} take {len(strata):,} or more distinct values (column"
+        f" {ds.strata[worst]!r} alone {distinct[worst]:,} or more), more than downsampling.max_strata"
+        f" {ds.max_strata:,}; stratify by a low-cardinality column such as a country or a channel,"
+        " or raise downsampling.max_strata"
+    )
 
 
 def _not_a_class(value: Any) -> bool:

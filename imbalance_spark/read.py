@@ -278,6 +278,8 @@ def check_input_columns(df: DataFrame, cfg: JobConfig, dates: RunDates | None = 
         cols.need(column, "output.partition_by")
     for column in cfg.downsampling.key_columns:
         cols.need(column, "downsampling.key_columns")
+    for column in cfg.downsampling.strata:
+        cols.need(column, "downsampling.strata")
     _check_date_column(cols, cfg, dates)
     _check_stats_columns(cols, cfg)
     _check_weight_column_is_new(cols, cfg)

@@ -104,6 +104,83 @@ def value_by_class(key: Column, values: Mapping[Any, float], default: float) -> 
     return F.lit(float(default)) if expr is None else expr.otherwise(F.lit(float(default)))
 
 
+def stratum_value_columns(strata: Sequence[str]) -> list[Column]:
+    """Each stratum column as text: how strata are named and matched (a null is a stratum of its own)."""
+    return [column(c).cast("string") for c in strata]
+
+
+def stratum_condition(strata_columns: Sequence[Column], values: Sequence[str | None]) -> Column:
+    """True for the rows of one stratum: each column's text equals its value (null-safe)."""
+    cond = F.lit(True)
+    for col, value in zip(strata_columns, values, strict=True):
+        cond = cond & col.eqNullSafe(F.lit(value).cast("string"))
+    return cond
+
+
+def value_by_stratum(
+    key: Column, strata_columns: Sequence[Column], values: Mapping[tuple, Mapping[str, float]], default: float
+) -> Column:
+    """A per-row value chosen by the row's stratum, then its class key; ``default`` for a pair not listed."""
+    expr = None
+    for stratum, by_class in values.items():
+        cond = stratum_condition(strata_columns, stratum)
+        value = value_by_class(key, by_class, default)
+        expr = F.when(cond, value) if expr is None else expr.when(cond, value)
+    return F.lit(float(default)) if expr is None else expr.otherwise(F.lit(float(default)))
+
+
+def downsample_strata(
+    df: DataFrame,
+    label_column: str,
+    strata: Sequence[str],
+    fractions: Mapping[tuple, Mapping[str, float]],
+    seed: int,
+    method: str = "sampleBy",
+    key_columns: Sequence[str] = (),
+) -> DataFrame:
+    """Stratified by class x stratum: keep each row with the fraction of its (stratum, class) pair.
+
+    ``fractions`` maps each stratum's values (text, as :func:`stratum_value_columns`) to its
+    per-class-key fractions. It is ``sampleBy`` on the combined key (class, stratum): the same
+    per-row draw as :func:`downsample` (``rand(seed)``, or the key hash, which decides a row the
+    same way on any partitioning), and a pair the plan does not list gets fraction 0, as in sampleBy.
+    """
+    if not fractions:
+        raise ValueError("fractions must name every stratum; an empty mapping drops every row")
+    key = label_key_column(df, label_column)
+    fraction = value_by_stratum(key, stratum_value_columns(strata), fractions, 0.0)
+    return df.filter(sampling_uniform(method, seed, key_columns) < fraction)
+
+
+def with_stratum_weight(
+    df: DataFrame,
+    label_column: str,
+    strata: Sequence[str],
+    multipliers: Mapping[tuple, Mapping[str, float]],
+    weight_column: str,
+    source_column: str | None = None,
+) -> DataFrame:
+    """Add ``weight_column`` = source weight (or 1.0) x the factor of the row's (stratum, class) pair.
+
+    Each stratum is downsampled by its own factor, so its kept rows stand for that many input rows:
+    weighted totals then give back each stratum's input counts.
+    """
+    base = column(source_column).cast("double") if source_column else F.lit(1.0)
+    key = label_key_column(df, label_column)
+    multiplier = value_by_stratum(key, stratum_value_columns(strata), multipliers, 1.0)
+    return df.withColumn(weight_column, (base * multiplier).cast("double"))
+
+
+def with_plan_weight(df: DataFrame, cfg: JobConfig, plan: SamplingPlan) -> DataFrame:
+    """The example weight the plan gives: per class, or per class x stratum when stratified."""
+    if plan.strata:
+        return with_stratum_weight(
+            df, cfg.label_column, plan.strata_columns, plan.stratum_multipliers, cfg.weight.column,
+            cfg.weight.source_column,
+        )
+    return with_example_weight(df, cfg.label_column, plan.multipliers, cfg.weight.column, cfg.weight.source_column)
+
+
 def with_example_weight(
     df: DataFrame,
     label_column: str,
@@ -141,9 +218,17 @@ def observe_output(df: DataFrame, observation, label_column: str, keys: Sequence
 def sample_input(
     input_df: DataFrame, cfg: JobConfig, plan: SamplingPlan, sampler: Callable[..., DataFrame] = downsample
 ) -> DataFrame:
-    """The rows to keep: ``sampler`` (the configured one, :func:`downsample`) with the plan's explicit fractions."""
-    if all(c.fraction == 1.0 for c in plan.classes):
+    """The rows to keep: ``sampler`` (the configured one, :func:`downsample`) with the plan's explicit fractions.
+
+    A stratified plan samples with :func:`downsample_strata`, every (stratum, class) pair listed.
+    """
+    if plan.keeps_everything:
         return input_df.filter(column(cfg.label_column).isNotNull())
+    if plan.strata:
+        return downsample_strata(
+            input_df, cfg.label_column, plan.strata_columns, plan.stratum_fractions, cfg.downsampling.seed,
+            cfg.downsampling.method, cfg.downsampling.key_columns,
+        )
     return sampler(
         input_df,
         cfg.label_column,

@@ -102,6 +102,9 @@ class JobConfig(_Model):
         """The config as plain data, secrets masked and reader options left out."""
         data = self.model_dump(mode="json", exclude={"source_file", "source_sha256", "secrets"})
         data["input"].pop("options", None)
+        if not self.downsampling.strata:  # an unstratified run's summary stays as it was
+            data["downsampling"].pop("strata", None)
+            data["downsampling"].pop("max_strata", None)
         return json.loads(self.redact(json.dumps(data)))
 
 
@@ -129,6 +132,9 @@ def _check_output_columns(cfg: JobConfig) -> None:
         raise ValueError("output.partition_by: the label column cannot be a partition column")
     if cfg.weight.column.casefold() in partitions:
         raise ValueError("output.partition_by: the weight column cannot be a partition column")
+    strata = [c.casefold() for c in cfg.downsampling.strata]
+    if cfg.label_column.casefold() in strata or cfg.weight.column.casefold() in strata:
+        raise ValueError("downsampling.strata: the label and weight columns cannot be strata columns")
 
 
 def _check_stats_columns(cfg: JobConfig) -> None:

@@ -47,6 +47,20 @@ class DownsamplingConfig(_Model):
     key_columns: list[StrictStr] = Field(default_factory=list)
     null_keys: Literal["error", "allow"] = "error"
     skip_if_degree: list[Degree] = Field(default_factory=list)
+    # the factor (or target_minority_share) applies per class x values of these columns; each
+    # stratum's kept rows are weighted by its own factor
+    strata: list[StrictStr] = Field(default_factory=list)
+    # refuse, after the profiling pass and before any sampling, strata columns with more distinct
+    # value combinations than this (a stratum per user id is no stratum)
+    max_strata: StrictInt = Field(100, ge=1)
+
+    @field_validator("strata")
+    @classmethod
+    def _strata_distinct(cls, value):
+        folded = [c.casefold() for c in value]
+        if len(set(folded)) < len(folded):
+            raise ValueError(f"{list(value)} names a column twice")
+        return value
 
     @field_validator("factor", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ from imbalance_spark.flows.file_order import measure_output_files
 from imbalance_spark.flows.profile import profile_input, slice_text
 from imbalance_spark.flows.timer import StageTimer
 from imbalance_spark.plan import SamplingPlan, check_guards, plan_sampling
-from imbalance_spark.profile import ClassProfile, kept_by_class
+from imbalance_spark.profile import ClassProfile, kept_by_class, kept_by_stratum
 from imbalance_spark.read import InputTable, describe_input, read_input
 from imbalance_spark.report.build import WriteInfo, build_report, history_rows, report_dates, report_path
 from imbalance_spark.report.models import Lineage, MlflowRef, OutputFiles, RunReport
@@ -56,7 +56,7 @@ from imbalance_spark.transform import (
     observe_output,
     sample_input,
     select_output,
-    with_example_weight,
+    with_plan_weight,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def commit_metadata(cfg: JobConfig, plan: SamplingPlan, lineage: Lineage) -> str
             "rows_out": plan.predicted_rows,
             "in": {c.key: c.count for c in plan.classes},
             "out": {c.key: c.predicted_kept for c in plan.classes},
+            **({"strata": list(plan.strata_columns)} if plan.strata else {}),
         },
         separators=(",", ":"),
     )
@@ -122,11 +123,31 @@ def table_properties(cfg: JobConfig, plan: SamplingPlan, schema: StructType) -> 
         "imbalance_spark.weight_mode": cfg.weight.mode,
     }
     for c in plan.classes:
-        if c.downsampled:
+        if c.downsampled and not c.varies:
             props[f"imbalance_spark.factor.{c.key}"] = repr(c.factor)
             props[f"imbalance_spark.logit_offset.{c.key}"] = repr(c.logit_offset)
+    if plan.strata:
+        props[STRATA_PROPERTY] = strata_property(plan)
     explicit = isinstance(cfg.output.stats_columns, list)
     return {**props, **stats_property(cfg.stats_columns(), explicit, schema), **cdf_property(cfg.output)}
+
+
+# A stratified output's factors and King-Zeng offsets, one entry per stratum (a single offset
+# per class no longer holds when each stratum has its own factor).
+STRATA_PROPERTY = "imbalance_spark.strata"
+
+
+def strata_property(plan: SamplingPlan) -> str:
+    """The JSON of ``imbalance_spark.strata``: the columns, and per stratum its values, factors and offsets."""
+    strata = [
+        {
+            "values": dict(zip(plan.strata_columns, s.values, strict=True)),
+            "factors": {c.key: c.factor for c in s.classes if c.downsampled},
+            "logit_offsets": {c.key: c.logit_offset for c in s.classes if c.downsampled},
+        }
+        for s in plan.strata
+    ]
+    return json.dumps({"columns": list(plan.strata_columns), "strata": strata}, separators=(",", ":"))
 
 
 def _warm_up_figures() -> threading.Thread:
@@ -257,7 +278,10 @@ def _sample(
         sample_df = sample_df.transform(sample_hook)
     if sample_hook is not None or not plan.kept_known:
         with run.timer.stage("check", "counting the sample per class (label/key columns only)"):
-            plan = plan.with_kept(kept_by_class(sample_df, run.cfg))
+            if plan.strata:
+                plan = plan.with_kept_strata(kept_by_stratum(sample_df, run.cfg))
+            else:
+                plan = plan.with_kept(kept_by_class(sample_df, run.cfg))
     return sample_df, plan
 
 
@@ -273,14 +297,9 @@ def _guard(cfg: JobConfig, plan: SamplingPlan) -> None:
 
 
 def _weighted_output(cfg: JobConfig, sample_df: DataFrame, input_df: DataFrame, plan: SamplingPlan) -> DataFrame:
-    """The sample with its example weight, in the output's column order."""
-    return sample_df.transform(
-        with_example_weight,
-        cfg.label_column,
-        plan.multipliers,
-        cfg.weight.column,
-        cfg.weight.source_column,
-    ).transform(select_output, input_df.columns, cfg.weight.column)
+    """The sample with its example weight (per class, or per class x stratum), in the output's column order."""
+    weighted_df = sample_df.transform(with_plan_weight, cfg, plan)
+    return weighted_df.transform(select_output, input_df.columns, cfg.weight.column)
 
 
 def _write(

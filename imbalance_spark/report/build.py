@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from imbalance_spark.config.models import JobConfig
-from imbalance_spark.plan import SamplingPlan, factor_for_minority_share
+from imbalance_spark.plan import ClassPlan, SamplingPlan, StratumPlan, factor_for_minority_share
 from imbalance_spark.report.models import (
     FileCounts,
     Guards,
@@ -24,6 +24,9 @@ from imbalance_spark.report.models import (
     ReportDates,
     RunReport,
     Spread,
+    StrataSection,
+    StratumClass,
+    StratumReport,
 )
 
 # The placeholder of report.path replaced by the run's slice (``all`` for a whole table).
@@ -71,14 +74,59 @@ def output_classes(plan: SamplingPlan, observed: Mapping[str, Any] | None) -> tu
             )
             for i, c in enumerate(plan.classes)
         }
+    weights = {c.key: (c.predicted_kept_weight or 0.0) * c.multiplier for c in plan.classes}
+    if plan.strata:  # each stratum's kept weight times its own multiplier
+        weights = {c.key: 0.0 for c in plan.classes}
+        for s in plan.strata:
+            for c in s.classes:
+                weights[c.key] += (c.predicted_kept_weight or 0.0) * c.multiplier
     return plan.predicted_rows, {
-        c.key: OutputClass(
-            count=c.predicted_kept,
-            expected_count=c.expected_kept,
-            weight_sum=(c.predicted_kept_weight or 0.0) * c.multiplier,
-        )
+        c.key: OutputClass(count=c.predicted_kept, expected_count=c.expected_kept, weight_sum=weights[c.key])
         for c in plan.classes
     }
+
+
+def _stratum_class(c: ClassPlan) -> StratumClass:
+    return StratumClass(
+        role=c.role,
+        factor=c.factor,
+        fraction=c.fraction,
+        input_count=c.count,
+        input_weight_sum=c.weight_sum,
+        output_count=c.predicted_kept,
+        expected_count=c.expected_kept,
+        weight_multiplier=c.multiplier,
+        weight_sum=(c.predicted_kept_weight or 0.0) * c.multiplier,
+        logit_offset=c.logit_offset if c.downsampled else None,
+    )
+
+
+def _stratum_report(s: StratumPlan, columns: tuple[str, ...]) -> StratumReport:
+    known = all(c.predicted_kept is not None for c in s.classes)
+    out_rows = sum(c.predicted_kept or 0 for c in s.classes) if known else None
+    out_minority = sum(c.predicted_kept or 0 for c in s.classes if c.role == "minority")
+    return StratumReport(
+        key=s.label,
+        values=dict(zip(columns, s.values, strict=True)),
+        rows=s.rows,
+        output_rows=out_rows,
+        minority_share=s.minority_share,
+        output_minority_share=_share(out_minority, out_rows) if out_rows is not None else None,
+        degree=s.degree,
+        derived_factor=s.derived_factor,
+        classes={c.key: _stratum_class(c) for c in s.classes},
+    )
+
+
+def strata_section(plan: SamplingPlan, max_strata: int) -> StrataSection | None:
+    """The class table of every stratum (counts as checked before the write), or None when unstratified."""
+    if not plan.strata:
+        return None
+    return StrataSection(
+        columns=list(plan.strata_columns),
+        max_strata=max_strata,
+        strata=[_stratum_report(s, plan.strata_columns) for s in plan.strata],
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +180,7 @@ def build_report(
         skipped=plan.skipped,
         realized_factors={c.key: c.realized_factor for c in plan.classes},
         weight_multipliers={c.key: c.multiplier for c in plan.classes},
-        logit_offsets={c.key: c.logit_offset for c in plan.classes if c.downsampled},
+        logit_offsets=plan.logit_offsets,
         absent_classes=list(plan.absent_classes),
         weight_column=cfg.weight.column,
         weight_mode=cfg.weight.mode,
@@ -152,6 +200,7 @@ def build_report(
         config=cfg.summary(),
         notes=list(notes or []),
         output_files=output_files,
+        strata=strata_section(plan, cfg.downsampling.max_strata),
     )
 
 
@@ -219,6 +268,7 @@ def build_profile_summary(
         hint=profile_hint(plan),
         stages_s={k: round(v, 3) for k, v in stages.items()},
         duration_s=round(duration_s, 3),
+        strata=strata_section(plan, cfg.downsampling.max_strata),
     )
 
 
@@ -240,14 +290,21 @@ def profile_hint(plan: SamplingPlan, target_share: float = 0.10) -> str:
 
 
 def history_rows(report: RunReport, recorded_at: dt.datetime) -> list[dict[str, Any]]:
-    """One class-proportion history row per class of a run's report (run_date null: no date column)."""
+    """One class-proportion history row per class of a run's report (run_date null: no date column).
+
+    A stratified run adds one row per class per stratum (``stratum`` names it; null on the class rows).
+    """
     dates = report.run_dates
-    return [
+    head = {
+        "dataset": report.dataset,
+        "run_id": report.run_id,
+        "run_date": dt.date.fromisoformat(dates.start) if dates.start else None,
+        "run_end_date": dt.date.fromisoformat(dates.end) if dates.end else None,
+    }
+    tail = {"input_version": report.input_version, "recorded_at": recorded_at.replace(tzinfo=None)}
+    rows = [
         {
-            "dataset": report.dataset,
-            "run_id": report.run_id,
-            "run_date": dt.date.fromisoformat(dates.start) if dates.start else None,
-            "run_end_date": dt.date.fromisoformat(dates.end) if dates.end else None,
+            **head,
             "class": key,
             "input_count": report.input.classes[key].count,
             "share": report.input.classes[key].share,
@@ -255,8 +312,27 @@ def history_rows(report: RunReport, recorded_at: dt.datetime) -> list[dict[str, 
             "output_count": report.output.classes[key].count,
             "weight_sum": report.output.classes[key].weight_sum,
             "factor": report.factors[key],
-            "input_version": report.input_version,
-            "recorded_at": recorded_at.replace(tzinfo=None),
+            **tail,
         }
         for key in report.classes
     ]
+    if report.strata is None:
+        return rows
+    rows = [{**r, "stratum": None} for r in rows]
+    for s in report.strata.strata:
+        for key, c in s.classes.items():
+            rows.append(
+                {
+                    **head,
+                    "class": key,
+                    "input_count": c.input_count,
+                    "share": _share(c.input_count, s.rows),
+                    "degree": s.degree,
+                    "output_count": c.output_count,
+                    "weight_sum": c.weight_sum,
+                    "factor": c.factor,
+                    **tail,
+                    "stratum": s.key,
+                }
+            )
+    return rows

@@ -211,6 +211,55 @@ class IncrementalSection:
 
 
 @dataclass(frozen=True)
+class StratumClass:
+    """One class of one stratum: its factor, what was read and what the checked sample wrote."""
+
+    role: str
+    factor: float
+    fraction: float
+    input_count: int
+    input_weight_sum: float
+    output_count: int | None  # None: not counted (guards off and a derived factor)
+    expected_count: float
+    weight_multiplier: float
+    weight_sum: float  # the output's weight total of the class in the stratum
+    logit_offset: float | None  # ln(1/F) of a downsampled class, else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class StratumReport:
+    """One stratum: its values, its class table, its balance before and after."""
+
+    key: str  # "country=DE, channel=web"
+    values: Mapping[str, str | None]
+    rows: int
+    output_rows: int | None  # None: not known yet (the profile of a derived factor)
+    minority_share: float
+    output_minority_share: float | None
+    degree: str
+    derived_factor: float | None
+    classes: Mapping[str, StratumClass]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class StrataSection:
+    """A stratified run (``downsampling.strata``): its columns and a class table per stratum."""
+
+    columns: list[str]
+    max_strata: int
+    strata: list[StratumReport]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"columns": list(self.columns), "max_strata": self.max_strata, "strata": _plain(self.strata)}
+
+
+@dataclass(frozen=True)
 class RunReport:
     """The report of one run: the plan, what was read and written, the lineage and the stage times."""
 
@@ -257,13 +306,14 @@ class RunReport:
     incremental: IncrementalSection | None = None  # only in the report of ``run --incremental``
     # the output's files in file order (None: not measured, e.g. a report built without a write; not in the JSON)
     output_files: OutputFiles | None = None
+    strata: StrataSection | None = None  # only in a stratified run
 
     def as_dict(self) -> dict[str, Any]:
         """The report as the JSON document's dict (the optional sections only when set)."""
         doc: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if name in ("mlflow", "figures", "incremental", "output_files") and value is None:
+            if name in ("mlflow", "figures", "incremental", "output_files", "strata") and value is None:
                 continue
             doc[name] = _plain(value)
         return doc
@@ -290,10 +340,15 @@ class ProfileSummary:
     hint: str
     stages_s: Mapping[str, float]
     duration_s: float
+    strata: StrataSection | None = None  # only with downsampling.strata
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as the JSON document's dict."""
-        return {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+        """The summary as the JSON document's dict (``strata`` only when set)."""
+        return {
+            name: _plain(getattr(self, name))
+            for name in self.__dataclass_fields__
+            if not (name == "strata" and self.strata is None)
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         """The summary as JSON text."""

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from imbalance_spark.report.models import OutputClass, RunReport
+from imbalance_spark.report.models import OutputClass, RunReport, StratumReport
+
+# The console shows this many strata's class tables (the JSON report holds them all).
+SHOWN_STRATA = 20
 
 
 def _fmt_num(x: float) -> str:
@@ -30,6 +33,34 @@ def _class_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def _stratum_lines(s: StratumReport) -> list[str]:
+    """One stratum's class table, under a line with its balance before and after."""
+    written = (
+        f" -> {s.output_minority_share:.2%} in {s.output_rows:,} rows written" if s.output_rows is not None else ""
+    )
+    lines = [f"stratum {s.key}: {s.rows:,} rows, {s.degree} imbalance, minority share {s.minority_share:.4%}{written}"]
+    for key, c in s.classes.items():
+        written = f"{c.output_count:,}" if c.output_count is not None else "-"
+        lines.append(
+            f"  {key:<10}{c.role:<10}{c.factor:>8.4g}{c.input_count:>16,}{'':>10}"
+            f"{written:>16}{c.expected_count:>14,.0f}{_fmt_num(c.weight_sum):>18}"
+        )
+    return lines
+
+
+def _strata_lines(report: RunReport) -> list[str]:
+    """The class table of each stratum (the first :data:`SHOWN_STRATA`), when the run is stratified."""
+    if report.strata is None:
+        return []
+    strata = report.strata.strata
+    lines = ["", f"per stratum of {report.strata.columns} ({len(strata)} strata, each its own factor):"]
+    for s in strata[:SHOWN_STRATA]:
+        lines.extend(_stratum_lines(s))
+    if len(strata) > SHOWN_STRATA:
+        lines.append(f"... and {len(strata) - SHOWN_STRATA} more strata in the JSON report (--json)")
+    return lines
+
+
 def _note_lines(report: RunReport) -> list[str]:
     lines = []
     if report.skipped:
@@ -44,6 +75,10 @@ def _note_lines(report: RunReport) -> list[str]:
     if report.logit_offsets:
         offsets = {k: round(v, 4) for k, v in report.logit_offsets.items()}
         lines.append(f"prior correction for unweighted models: add ln(1/F) to the logit {offsets}")
+    if report.strata is not None:
+        lines.append(
+            "prior correction per stratum: add ln(1/F) of the row's stratum (table property imbalance_spark.strata)"
+        )
     lines.extend(f"note: {n}" for n in report.notes)
     if report.mlflow:
         m = report.mlflow
@@ -86,6 +121,7 @@ def render_report(report: RunReport) -> str:
         f"method {report.method}, seed {report.seed}, weight column {report.weight_column!r}",
         "",
         *_class_lines(report),
+        *_strata_lines(report),
         "",
         f"output {out.target}"
         + (f" (Delta version {out.version})" if out.version is not None else "")
