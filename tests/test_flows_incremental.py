@@ -204,6 +204,7 @@ def test_a_rewritten_input_is_refused_with_the_ways_on(spark, tmp_path):
     [
         ({"downsampling": {"target_minority_share": 0.2}}, "target_minority_share: not with incremental"),
         ({"weight": {"mode": "realized"}}, "weight.mode: realized is not kept with incremental"),
+        ({"downsampling": {"factor": 4, "strata": ["region"]}}, "downsampling.strata: not with incremental"),
         ({"minority_classes": None}, "incremental: set minority_classes"),
         ({"incremental": {"checkpoint": "c", "changes": "cdf"}}, "cdf is not built"),
         ({"incremental": {"checkpoint": "c", "max_bytes_per_batch": "lots"}}, "expected a size like"),

@@ -192,6 +192,11 @@ def _check_incremental(cfg: JobConfig) -> None:
             " counts, so rows of different batches would carry different factors and weights; set"
             " downsampling.factor (`imbalance-spark profile` suggests one)"
         )
+    if ds.strata:
+        raise ValueError(
+            "downsampling.strata: not with incremental: each micro-batch's strata would be planned and guarded"
+            " alone, and the run's report and history sum classes only; remove strata or use batch runs"
+        )
     if ds.skip_if_degree:
         raise ValueError(
             "downsampling.skip_if_degree: not with incremental: the degree would be judged per micro-batch, so some"

@@ -41,7 +41,7 @@ from imbalance_spark.tables.inspect import (
     describe_output,
 )
 from imbalance_spark.tables.write import append_delta, create_with_properties, latest_version, set_table_properties
-from imbalance_spark.transform import sample_input
+from imbalance_spark.transform import mix_rows, sample_input
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +256,8 @@ def _process_batch(spark: SparkSession, stream: _Stream, batch_df: DataFrame, ba
         if problems:
             raise GuardError(f"sample guard failed{where}, nothing of it written: " + "; ".join(problems))
     output_df = _weighted_output(cfg, sample_input(batch_df, cfg, plan), batch_df, plan)
+    if cfg.output.row_order == "mixed":  # as a batch run writes its files (transform.mix_rows)
+        output_df = output_df.transform(mix_rows, cfg.downsampling.seed, cfg.output.partition_by)
     offset = batch_offset(spark, stream.checkpoint, batch_id)
     lineage = _batch_lineage(run, stream, batch_id, offset.last_read if offset else None, profile.date_span)
     meta = json.loads(commit_metadata(cfg, plan, lineage))
