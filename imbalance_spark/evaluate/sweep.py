@@ -23,6 +23,7 @@ from imbalance_spark.evaluate.bootstrap import (
     pr_auc_comparison,
     with_score_bin,
 )
+from imbalance_spark.evaluate.calibration import carried
 from imbalance_spark.evaluate.features import FEATURES
 from imbalance_spark.evaluate.fit import config_for_factor, fit_model, with_probability
 from imbalance_spark.evaluate.metrics import LABEL, SCORE, prediction_metrics
@@ -180,7 +181,9 @@ def _unweighted_variants(clock: FactorClock, inputs: SweepInputs, sample: Factor
 
 def _score(model, test_df: DataFrame, offset: float, bins: int) -> dict[str, Any]:
     # Two small columns, read by the several aggregations of the metrics: keep them.
-    pred_df = model.transform(test_df.select(FEATURES, LABEL)).transform(with_probability, offset).persist()
+    groups = carried(test_df)  # the day and segment columns, for the calibration per day and segment
+    pred_df = model.transform(test_df.select(FEATURES, LABEL, *groups)).transform(with_probability, offset, groups)
+    pred_df = pred_df.persist()
     try:
         return prediction_metrics(pred_df, bins)
     finally:
@@ -193,8 +196,8 @@ def _score_baseline(
     # The F = 1 scores stay persisted beside the features: every later F scores these rows (no
     # re-filtering of the input) and is compared with F = 1 on them.
     scored_df = (
-        model.transform(test_df.select(ROW_ID, FEATURES, LABEL))
-        .transform(with_probability, 0.0, (ROW_ID, FEATURES))
+        model.transform(test_df.select(ROW_ID, FEATURES, LABEL, *carried(test_df)))
+        .transform(with_probability, 0.0, (ROW_ID, FEATURES, *carried(test_df)))
         .persist()
     )
     metrics = prediction_metrics(scored_df, ev.bins, ev.score_bins, test_rows)
@@ -205,8 +208,9 @@ def _score_baseline(
 def _score_paired(clock: FactorClock, model, baseline: Baseline,
                   ev: EvaluateConfig) -> tuple[dict[str, Any], PrAucComparison | None]:
     pred_df = (
-        model.transform(baseline.scored_df.select(ROW_ID, FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
-        .transform(with_probability, 0.0, (ROW_ID, BASELINE_SCORE))
+        model.transform(baseline.scored_df.select(ROW_ID, FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE),
+                                                  *carried(baseline.scored_df)))
+        .transform(with_probability, 0.0, (ROW_ID, BASELINE_SCORE, *carried(baseline.scored_df)))
         .persist()
     )
     try:
