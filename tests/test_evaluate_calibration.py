@@ -73,9 +73,9 @@ def config_data(input_path: str, out: Path, features: list[str], **evaluate) -> 
 @pytest.fixture(scope="module")
 def segment_table(spark, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("segments") / "table")
-    # 20,000 rows over 5 days, ~11% positives: the two test days hold ~8,000 rows and ~900 positives,
+    # 10,000 rows over 5 days, ~14% positives: the two test days hold ~4,000 rows and ~550 positives,
     # segments a and b several hundred each (checked from 100), c fewer, a 1% null segment.
-    generate_logistic(spark, rows=20_000, intercept=-2.5, days=5, seed=5).write.format("delta").save(path)
+    generate_logistic(spark, rows=10_000, intercept=-2.5, days=5, seed=5).write.format("delta").save(path)
     return path
 
 
@@ -250,7 +250,7 @@ def test_too_many_segment_values_are_refused_before_any_fit(segment_table, tmp_p
     assert main(["evaluate", "--config", str(path), "-q"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "imbalance-spark: error: evaluate.segments: column 'id' has 8,000 distinct values in the test slice, more"
+        "imbalance-spark: error: evaluate.segments: column 'id' has 4,000 distinct values in the test slice, more"
         " than evaluate.max_segment_values 500; segment by a coarser column (a region, a channel) or raise"
         " evaluate.max_segment_values"
     ]

@@ -36,11 +36,11 @@ def _draw_panel(ax, report: EvaluationReport, by: str, values: list[str | None],
     import matplotlib
 
     tol = report.calibration_tolerance
-    ax.axhspan(1.0 - tol, 1.0 + tol, color="tab:green", alpha=0.12, label=f"1 +- {tol:.0%} (the band)")
+    ax.axhspan(1.0 - tol, 1.0 + tol, color="tab:green", alpha=0.12, label=f"1 ± {tol:.0%} (the band)")
     ax.axhline(1.0, color="0.4", linewidth=0.8)
     factors = [s.factor for s in report.sweep]
     colors = matplotlib.colormaps["viridis"]
-    width = 0.6 / max(1, len(factors))
+    width = 0.35 / max(1, len(factors))  # the factors side by side around each day or value
     for i, (factor, by_value) in enumerate(_ratios(report, by).items()):
         color = colors(i / max(1, len(factors) - 1))
         labelled = False
