@@ -184,10 +184,11 @@ REPORT_KEYS = [
     "kind", "dataset", "package_version", "config_file", "config_sha256", "created_at", "label_column",
     "positive_classes", "model", "method", "seed", "weight_column", "input", "split", "features", "train", "test",
     "factors", "configured_factor", "reliability_factor", "tolerance", "calibration_tolerance", "bins", "bootstrap",
-    "sweep", "recommendation", "notes", "figures", "stages_s", "duration_s", "unaccounted_s",
+    "sweep", "recommendation", "notes", "figures", "stages_s", "duration_s", "unaccounted_s", "calibration_groups",
 ]
-VARIANT_KEYS = ["rows", "positives", "base_rate", "mean_prediction", "calibration_ratio", "ece", "log_loss", "brier",
-                "pr_auc", "roc_auc", "calibration_bins", "pr_auc_vs_f1", "train_seconds", "iterations"]
+VARIANT_KEYS = ["rows", "positives", "base_rate", "mean_prediction", "calibration_ratio", "ece", "log_loss",
+                "normalized_entropy", "brier", "pr_auc", "roc_auc", "calibration_bins", "pr_auc_vs_f1", "train_seconds",
+                "iterations", "calibration_by_day"]
 
 
 def test_typed_report_reads_back_the_json_it_wrote(evaluation):
@@ -256,7 +257,7 @@ def test_figures_are_real_pngs_beside_the_report(evaluation):
     report, out = evaluation
     folder = out / "evaluate"
     assert json.loads((folder / "evaluate.json").read_text())["sweep"] == report["sweep"]
-    assert set(report["figures"]) == {"reliability", "sweep", "class_counts"}
+    assert set(report["figures"]) == {"reliability", "sweep", "class_counts", "calibration_groups"}  # a date column
     for path in report["figures"].values():
         data = Path(path).read_bytes()
         assert Path(path).parent == folder

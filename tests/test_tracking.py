@@ -172,7 +172,8 @@ def test_evaluate_logs_the_input_at_the_delta_version_it_read(spark, small_fraud
     history = client.get_metric_history(run.info.run_id, "sweep.variants.weighted.pr_auc")
     assert sorted((m.step, m.value) for m in history) == [(1, weighted[0]), (10, weighted[1])]
     assert artifact_paths(client, run.info.run_id) == [
-        "evaluation/class_counts.png", "evaluation/reliability.png", "evaluation/sweep.png", "evaluation/tracked.json"]
+        "evaluation/calibration_groups.png", "evaluation/class_counts.png", "evaluation/reliability.png",
+        "evaluation/sweep.png", "evaluation/tracked.json"]
     local = Path(client.download_artifacts(run.info.run_id, "evaluation/tracked.json", str(tmp_path / "dl")))
     logged = json.loads(local.read_text())
     assert logged == {k: v for k, v in report.items() if k != "mlflow"}

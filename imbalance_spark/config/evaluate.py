@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
 
 from imbalance_spark.config.base import Factor, _Model, check_factor
 
@@ -79,6 +79,11 @@ class EvaluateConfig(_Model):
     output_dir: StrictStr | None = None
     # how the split input is kept across the sweep
     storage_level: Literal["MEMORY_AND_DISK", "MEMORY_ONLY", "DISK_ONLY"] = "MEMORY_AND_DISK"
+    # calibration per value of these columns on the test slice (calibration_by_segment); None: the
+    # default of evaluate.calibration.segment_columns (none today)
+    segments: list[StrictStr] | None = None
+    # a segment column with more distinct test values than this is refused before any fit
+    max_segment_values: StrictInt = Field(50, ge=1)
 
     @field_validator("factors")
     @classmethod
@@ -104,10 +109,13 @@ class EvaluateConfig(_Model):
             raise ValueError("`max_depth` only applies to the tree models (gbt, xgboost)")
         return self
 
-    @field_validator("features")
+    @field_validator("features", "segments")
     @classmethod
-    def _unique(cls, value):
+    def _unique(cls, value, info: ValidationInfo):
+        if value is None:
+            return value
         repeated = sorted({c for c in value if value.count(c) > 1})
         if repeated:
-            raise ValueError(f"feature(s) {repeated} listed twice")
+            what = "feature" if info.field_name == "features" else "segment column"
+            raise ValueError(f"{what}(s) {repeated} listed twice")
         return value

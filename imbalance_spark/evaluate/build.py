@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from imbalance_spark import __version__
 from imbalance_spark.common.dates import RunDates
 from imbalance_spark.config.models import JobConfig
+from imbalance_spark.evaluate.calibration import group_dimensions
 from imbalance_spark.evaluate.features import FeatureSpec
 from imbalance_spark.evaluate.holdout import HeldOut
 from imbalance_spark.evaluate.report import (
     BootstrapInfo,
+    CalibrationGroupsInfo,
     ClassCount,
     EvaluationReport,
     FeaturesInfo,
@@ -89,6 +91,13 @@ def _bootstrap_info(cfg: JobConfig) -> BootstrapInfo:
     )
 
 
+def _groups_info(cfg: JobConfig) -> CalibrationGroupsInfo | None:
+    date_column, segments = group_dimensions(cfg)
+    if not date_column and not segments:
+        return None
+    return CalibrationGroupsInfo(date_column, tuple(segments), cfg.evaluate.max_segment_values)
+
+
 def build_evaluation_report(
     *,
     cfg: JobConfig,
@@ -120,4 +129,5 @@ def build_evaluation_report(
         factors=tuple(factors), configured_factor=configured, reliability_factor=reliability,
         tolerance=ev.tolerance, calibration_tolerance=ev.calibration_tolerance, bins=ev.bins,
         bootstrap=_bootstrap_info(cfg), sweep=tuple(sweep), recommendation=recommendation, notes=tuple(notes),
+        calibration_groups=_groups_info(cfg),
     )

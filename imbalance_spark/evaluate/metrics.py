@@ -1,5 +1,5 @@
-"""Prediction metrics aggregated by Spark: PR-AUC, ROC-AUC, calibration, log loss, Brier.
-"""
+"""Prediction metrics aggregated by Spark: PR-AUC, ROC-AUC, calibration, log loss, normalized entropy,
+Brier, and calibration per day and segment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from imbalance_spark.evaluate.calibration import group_calibration
 from imbalance_spark.evaluate.split import row_uniform
 
 LABEL = "__y"
@@ -35,7 +36,10 @@ _EPS = 1e-15
 def prediction_metrics(
     pred_df: DataFrame, bins: int = 10, score_bins: int | None = None, test_rows: int | None = None
 ) -> dict[str, Any]:
-    """Base rate, mean prediction, ECE (equal-mass bins), log loss, Brier, PR-AUC and ROC-AUC.
+    """Base rate, mean prediction, ECE (equal-mass bins), log loss, normalized entropy, Brier, PR-AUC, ROC-AUC.
+
+    With day or segment columns (:func:`~imbalance_spark.evaluate.calibration.with_calibration_groups`),
+    also ``calibration_by_day`` and ``calibration_by_segment``, from one more aggregation.
 
     ``pred_df`` has the 0/1 label ``__y`` and the predicted probability ``__p`` (doubles). With
     ``score_bins`` (and ``__row_id``), the same pass also returns ``score_edges``, for the caller to
@@ -68,6 +72,8 @@ def prediction_metrics(
     ece = sum(b["rows"] / rows * abs(b["mean_prediction"] - b["observed_rate"]) for b in calibration) if rows else None
     both_classes = 0 < positives < rows
     extra = {"score_edges": sorted(set(float(e) for e in (row["score_edges"] or [])))} if score_bins else {}
+    extra |= group_calibration(pred_df, LABEL, SCORE)
+    log_loss = float(row["log_loss"]) if rows else None
     return extra | {
         "rows": rows,
         "positives": positives,
@@ -75,12 +81,26 @@ def prediction_metrics(
         "mean_prediction": mean_prediction,
         "calibration_ratio": mean_prediction / base_rate if base_rate else None,
         "ece": ece,
-        "log_loss": float(row["log_loss"]) if rows else None,
+        "log_loss": log_loss,
+        "normalized_entropy": normalized_entropy(log_loss, base_rate),
         "brier": float(row["brier"]) if rows else None,
         "pr_auc": _area(pred_df, "areaUnderPR") if both_classes else None,
         "roc_auc": _area(pred_df, "areaUnderROC") if both_classes else None,
         "calibration_bins": calibration,
     }
+
+
+def base_rate_entropy(base_rate: float) -> float | None:
+    """The log loss (nats) of always predicting ``base_rate``: the entropy of a Bernoulli(base rate)."""
+    if not 0.0 < base_rate < 1.0:
+        return None
+    return -(base_rate * math.log(base_rate) + (1.0 - base_rate) * math.log(1.0 - base_rate))
+
+
+def normalized_entropy(log_loss: float | None, base_rate: float) -> float | None:
+    """Log loss over the entropy of the base rate (He et al. 2014): below 1 the model beats the base rate."""
+    entropy = base_rate_entropy(base_rate)
+    return log_loss / entropy if log_loss is not None and entropy else None
 
 
 def calibration_bins(pred_df: DataFrame, edges: list[float]) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ def _header(report: EvaluationReport) -> list[str]:
         f" base rate {test.base_rate:.4%})",
         "",
         f"{'F':>5} {'model':<11}{'rows':>11}{'MB':>8}{'train s':>9}{'iter':>6}{'PR-AUC':>9}"
-        f"{'vs F=1 [95%]':>23}{'ROC-AUC':>9}{'mean p/base':>12}{'ECE':>9}{'log loss':>10}{'Brier':>9}",
+        f"{'vs F=1 [95%]':>23}{'ROC-AUC':>9}{'mean p/base':>12}{'ECE':>9}{'log loss':>10}{'NE':>8}{'Brier':>9}",
     ]
 
 
@@ -49,11 +49,37 @@ def _point_rows(s: SweepPoint) -> list[str]:
             f"{_num(v.pr_auc, '.4f'):>9}{_vs_f1(v.pr_auc_vs_f1 if first else None):>23}"
             f"{_num(v.roc_auc, '.4f'):>9}"
             f"{_num(v.calibration_ratio, '.3f'):>12}{_num(v.ece, '.5f'):>9}"
-            f"{_num(v.log_loss, '.5f'):>10}{_num(v.brier, '.5f'):>9}"
+            f"{_num(v.log_loss, '.5f'):>10}{_num(v.normalized_entropy, '.4f'):>8}{_num(v.brier, '.5f'):>9}"
         )
         if s.factor == 1.0:
             break
     return lines
+
+
+def render_group_calibration(report: EvaluationReport, variant: str = "weighted") -> list[str]:
+    """Per F, the days and segment values checked against the calibration band, their range, and any off it."""
+    rec = report.recommendation
+    if rec.group_positives is None:
+        return []
+    lines = [
+        f"calibration per test day and segment ({variant} model, mean p / observed rate): a day or value is"
+        f" checked from {rec.group_positives:,} positives (3 standard errors inside the"
+        f" +-{report.calibration_tolerance:.0%} band)"
+    ]
+    for s in report.sweep:
+        c = rec.checks.get(f"{s.factor:g}")
+        groups = s.variants[variant].calibration_groups()
+        told = [g.calibration_ratio for _, _, g in groups
+                if g.positives >= rec.group_positives and g.calibration_ratio is not None]
+        span = f", {min(told):.3f} to {max(told):.3f}" if told else ""
+        off = ", ".join(f"{_group(o.by, o.value)} {o.calibration_ratio:.3f}" for o in (c.groups_off if c else ()))
+        off = f"; off: {off}" if off else ""
+        lines.append(f"  F = {s.factor:g}: {len(told)} of {len(groups)} checked{span}{off}")
+    return lines
+
+
+def _group(by: str, value: str | None) -> str:
+    return f"day {value}" if by == "day" else f"{by} = {value}"
 
 
 def _seconds(stages: dict[str, float]) -> str:
@@ -82,6 +108,7 @@ def render_evaluation(report: EvaluationReport) -> str:
         f" ({report.bootstrap.replicates} paired bootstrap replicates); F passes when the interval's lower end is"
         f" >= -{report.tolerance:.0%}"
     )
+    lines += render_group_calibration(report)
     lines.append("")
     lines.append(
         f"recommended F = {rec.factor:g}: {rec.reason}" if rec.factor is not None

@@ -36,6 +36,28 @@ class CalibrationBin:
 
 
 @dataclass(frozen=True)
+class DayCalibration:
+    """One test day: rows, positives, mean prediction and its ratio to the day's observed rate."""
+
+    date: str
+    rows: int
+    positives: int
+    mean_prediction: float
+    calibration_ratio: float | None  # mean p / observed rate; None on a day without positives
+
+
+@dataclass(frozen=True)
+class SegmentCalibration:
+    """One value of a segment column on the test slice: the same numbers as a day's."""
+
+    value: str | None  # the value as a string (None: the rows where the column is null)
+    rows: int
+    positives: int
+    mean_prediction: float
+    calibration_ratio: float | None
+
+
+@dataclass(frozen=True)
 class BootstrapResult:
     """The paired bootstrap's binned PR-AUCs, their relative difference and its standard error."""
 
@@ -91,6 +113,12 @@ class VariantMetrics:
     # Whether it was compared with F = 1 (the weighted model, and every variant at F = 1): only then
     # has the JSON a ``pr_auc_vs_f1`` key.
     paired: bool = True
+    # log loss over the entropy of the test base rate (He et al. 2014); in the JSON beside log_loss
+    normalized_entropy: float | None = None
+    # per test day (when the input has a date column) and per value of each evaluate.segments column;
+    # no JSON key when None
+    calibration_by_day: tuple[DayCalibration, ...] | None = None
+    calibration_by_segment: Mapping[str, tuple[SegmentCalibration, ...]] | None = None
 
     @classmethod
     def of(cls, metrics: Mapping[str, Any], comparison: PrAucComparison | None, *, paired: bool,
@@ -98,15 +126,35 @@ class VariantMetrics:
         """From :func:`~imbalance_spark.evaluate.metrics.prediction_metrics`' numbers and the fit's."""
         bins = tuple(CalibrationBin(**b) for b in metrics["calibration_bins"])
         names = [f.name for f in dataclasses.fields(cls)][:10]
+        days, segments = metrics.get("calibration_by_day"), metrics.get("calibration_by_segment")
         return cls(**{k: metrics[k] for k in names}, calibration_bins=bins, pr_auc_vs_f1=comparison,
-                   train_seconds=train_seconds, iterations=iterations, paired=paired)
+                   train_seconds=train_seconds, iterations=iterations, paired=paired,
+                   normalized_entropy=metrics.get("normalized_entropy"),
+                   calibration_by_day=None if days is None else tuple(DayCalibration(**d) for d in days),
+                   calibration_by_segment=None if segments is None else {
+                       c: tuple(SegmentCalibration(**v) for v in values) for c, values in segments.items()})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (no ``pr_auc_vs_f1`` key when the variant was not compared with F = 1)."""
-        d = {f.name: to_json(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "paired"}
+        d: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("paired", "normalized_entropy") or (f.name.startswith("calibration_by_") and value is None):
+                continue
+            d[f.name] = to_json(value)
+            if f.name == "log_loss":
+                d["normalized_entropy"] = self.normalized_entropy
         if not self.paired:
             del d["pr_auc_vs_f1"]
         return d
+
+    def calibration_groups(self) -> list[tuple[str, str | None, DayCalibration | SegmentCalibration]]:
+        """Every day and segment value as (``day`` or the segment column, its date or value, its numbers)."""
+        groups: list[tuple[str, str | None, DayCalibration | SegmentCalibration]] = [
+            ("day", d.date, d) for d in self.calibration_by_day or ()]
+        for column, values in (self.calibration_by_segment or {}).items():
+            groups += [(column, v.value, v) for v in values]
+        return groups
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VariantMetrics:
@@ -148,6 +196,21 @@ class FactorCheck:
     positives_to_resolve: int | None
     calibration_ratio: float | None
     calibrated: bool
+    # the days and segment values with enough positives to tell (Recommendation.group_positives)...
+    groups_checked: int = 0
+    # ... those whose mean p / observed rate is off by more than calibration_tolerance, worst first
+    groups_off: tuple[GroupOff, ...] = ()
+    groups_calibrated: bool = True
+
+
+@dataclass(frozen=True)
+class GroupOff:
+    """A day or segment value whose calibration is off by more than the band, with enough positives to tell."""
+
+    by: str  # "day" or the segment column
+    value: str | None
+    positives: int
+    calibration_ratio: float
 
 
 @dataclass(frozen=True)
@@ -159,6 +222,9 @@ class Recommendation:
     reason: str
     needed_test_positives: int
     checks: Mapping[str, FactorCheck] = field(default_factory=dict)
+    # a day or segment value is checked against the calibration band from this many positives
+    group_positives: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    group_rule: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -246,6 +312,15 @@ class BootstrapInfo:
 
 
 @dataclass(frozen=True)
+class CalibrationGroupsInfo:
+    """What the test slice's calibration is grouped by: its days (the date column) and segment columns."""
+
+    date_column: str | None
+    segments: tuple[str, ...]
+    max_segment_values: int
+
+
+@dataclass(frozen=True)
 class EvaluationReport:
     """The whole evaluation, in the order of ``evaluate.json``'s keys."""
 
@@ -282,6 +357,7 @@ class EvaluationReport:
     # duration_s less the stages: what no stage accounts for (logging, the report itself)
     unaccounted_s: float = 0.0
     mlflow: Mapping[str, str] | None = field(default=None, metadata=OMIT_IF_NONE)
+    calibration_groups: CalibrationGroupsInfo | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def point(self, factor: float) -> SweepPoint:
         """The sweep's point at ``factor``."""

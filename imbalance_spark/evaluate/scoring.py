@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.evaluate.bootstrap import pr_auc_from_bins
-from imbalance_spark.evaluate.metrics import LABEL, SCORE
+from imbalance_spark.evaluate.metrics import LABEL, SCORE, normalized_entropy
 
 # Bins per unit of logit: a bin spans 0.1% in the odds, so rows that share a bin differ in score by
 # at most that; the areas count such rows as tied (half a pair), as MLlib does for equal scores.
@@ -109,6 +109,7 @@ def histogram_metrics(h: ScoreHistogram, bins: int = 10, score_bins: int | None 
         "calibration_ratio": mean_prediction / base_rate if base_rate else None,
         "ece": ece,
         "log_loss": float(h.sum_log_loss.sum()) / rows if rows else None,
+        "normalized_entropy": normalized_entropy(float(h.sum_log_loss.sum()) / rows if rows else None, base_rate),
         "brier": float(h.sum_brier.sum()) / rows if rows else None,
         "pr_auc": _float(pr_auc_from_bins(*_descending(h))) if both_classes else None,
         "roc_auc": roc_auc_from_bins(*_descending(h)) if both_classes else None,

@@ -25,6 +25,7 @@ from imbalance_spark.evaluate.bootstrap import (
     pr_auc_comparison,
     with_score_bin,
 )
+from imbalance_spark.evaluate.calibration import carried, group_calibration
 from imbalance_spark.evaluate.features import FEATURES
 from imbalance_spark.evaluate.fit import config_for_factor, fit_model, with_logit_offset, with_probability
 from imbalance_spark.evaluate.metrics import LABEL, SCORE
@@ -203,15 +204,21 @@ def _unweighted_variants(clock: FactorClock, inputs: SweepInputs, sample: Factor
     with clock.step("fit_unweighted", "fitting the unweighted model"):
         model, seconds, iterations = fit_model(sample.fit_df, ev, cfg.weight.source_column, cfg.downsampling.seed)
     with clock.step("score_unweighted", "scoring the unweighted model, as is and King-Zeng corrected"):
-        pred_df = model.transform(baseline.scored_df.select(FEATURES, LABEL)).transform(with_probability)
+        groups = carried(baseline.scored_df)
+        pred_df = model.transform(baseline.scored_df.select(FEATURES, LABEL, *groups)).transform(
+            with_probability, 0.0, groups)
         corrected = with_logit_offset(F.col(SCORE), sample.logit_offset)
-        histograms = score_histograms(pred_df.select(LABEL, SCORE, corrected.alias(KING_ZENG_SCORE)),
-                                      {"unweighted": SCORE, "king_zeng": KING_ZENG_SCORE})
+        pred_df = pred_df.select(*groups, LABEL, SCORE, corrected.alias(KING_ZENG_SCORE))
+        if groups:  # the group tables read the scores again: keep them
+            pred_df = pred_df.persist()
+        histograms = score_histograms(pred_df, {"unweighted": SCORE, "king_zeng": KING_ZENG_SCORE})
     scored = []
-    for name in ("unweighted", "king_zeng"):
+    for name, column in (("unweighted", SCORE), ("king_zeng", KING_ZENG_SCORE)):
         with clock.step(f"score_{name}", f"the {name} model's metrics"):
-            metrics = histogram_metrics(histograms[name], ev.bins)
+            metrics = histogram_metrics(histograms[name], ev.bins) | group_calibration(pred_df, LABEL, column)
         scored.append(VariantMetrics.of(metrics, None, paired=False, train_seconds=seconds, iterations=iterations))
+    if groups:
+        pred_df.unpersist()
     return scored[0], scored[1]
 
 
@@ -221,11 +228,12 @@ def _score_baseline(
     # The F = 1 scores stay persisted beside the features: every later F scores these rows (no
     # re-filtering of the input) and is compared with F = 1 on them.
     scored_df = (
-        model.transform(test_df.select(ROW_ID, FEATURES, LABEL))
-        .transform(with_probability, 0.0, (ROW_ID, FEATURES))
+        model.transform(test_df.select(ROW_ID, FEATURES, LABEL, *carried(test_df)))
+        .transform(with_probability, 0.0, (ROW_ID, FEATURES, *carried(test_df)))
         .persist()
     )
-    metrics = histogram_metrics(score_histogram(scored_df), ev.bins, ev.score_bins)
+    metrics = histogram_metrics(score_histogram(scored_df), ev.bins, ev.score_bins) | group_calibration(
+        scored_df, LABEL, SCORE)
     edges = metrics.pop("score_edges")
     return metrics, Baseline(scored_df, edges, metrics["pr_auc"], test_rows)
 
@@ -234,13 +242,15 @@ def _score_paired(clock: FactorClock, model, baseline: Baseline,
                   ev: EvaluateConfig) -> tuple[dict[str, Any], PrAucComparison | None]:
     # Persisted (three numbers a row): the histogram pass scores the rows once, the bootstrap reads them.
     pred_df = (
-        model.transform(baseline.scored_df.select(FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE)))
-        .transform(with_probability, 0.0, (BASELINE_SCORE,))
+        model.transform(baseline.scored_df.select(FEATURES, LABEL, F.col(SCORE).alias(BASELINE_SCORE),
+                                                  *carried(baseline.scored_df)))
+        .transform(with_probability, 0.0, (BASELINE_SCORE, *carried(baseline.scored_df)))
         .persist()
     )
     try:
         with clock.step("score_weighted", "scoring the weighted model on the test slice"):
             metrics = histogram_metrics(score_histogram(pred_df), ev.bins, ev.score_bins)
+            metrics |= group_calibration(pred_df, LABEL, SCORE)  # per day and segment, when the rows carry them
         edges = metrics.pop("score_edges")
         if metrics["pr_auc"] is None or baseline.pr_auc is None:
             return metrics, None

@@ -1,4 +1,4 @@
-"""The evaluation figures: the sweep, the reliability diagram, class counts.
+"""The evaluation figures: the sweep, the reliability diagram, class counts (and calibration per group).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imbalance_spark.evaluate.report import EvaluationReport, SweepPoint
+from imbalance_spark.figures.calibration import draw_group_calibration
 from imbalance_spark.figures.common import _figure, _save_png
 
 VARIANT_STYLE = {
@@ -186,8 +187,11 @@ def draw_class_counts(report: EvaluationReport, path: Path) -> str:
 def draw_evaluation_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
     """Every figure of an evaluation report, as PNGs in ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
-    return {
+    figures = {
         "reliability": draw_reliability(report, out_dir / "reliability.png"),
         "sweep": draw_sweep(report, out_dir / "sweep.png"),
         "class_counts": draw_class_counts(report, out_dir / "class_counts.png"),
     }
+    # only when the test slice is grouped by day or segment
+    groups = draw_group_calibration(report, out_dir / "calibration_groups.png")
+    return figures | ({"calibration_groups": groups} if groups else {})

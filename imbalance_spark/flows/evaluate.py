@@ -17,6 +17,7 @@ from imbalance_spark.common.files import write_report
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import ConfigError, DataFrameMissingColumnError, InputError
 from imbalance_spark.evaluate.build import Slices, build_evaluation_report
+from imbalance_spark.evaluate.calibration import check_segments, with_calibration_groups
 from imbalance_spark.evaluate.features import (
     FeatureSpec,
     feature_pipeline,
@@ -164,6 +165,8 @@ def _profile(run: EvaluateRun) -> None:
     id_columns = list(cfg.evaluate.split.key_columns) or run.source.df.columns
     run.train_df = held.train_df.transform(with_label, cfg.label_column, values)
     run.test_df = held.test_df.transform(with_label, cfg.label_column, values).transform(with_row_id, id_columns)
+    check_segments(run.test_df, cfg)  # before any fit: a segment column with too many values is refused
+    run.test_df = run.test_df.transform(with_calibration_groups, cfg)
 
 
 def _fit_features(run: EvaluateRun) -> None:

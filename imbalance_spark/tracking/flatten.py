@@ -101,7 +101,8 @@ def evaluation_params_and_metrics(
     report: EvaluationReport,
 ) -> tuple[dict[str, str], dict[str, float], list[tuple[str, float, int]]]:
     """An evaluation report as MLflow params (strings and booleans, two levels deep), metrics (every
-    number, by its dotted path in the JSON; sweep entries named by their factor, ``F20``) and, for
+    number, by its dotted path in the JSON; sweep entries named by their factor, ``F20``; of the
+    calibration per day and segment, each day's or value's ratio, by its name) and, for
     sweeps over integral factors, (key, value, step=F) points so MLflow charts each metric against F."""
     doc = report.to_dict()
     params: dict[str, str] = {}
@@ -126,10 +127,21 @@ def _item_name(i: int, item: Any) -> str:
     return str(i)
 
 
+def _in_group_table(path: tuple[str, ...]) -> bool:
+    """Whether ``path`` is a variant's calibration per day, or per value of one segment column."""
+    return path[-1:] == ("calibration_by_day",) or path[-2:-1] == ("calibration_by_segment",)
+
+
 def _leaves(value: Any, path: tuple[str, ...], in_list: bool = False) -> Iterator[tuple[tuple[str, ...], Any, bool]]:
     if isinstance(value, Mapping):
         for k, v in value.items():
             yield from _leaves(v, (*path, str(k)), in_list)
+    elif isinstance(value, (list, tuple)) and _in_group_table(path):
+        # A day or segment value by its name, with its ratio only: the rest is in the logged JSON, and
+        # every number of every group would multiply the metrics by the groups' count.
+        for v in value:
+            name = v.get("date", v.get("value"))
+            yield (*path, "null" if name is None else str(name), "calibration_ratio"), v["calibration_ratio"], True
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             yield from _leaves(v, (*path, _item_name(i, v)), True)
