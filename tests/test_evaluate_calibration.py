@@ -275,6 +275,13 @@ def test_segments_default_to_none_and_repeat_is_a_config_error(tmp_path):
     data = config_data("/data/in", tmp_path, ["x1"])
     data["evaluate"].pop("segments")
     assert segment_columns(parse_config(data)) == []
+    # a stratified job: each stratum's calibration by default, unless segments say otherwise
+    data["downsampling"]["strata"] = ["segment"]
+    assert segment_columns(parse_config(data)) == ["segment"]
+    data["evaluate"]["segments"] = []
+    assert segment_columns(parse_config(data)) == []
+    data["evaluate"].pop("segments")
+    data["downsampling"].pop("strata")
     data["evaluate"]["segments"] = ["segment", "segment"]
     with pytest.raises(ConfigError, match=r"segment column\(s\) \['segment'\] listed twice"):
         parse_config(data)

@@ -29,9 +29,14 @@ _NESTED = (T.MapType, T.ArrayType, T.StructType, T.VariantType, T.BinaryType)
 
 
 def segment_columns(cfg: JobConfig) -> list[str]:
-    """The columns the test slice's calibration is grouped by, besides the day (``evaluate.segments``)."""
-    # The one place a default lives: with downsampling.strata (#24) this becomes the strata columns.
-    return list(cfg.evaluate.segments) if cfg.evaluate.segments is not None else []
+    """The columns the test slice's calibration is grouped by, besides the day.
+
+    ``evaluate.segments``; unset, the output's strata (``downsampling.strata``): each stratum's
+    calibration is then checked as a segment's (``segments: []`` turns the grouping off).
+    """
+    if cfg.evaluate.segments is not None:
+        return list(cfg.evaluate.segments)
+    return list(cfg.downsampling.strata)
 
 
 def group_dimensions(cfg: JobConfig) -> tuple[str | None, list[str]]:
