@@ -9,6 +9,7 @@ loopback ports, in its own temporary folder, and stopped at the end of the sessi
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -56,7 +57,7 @@ def spark(tmp_path_factory):
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.warehouse.dir": str(warehouse),
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} {driver_java_options()}",
         },
     )
     yield session
@@ -94,12 +95,31 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
-def cli_env() -> dict[str, str]:
-    """Environment for CLI subprocesses: the test's interpreter and repo first on the path."""
+def _python_env() -> dict[str, str]:
+    """The environment with the test's interpreter and repo first on the path."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYSPARK_PYTHON"] = PYTHON
     return env
+
+
+@functools.cache
+def driver_java_options() -> str:
+    """JVM options for every driver JVM a test starts: the class-data-sharing archive (tests/jvm_archive.py)."""
+    from tests.jvm_archive import java_options
+
+    return java_options(_python_env())
+
+
+def with_driver_java_options(env: dict[str, str]) -> dict[str, str]:
+    """``env`` whose spark-submit JVMs start from the test archive (SPARK_SUBMIT_OPTS, kept if set)."""
+    options = " ".join(o for o in (env.get("SPARK_SUBMIT_OPTS"), driver_java_options()) if o)
+    return {**env, "SPARK_SUBMIT_OPTS": options} if options else env
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: the test's interpreter and repo first on the path, the test JVM options."""
+    return with_driver_java_options(_python_env())
 
 
 def pytest_collection_modifyitems(config, items):
@@ -253,7 +273,7 @@ def airflow_base_env(home: Path) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     })
-    return env
+    return with_driver_java_options(env)
 
 
 @pytest.fixture(scope="session")
