@@ -84,7 +84,10 @@ def java_options(env: dict[str, str]) -> str:
     if os.environ.get("IMBALANCE_SPARK_TEST_CDS", "1") == "0":
         return ""
     folder = _archive_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable cache: the JVMs start as they would without the tests
+        return ""
     target = folder / f"spark-driver-{_key()}.jsa"
     failed = target.with_suffix(".failed")  # a training run that failed is not retried each session
     with open(folder / ".lock", "w") as lock:  # two test sessions at once make it once
