@@ -45,8 +45,9 @@ def smoke(tmp_path_factory) -> dict:
     variants = [v for v, mods in NEEDS.items() if _available(mods)]
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        # --cold: no warm-up input to generate (a JVM of its own) and no warm-up run in each Spark variant
-        [sys.executable, "-m", "benchmarks.run", "--rows", str(ROWS), "--repeat", "1", "--cold",
+        # --cold: no warm-up input to generate (a JVM of its own) and no warm-up run in each Spark variant;
+        # --one-jvm: the in-process Spark variants (floor, job_library, naive_spark) share one process
+        [sys.executable, "-m", "benchmarks.run", "--rows", str(ROWS), "--repeat", "1", "--cold", "--one-jvm",
          "--factor", str(FACTOR), "--variants", ",".join(variants), "--out", str(out), "--name", "smoke"],
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=900,
     )
@@ -70,6 +71,9 @@ def test_every_variant_is_measured(smoke):
         assert v["rows_in"] == ROWS and v["rows_out"] > 0, name
         assert v["ratio_to_floor"] > 0 and v["rows_per_s"] > 0, name
     assert size["variants"]["floor_noop_scan"]["ratio_to_floor"] == pytest.approx(1.0)
+    shared = ["floor_noop_scan", "job_library", "naive_spark"]  # --one-jvm: one process, each timed itself
+    assert all(size["variants"][v]["runs"][0]["shared_process"] == shared for v in shared)
+    assert "shared_process" not in size["variants"]["job_spark_submit"]["runs"][0]
     assert set(size["variants"]["job_library"]["stages_s"]) >= {"read", "profile", "write"}
 
 
