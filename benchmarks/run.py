@@ -253,7 +253,9 @@ def too_big(variants: list[str], rows: int, args: argparse.Namespace, done: list
 def process_groups(to_run: list[str], args: argparse.Namespace) -> list[str]:
     """What each process runs: every variant alone, or (--one-jvm) the in-process Spark ones together."""
     shared = [v for v in to_run if v not in NOT_WARMED] if args.one_jvm else []
-    return [",".join(shared)] * (len(shared) > 1) + [v for v in to_run if v not in shared or len(shared) == 1]
+    if len(shared) < 2:
+        return list(to_run)
+    return [",".join(shared), *[v for v in to_run if v not in shared]]
 
 
 def run_repetitions(to_run: list[str], rows: int, size_dir: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
