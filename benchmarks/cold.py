@@ -59,6 +59,15 @@ DEFAULT_COMMANDS = {
 }
 
 
+def _parse_view_commands(text: str) -> tuple[str, list[str]]:
+    """'wide=job_cli,floor' -> ('wide', ['job_cli', 'floor'])."""
+    view, sep, commands = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--view-commands: expected VIEW=CMD,CMD, got {text!r}")
+    (view,) = _parse_list(view, VIEWS, "--view-commands")
+    return view, _parse_list(commands, COMMANDS, "--view-commands")
+
+
 def _parse_list(text: str, known: list[str], flag: str) -> list[str]:
     """'a,b' -> ['a', 'b'], each one of ``known``; the argparse error names ``flag``."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -103,27 +112,54 @@ def ensure_table(args: argparse.Namespace, view: str) -> dict:
                  meta.get("run_date"), run_date)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
-    days = args.daily_days if view == "daily" else 30
-    cmd = [sys.executable, "-m", "benchmarks.cold_commands", "generate", "--kind", view, "--rows", str(rows),
-           "--days", str(days), "--columns", str(args.wide_columns), "--table", str(folder / "table"),
-           "--meta", str(meta_path)]
+    spec = generate_spec(args, view)
+    cmd = [sys.executable, "-m", "benchmarks.cold_commands", "generate", "--kind", view, "--rows", str(spec.rows),
+           "--days", str(spec.days), "--columns", str(spec.columns), "--table", spec.table, "--meta", str(meta_path)]
     if run_date:
         cmd += ["--run-date", run_date]
-    log.info("%s: generating %s rows into %s ...", view, f"{rows:,}", folder / "table")
-    out = measure(cmd, folder / "generate.log", child_env(), timeout=max(1800.0, rows / 20_000))
+    log.info("%s: generating %s rows into %s ...", view, f"{spec.rows:,}", folder / "table")
+    out = measure(cmd, folder / "generate.log", child_env(), timeout=max(1800.0, spec.rows / 20_000))
     if out["returncode"] != 0 or not meta_path.exists():
         tail = (folder / "generate.log").read_text(errors="replace").strip().splitlines()[-3:]
         raise SystemExit(f"benchmarks.cold: generating the {view} table failed: {' | '.join(tail)}")
-    meta = json.loads(meta_path.read_text())
+    meta = checked_meta(json.loads(meta_path.read_text()), run_date)
+    log.info("%s: %s rows, %.2f GB in %d files, generated in %.0f s", view, f"{meta['rows']:,}",
+             meta["bytes"] / 1e9, meta["files"], out["wall_s"])
+    return meta
+
+
+def generate_spec(args: argparse.Namespace, view: str) -> argparse.Namespace:
+    """What ``cold_commands generate`` writes for ``view``: kind, rows, days, columns, table, run date."""
+    rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
+    return argparse.Namespace(kind=view, rows=rows, days=args.daily_days if view == "daily" else 30,
+                              columns=args.wide_columns, table=str(table_dir(args, view) / "table"),
+                              run_date=args.run_date if view == "daily" else None)
+
+
+def checked_meta(meta: dict, run_date: str | None) -> dict:
+    """The generated table's description, once the run date is known to be in it."""
     if run_date and not meta.get("slice_rows"):
         raise SystemExit(
             f"benchmarks.cold: --run-date {run_date} is not in the daily table"
             f" ({meta['first_date']} to {meta['last_date']})"
         )
-    log.info("%s: %s rows, %.2f GB in %d files, generated in %.0f s", view, f"{meta['rows']:,}",
-             meta["bytes"] / 1e9, meta["files"], out["wall_s"])
     return meta
+
+
+def generate_in_session(spark, argv: list[str]) -> None:
+    """Write the tables of ``argv``'s views with ``spark`` (a session the caller already has, e.g. a
+    test's) where ``benchmarks.cold ARGV --reuse-data`` finds them: no generating process."""
+    from benchmarks.cold_commands import write_table
+
+    args = parse_args(argv)
+    resolve_paths(args)
+    for view in args.views:
+        folder = table_dir(args, view)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        spec = generate_spec(args, view)
+        meta = checked_meta(write_table(spark, spec), spec.run_date)
+        (folder / "table.json").write_text(json.dumps(meta, indent=1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,9 +337,16 @@ def jar_resolution(summary: dict[str, dict], args: argparse.Namespace) -> dict:
     return out
 
 
-def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
+def view_commands(view: str, args: argparse.Namespace) -> list[str]:
+    """The view's commands: --view-commands exactly, else --commands or the default after startup and floor."""
+    if view in args.view_commands:
+        return args.view_commands[view]
     commands = args.commands or DEFAULT_COMMANDS[view]
-    commands = [*[c for c in ("startup", "floor") if c not in commands], *commands]
+    return [*[c for c in ("startup", "floor") if c not in commands], *commands]
+
+
+def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
+    commands = view_commands(view, args)
     run_dir = Path(args.data_dir) / "runs" / args.name / view
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -358,6 +401,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--commands", type=lambda text: _parse_list(text, COMMANDS, "--commands"), default=None,
                    help=f"commands for every view, from {','.join(COMMANDS)} (default per view; "
                         "startup and floor always run)")
+    p.add_argument("--view-commands", type=_parse_view_commands, action="append", default=[],
+                   metavar="VIEW=CMD,CMD", help="exactly these commands for this view, no startup or floor "
+                   "unless listed (repeatable; e.g. wide=job_cli for a smoke run)")
     p.add_argument("--no-history", action="store_true", help="job configs without a history table")
     p.add_argument("--out", default=str(RESULTS_DIR), help="results directory (default benchmarks/results)")
     p.add_argument("--name", default="cold", help="results file stem (default cold)")
@@ -424,13 +470,20 @@ def clean_up(args: argparse.Namespace) -> None:
         shutil.rmtree(Path(args.data_dir) / "runs" / args.name, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Generate (or reuse) the tables, then measure every view, writing the results after each."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed and checked command line (one size per table)."""
     p = parser()
     args = p.parse_args(argv)
     args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
+    args.view_commands = dict(args.view_commands)
     if args.repeat < 1 or args.wide_columns < 10 or args.daily_days < 1 or args.factor < 1:
         p.error("--repeat, --daily-days and --factor must be >= 1 and --wide-columns >= 10")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (or reuse) the tables, then measure every view, writing the results after each."""
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     find_tools(args)
     resolve_paths(args)

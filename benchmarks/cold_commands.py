@@ -65,14 +65,22 @@ def user_scan(args: argparse.Namespace) -> dict:
 
 
 def generate(args: argparse.Namespace) -> dict:
-    """Write one benchmark table as Delta partitioned by event_date; describe it in ``--meta``."""
-    from pyspark.sql import functions as F
-
+    """Write one benchmark table as Delta partitioned by event_date in a session of its own; describe it."""
     from imbalance_spark.session import build_spark_session
-    from imbalance_spark.synthetic import generate_transactions, generate_wide
 
     spark = build_spark_session(master=args.master, app_name=f"cold-generate-{args.kind}",
                                 conf={"spark.ui.enabled": "false"})
+    meta = write_table(spark, args)
+    spark.stop()
+    return meta
+
+
+def write_table(spark, args: argparse.Namespace) -> dict:
+    """Write the ``--kind`` table with ``spark`` (the caller's session, left running); its description."""
+    from pyspark.sql import functions as F
+
+    from imbalance_spark.synthetic import generate_transactions, generate_wide
+
     t0 = time.perf_counter()
     if args.kind == "wide":
         df = generate_wide(spark, rows=args.rows, columns=args.columns, positive_rate=0.005, days=args.days)
@@ -109,7 +117,6 @@ def generate(args: argparse.Namespace) -> dict:
         day_dir = Path(args.table) / f"{DATE_COLUMN}={args.run_date}"
         meta["slice_files"] = sum(1 for _ in day_dir.glob("*.parquet"))
         meta["slice_bytes"] = sum(p.stat().st_size for p in day_dir.glob("*.parquet"))
-    spark.stop()
     return meta
 
 

@@ -69,9 +69,12 @@ def designs(df, cfg, out: Path) -> dict[str, Callable[[], None]]:
     }
 
 
-def time_designs(variants: dict[str, Callable[[], None]], repeat: int, out: Path) -> dict[str, list[float]]:
-    """An untimed warm-up of every design (JIT, code generation), then ``repeat`` interleaved rounds."""
-    for run in variants.values():
+def time_designs(
+    variants: dict[str, Callable[[], None]], repeat: int, out: Path, warmup: bool = True
+) -> dict[str, list[float]]:
+    """An untimed warm-up of every design (JIT, code generation; unless not ``warmup``), then
+    ``repeat`` interleaved rounds."""
+    for run in variants.values() if warmup else ():
         run()
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
@@ -84,8 +87,11 @@ def time_designs(variants: dict[str, Callable[[], None]], repeat: int, out: Path
     return times
 
 
-def measure(spark: SparkSession, input_path: str, repeat: int) -> dict:
-    """Time the four designs on the Delta table at ``input_path`` in ``spark``; the result's JSON."""
+def measure(spark: SparkSession, input_path: str, repeat: int, warmup: bool = True) -> dict:
+    """Time the four designs on the Delta table at ``input_path`` in ``spark``; the result's JSON.
+
+    ``warmup=False`` (``--no-warmup``) skips the untimed warm-up round: the first timed round then
+    includes the JIT and code generation (half the work, for a smoke test)."""
     from imbalance_spark.config.load import parse_config
 
     work = Path(tempfile.mkdtemp(prefix="one-pass-"))
@@ -96,10 +102,11 @@ def measure(spark: SparkSession, input_path: str, repeat: int) -> dict:
     })
     df = spark.read.format("delta").load(input_path)
     try:
-        times = time_designs(designs(df, cfg, work / "out"), repeat, work / "out")
+        times = time_designs(designs(df, cfg, work / "out"), repeat, work / "out", warmup)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"input": input_path, "rows": df.count(), "factor": FACTOR, "repeat": repeat, "seconds": times,
+    return {"input": input_path, "rows": df.count(), "factor": FACTOR, "repeat": repeat, "warmup": warmup,
+            "seconds": times,
             "median_s": {k: statistics.median(v) for k, v in times.items()}}
 
 
@@ -109,12 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input", required=True, help="Delta table (is_fraud label, partitioned by event_date)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default=None, help="JSON file for the timings")
+    p.add_argument("--no-warmup", action="store_true", help="no untimed warm-up round (a smoke run)")
     args = p.parse_args(argv)
 
     from imbalance_spark.session import build_spark_session
 
     spark = build_spark_session(master="local[2]", app_name="one-pass", conf={"spark.ui.enabled": "false"})
-    result = measure(spark, args.input, args.repeat)
+    result = measure(spark, args.input, args.repeat, warmup=not args.no_warmup)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

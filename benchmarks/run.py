@@ -96,29 +96,40 @@ def variant_env(args: argparse.Namespace, size_dir: Path) -> dict[str, str]:
 
 def run_variant(variant: str, size_dir: Path, rows: int, args: argparse.Namespace, tag: str) -> dict:
     """One variant, one repetition, in its own process; its own timing plus the outside view."""
-    result_path = size_dir / f"{variant}-{tag}.json"
-    log_path = size_dir / f"{variant}-{tag}.log"
-    result_path.unlink(missing_ok=True)
+    return run_variants([variant], size_dir, rows, args, tag)[variant]
+
+
+def run_variants(variants: list[str], size_dir: Path, rows: int, args: argparse.Namespace, tag: str) -> dict[str, dict]:
+    """Variants one after another in ONE process (one variant: as measured; several: ``--one-jvm``),
+    each with its own timing; the outside view (wall time, peak RSS) is the process's."""
+    each = "{variant}" if len(variants) > 1 else variants[0]
+    result_of = {v: size_dir / f"{v}-{tag}.json" for v in variants}
+    log_path = size_dir / f"{'shared' if len(variants) > 1 else variants[0]}-{tag}.log"
+    for path in result_of.values():
+        path.unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "benchmarks.variants", variant,
+        sys.executable, "-m", "benchmarks.variants", ",".join(variants),
         "--input", str(size_dir / "input"), "--rows", str(rows), "--factor", str(args.factor),
-        "--result", str(result_path),
+        "--result", str(size_dir / f"{each}-{tag}.json"),
     ]
-    if variant != "generate":
-        cmd += ["--output", str(size_dir / "output" / variant)]
-    if args.warmup_input and variant not in NOT_WARMED:
+    if "generate" not in variants:
+        cmd += ["--output", str(size_dir / "output" / each)]
+    if args.warmup_input and not NOT_WARMED & set(variants):
         cmd += ["--warmup-input", str(args.warmup_input), "--warmup-rows", str(WARMUP_ROWS)]
-    timeout = args.timeout or max(600.0, rows / 100_000)
+    timeout = (args.timeout or max(600.0, rows / 100_000)) * len(variants)
     # Run from the library's folder: its imbalance_spark comes first (--library REF: the exported
     # commit's, not the work tree's); benchmarks/ is found through PYTHONPATH.
     outside = measure(cmd, log_path, variant_env(args, size_dir), timeout, cwd=args.library_root)
-    if outside["returncode"] != 0 or not result_path.exists():
-        failed = failure(outside, log_path)
-        log.warning("%s (%s rows) failed: %s", variant, f"{rows:,}", failed["error"])
-        return failed
-    inside = json.loads(result_path.read_text())
-    out = {**outside, **inside}
-    out["rows_per_s"] = out["rows_in"] / out["seconds"] if out.get("seconds") else None
+    out: dict[str, dict] = {}
+    for v, result_path in result_of.items():
+        if outside["returncode"] != 0 or not result_path.exists():
+            out[v] = failure(outside, log_path)
+            log.warning("%s (%s rows) failed: %s", v, f"{rows:,}", out[v]["error"])
+            continue
+        out[v] = {**outside, **json.loads(result_path.read_text())}
+        out[v]["rows_per_s"] = out[v]["rows_in"] / out[v]["seconds"] if out[v].get("seconds") else None
+        if len(variants) > 1:
+            out[v]["shared_process"] = variants
     return out
 
 
@@ -239,20 +250,34 @@ def too_big(variants: list[str], rows: int, args: argparse.Namespace, done: list
     return skipped
 
 
+def process_groups(to_run: list[str], args: argparse.Namespace) -> list[str]:
+    """What each process runs: every variant alone, or (--one-jvm) the in-process Spark ones together."""
+    shared = [v for v in to_run if v not in NOT_WARMED] if args.one_jvm else []
+    if len(shared) < 2:
+        return list(to_run)
+    return [",".join(shared), *[v for v in to_run if v not in shared]]
+
+
 def run_repetitions(to_run: list[str], rows: int, size_dir: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
     """Every variant ``--repeat`` times, interleaved; each output removed after its run."""
 
-    def run_one(v: str, rep: int) -> dict:
-        r = run_variant(v, size_dir, rows, args, f"r{rep}")
-        if "error" not in r:
-            log.info(
-                "%s rows, rep %d/%d: %-20s %7.2f s  (process %6.1f s, peak %5.2f GiB)",
-                f"{rows:,}", rep + 1, args.repeat, v, r["seconds"], r["wall_s"], r["peak_rss_bytes"] / 2**30,
-            )
-        shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
-        return r
+    def run_one(group: str, rep: int) -> dict[str, dict]:
+        results = run_variants(group.split(","), size_dir, rows, args, f"r{rep}")
+        for v, r in results.items():
+            if "error" not in r:
+                log.info(
+                    "%s rows, rep %d/%d: %-20s %7.2f s  (process %6.1f s, peak %5.2f GiB)",
+                    f"{rows:,}", rep + 1, args.repeat, v, r["seconds"], r["wall_s"], r["peak_rss_bytes"] / 2**30,
+                )
+            shutil.rmtree(size_dir / "output" / v, ignore_errors=True)
+        return results
 
-    return interleaved(to_run, args.repeat, run_one)
+    runs: dict[str, list[dict]] = {v: [] for v in to_run}
+    for reps in interleaved(process_groups(to_run, args), args.repeat, run_one).values():
+        for results in reps:
+            for v, r in results.items():
+                runs[v].append(r)
+    return runs
 
 
 def run_size(rows: int, variants: list[str], args: argparse.Namespace, done: list[dict]) -> dict:
@@ -299,6 +324,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cold", action="store_true",
                    help="time each in-process Spark variant's first run in its JVM (default: after a warm-up run "
                         "of the same variant on a small input of the same schema)")
+    p.add_argument("--one-jvm", action="store_true",
+                   help="run the in-process Spark variants of a repetition one after another in ONE process "
+                        "(a smoke run: fewer JVM starts; their process time and peak memory are then shared)")
     p.add_argument("--reuse-data", action="store_true",
                    help="use an input kept by an earlier --keep-data run instead of generating it")
     p.add_argument("--calibrate-from", default="",

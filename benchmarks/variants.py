@@ -522,7 +522,9 @@ VARIANTS: dict[str, Callable[[argparse.Namespace], dict]] = {
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.variants", description=__doc__.splitlines()[0])
-    p.add_argument("variant", choices=sorted(VARIANTS))
+    p.add_argument("variant", type=_variant_list,
+                   help="a variant, or several comma separated, run one after another in this process "
+                        "(benchmarks.run --one-jvm; then {variant} in --output and --result names each's)")
     p.add_argument("--input", required=True, help="input Parquet directory (partitioned by event_date)")
     p.add_argument("--input-format", choices=["parquet", "delta"], default="parquet",
                    help="what --input holds (naive_spark and the Polars variants; default parquet)")
@@ -534,6 +536,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the variant on this small input (same schema) first, untimed: JIT and codegen warm")
     p.add_argument("--warmup-rows", type=int, default=0)
     args = p.parse_args(argv)
+    for variant in args.variant:
+        named = {k: getattr(args, k) and getattr(args, k).replace("{variant}", variant) for k in ("result", "output")}
+        run_one(argparse.Namespace(**{**vars(args), "variant": variant, **named}))
+    return 0
+
+
+def _variant_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in VARIANTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown variant {bad or text!r}; known: {', '.join(sorted(VARIANTS))}")
+    return names
+
+
+def run_one(args: argparse.Namespace) -> None:
+    """One variant: its warm-up (if any), its timed run, and its result file."""
     if args.warmup_input:
         warm = argparse.Namespace(**{**vars(args), "input": args.warmup_input, "rows": args.warmup_rows,
                                      "output": args.output + "-warmup", "result": None})
@@ -565,7 +583,6 @@ def main(argv: list[str] | None = None) -> int:
             if files:
                 result["sql_executions"] = sql_executions(files, since_ms=measured_from_ms)
     Path(args.result).write_text(json.dumps(result, default=str))
-    return 0
 
 
 if __name__ == "__main__":

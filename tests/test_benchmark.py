@@ -12,13 +12,14 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, cli_env
 
-ROWS = 20_000  # each variant is its own process: start-up dominates; 5 sigma bounds still bite at 20k
+# each variant is its own process: start-up dominates, not rows; the 5 sigma bound on the samplers'
+# kept rows holds at any size (5k rows at 0.5% positives: ~25 positives, ~249 majority rows kept)
+ROWS = 5_000
 FACTOR = 20
 # variant -> the modules it needs beyond the project's own dependencies (the `bench` extra)
 NEEDS = {
@@ -44,7 +45,9 @@ def smoke(tmp_path_factory) -> dict:
     variants = [v for v, mods in NEEDS.items() if _available(mods)]
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--rows", "20k", "--repeat", "1",
+        # --cold: no warm-up input to generate (a JVM of its own) and no warm-up run in each Spark variant;
+        # --one-jvm: the in-process Spark variants (floor, job_library, naive_spark) share one process
+        [sys.executable, "-m", "benchmarks.run", "--rows", str(ROWS), "--repeat", "1", "--cold", "--one-jvm",
          "--factor", str(FACTOR), "--variants", ",".join(variants), "--out", str(out), "--name", "smoke"],
         capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=900,
     )
@@ -68,6 +71,9 @@ def test_every_variant_is_measured(smoke):
         assert v["rows_in"] == ROWS and v["rows_out"] > 0, name
         assert v["ratio_to_floor"] > 0 and v["rows_per_s"] > 0, name
     assert size["variants"]["floor_noop_scan"]["ratio_to_floor"] == pytest.approx(1.0)
+    shared = ["floor_noop_scan", "job_library", "naive_spark"]  # --one-jvm: one process, each timed itself
+    assert all(size["variants"][v]["runs"][0]["shared_process"] == shared for v in shared)
+    assert "shared_process" not in size["variants"]["job_spark_submit"]["runs"][0]
     assert set(size["variants"]["job_library"]["stages_s"]) >= {"read", "profile", "write"}
 
 
@@ -141,110 +147,117 @@ def test_benchmarks_is_a_package_that_edits_no_import_path():
 
 COLD_DAY_ROWS = 5_000
 COLD_DAYS = 3
+# the checks are on the shape and the job's counts, not the size: 5k rows of 20 columns (12 numeric
+# features; 60 columns made the cold job's profile of the 30-day table cost 12 s of its 36)
+WIDE_ROWS, WIDE_COLUMNS = 5_000, 20
 
 
-# the daily view runs every JVM command the tests check; the wide view only the quick-JIT job (its
-# assertions are on the table's shape and the job's counts), in a second benchmark process that
-# runs beside the first: the two share the machine, which is fine for a smoke run (no timing is
-# compared across them)
-COLD_COMMANDS = {"daily": ["job_cli", "floor_quick", "job_cli_quick"], "wide": ["job_cli_quick"]}
-
-
-def _start_cold(view: str, out: Path) -> subprocess.Popen:
-    """One benchmarks.cold process for one view, in its own process group."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.cold", "--views", view,
-         "--wide-rows", "20k", "--wide-columns", "60", "--daily-days", str(COLD_DAYS),
-         "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02", "--repeat", "1",
-         "--commands", ",".join(COLD_COMMANDS[view]), "--out", str(out), "--name", "smoke"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=REPO_ROOT,
-        start_new_session=True,
-    )
+# One benchmarks.cold process measures both views, one after the other. Every command it starts in
+# the smoke run is its own process once: the daily view the untimed prepare run (job_cli), startup,
+# floor (the day), floor_quick and job_cli_quick (the quick-JIT pair); the wide view only job_cli (its
+# assertions are on the table's shape and the job's counts). The tables are written beforehand in the
+# test session by the benchmark's own generator (no generating JVMs), and found with --reuse-data.
+COLD_COMMANDS = {"daily": ["startup", "floor", "floor_quick", "job_cli_quick"], "wide": ["job_cli"]}
+COLD_TABLES = ["--views", "daily,wide", "--wide-rows", str(WIDE_ROWS), "--wide-columns", str(WIDE_COLUMNS),
+               "--daily-days", str(COLD_DAYS), "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02"]
 
 
 @pytest.fixture(scope="module")
-def cold_smoke(tmp_path_factory) -> dict:
+def cold_smoke(spark, tmp_path_factory) -> dict:
     pytest.importorskip("psutil")
     pytest.importorskip("matplotlib")
-    outs = {view: tmp_path_factory.mktemp(f"cold-{view}") for view in COLD_COMMANDS}
-    procs = {view: _start_cold(view, out) for view, out in outs.items()}
-    results = {}
+    from benchmarks.cold import generate_in_session
+
+    out, data = tmp_path_factory.mktemp("cold"), tmp_path_factory.mktemp("cold-data")
+    tables = [*COLD_TABLES, "--data-dir", str(data)]
+    generate_in_session(spark, tables)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.cold", *tables, "--reuse-data", "--repeat", "1",
+         "--commands", ",".join(COLD_COMMANDS["daily"]), "--view-commands", "wide=" + ",".join(COLD_COMMANDS["wide"]),
+         "--out", str(out), "--name", "smoke"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=REPO_ROOT,
+        start_new_session=True,
+    )
     try:
-        for view, proc in procs.items():
-            output, _ = proc.communicate(timeout=900)
-            assert proc.returncode == 0, output[-3000:]
-            (results[view],) = json.loads((outs[view] / "smoke.json").read_text())["views"]
+        output, _ = proc.communicate(timeout=900)
     finally:
-        # a timeout or a failure stops the Spark processes the benchmarks started, not only them
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-    kinds = {json.loads((out / "smoke.json").read_text())["kind"] for out in outs.values()}
-    return {"views": results, "kinds": kinds, "outs": outs}
+        # a timeout or a failure stops the Spark processes the benchmark started, not only it
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, output[-3000:]
+    results = json.loads((out / "smoke.json").read_text())
+    views = {v["view"]: v for v in results["views"]}
+    return {"views": views, "order": [v["view"] for v in results["views"]], "kinds": {results["kind"]},
+            "out": out, "data": data}
 
 
 @pytest.mark.slow
 def test_cold_measures_every_command_as_its_own_process(cold_smoke):
-    assert cold_smoke["kinds"] == {"cold"}
+    assert cold_smoke["kinds"] == {"cold"} and cold_smoke["order"] == ["daily", "wide"]
     for view_name, view in cold_smoke["views"].items():
         assert view["view"] == view_name
         cmds = view["commands"]
-        assert list(cmds) == ["startup", "floor", *COLD_COMMANDS[view_name]]
+        assert list(cmds) == COLD_COMMANDS[view_name]
         for name, c in cmds.items():
             assert c["status"] == "ok", (view["view"], name, c.get("error"))
             assert c["wall_s_median"] > 0 and c["peak_rss_bytes"] > 10 * 2**20, (view["view"], name)
-        # the user's script times its own steps; together they fit inside the process's wall time
-        for name in ("startup", "floor"):
-            steps = cmds[name]["steps_s"]
-            assert {"JVM + session start", "open the table (Delta log, schema)", "stop"} <= set(steps)
-            assert 0 < sum(steps.values()) < cmds[name]["wall_s_median"]
-        assert "scan to noop" in cmds["floor"]["steps_s"] and "scan to noop" not in cmds["startup"]["steps_s"]
         for name in [c for c in cmds if c.startswith("job_")]:
             job = cmds[name]
             # the report's stage names are the library's; whatever they are, they fit in its duration
             assert job["stages_s"] and 0 < sum(job["stages_s"].values()) <= job["duration_s_median"] + 0.01
             assert 0 < job["duration_s_median"] < job["wall_s_median"]
             assert job["outside_run_s_median"] == pytest.approx(job["wall_s_median"] - job["duration_s_median"])
-            start, floor = cmds["startup"]["wall_s_median"], cmds["floor"]["wall_s_median"]
-            assert job["over_floor_s"] == pytest.approx(job["wall_s_median"] - floor)
-            if floor > start:
-                assert job["net_ratio"] == pytest.approx((job["wall_s_median"] - start) / (floor - start))
         assert view["jars"]["cached_jars"] > 0
-    # the quick-JIT pair: the job with spark.quick_start against the floor with the same JVM option
     cmds = cold_smoke["views"]["daily"]["commands"]
+    # the user's script times its own steps; together they fit inside the process's wall time
+    for name in ("startup", "floor", "floor_quick"):
+        steps = cmds[name]["steps_s"]
+        assert {"JVM + session start", "open the table (Delta log, schema)", "stop"} <= set(steps)
+        assert 0 < sum(steps.values()) < cmds[name]["wall_s_median"]
+    assert "scan to noop" in cmds["floor"]["steps_s"] and "scan to noop" not in cmds["startup"]["steps_s"]
+    # each job against the floor and net of start-up (the wide view runs neither: no comparison there)
+    job, start, floor = cmds["job_cli_quick"], cmds["startup"]["wall_s_median"], cmds["floor"]["wall_s_median"]
+    assert job["over_floor_s"] == pytest.approx(job["wall_s_median"] - floor)
+    if floor > start:
+        assert job["net_ratio"] == pytest.approx((job["wall_s_median"] - start) / (floor - start))
+    assert "over_floor_s" not in cold_smoke["views"]["wide"]["commands"]["job_cli"]
+    # the quick-JIT pair: the job with spark.quick_start against the floor with the same JVM option
     assert "scan to noop" in cmds["floor_quick"]["steps_s"]
-    quick = cmds["job_cli_quick"]
-    assert quick["over_floor_quick_s"] == pytest.approx(quick["wall_s_median"] - cmds["floor_quick"]["wall_s_median"])
+    assert job["over_floor_quick_s"] == pytest.approx(job["wall_s_median"] - cmds["floor_quick"]["wall_s_median"])
 
 
 @pytest.mark.slow
 def test_cold_wide_table_and_daily_slice(cold_smoke):
     wide, daily = cold_smoke["views"]["wide"], cold_smoke["views"]["daily"]
-    assert wide["table"]["columns"] == 60 and wide["table"]["rows"] == 20_000
-    assert wide["commands"]["job_cli_quick"]["rows_in"] == 20_000
+    assert wide["table"]["columns"] == WIDE_COLUMNS and wide["table"]["rows"] == WIDE_ROWS
+    assert wide["commands"]["job_cli"]["rows_in"] == WIDE_ROWS
     assert daily["table"]["rows"] == COLD_DAYS * COLD_DAY_ROWS and daily["run_date"] == "2026-01-02"
     # the daily run and its floor read one day: the job's report counts exactly that day's rows
     assert daily["table"]["slice_rows"] == COLD_DAY_ROWS
-    assert daily["commands"]["job_cli"]["rows_in"] == COLD_DAY_ROWS
+    job = daily["commands"]["job_cli_quick"]  # the job with spark.quick_start: the same run, its JVM on C1
+    assert job["rows_in"] == COLD_DAY_ROWS
     # ... and keeps all its positives and about 1 in 20 of the rest
     minority, majority = daily["table"]["slice_classes"]["1"], daily["table"]["slice_classes"]["0"]
     sigma = math.sqrt(majority * (1 / FACTOR) * (1 - 1 / FACTOR))
-    assert abs(daily["commands"]["job_cli"]["rows_out"] - (minority + majority / FACTOR)) <= 5 * sigma + 1
+    assert abs(job["rows_out"] - (minority + majority / FACTOR)) <= 5 * sigma + 1
     assert daily["prepare_wall_s"] > 0  # the untimed run that created the output the timed runs replace a day of
+    assert wide["prepare_wall_s"] is None  # a full run writes a new table: nothing to prepare
 
 
 @pytest.mark.slow
 def test_cold_writes_table_chart_and_cleans_up(cold_smoke):
-    out = cold_smoke["outs"]["daily"]
+    out = cold_smoke["out"]
     md = (out / "smoke.md").read_text()
-    assert "net of start-up" in md and "Where the seconds go: daily" in md
+    assert "net of start-up" in md and "Where the seconds go: daily" in md and "Where the seconds go: wide" in md
     daily = cold_smoke["views"]["daily"]
-    assert all(f"| stage: {k} |" in md for k in daily["commands"]["job_cli"]["stages_s"])
-    assert "**daily**: one day (2026-01-02" in md
+    assert all(f"| stage: {k} |" in md for k in daily["commands"]["job_cli_quick"]["stages_s"])
+    assert "**daily**: one day (2026-01-02" in md and f"**wide**: {WIDE_ROWS // 1000}k rows" in md
     assert (out / "smoke.png").stat().st_size > 10_000
-    for out in cold_smoke["outs"].values():
-        assert not (out / "tmp").exists(), "generated tables and run outputs are deleted after the run"
+    assert not (out / "tmp").exists()
+    # the runs' outputs and logs are deleted after the run; --reuse-data keeps the tables it was given
+    assert not (cold_smoke["data"] / "runs" / "smoke").exists(), "run outputs are deleted after the run"
+    assert sorted(p.name for p in cold_smoke["data"].iterdir()) == ["daily-3x5000", "runs", f"wide-{WIDE_ROWS}x{WIDE_COLUMNS}"]
 
 
 def test_cold_net_ratio_subtracts_the_same_start_up():
@@ -270,7 +283,7 @@ def test_one_pass_times_every_design_on_a_delta_table(spark, small_fraud_table):
     """The designs run in the test session (the command only adds a session and the JSON file)."""
     from benchmarks.one_pass import measure
 
-    result = measure(spark, small_fraud_table, repeat=1)
+    result = measure(spark, small_fraud_table, repeat=1, warmup=False)  # one round: each design once
     json.dumps(result)  # what the command prints and writes
     assert result["rows"] == 30_000 and result["factor"] == 20
     assert set(result["median_s"]) == {"profile_then_write", "persist_memory", "persist_disk", "write_only"}
