@@ -146,12 +146,14 @@ def test_bootstrap_is_reproducible_whatever_the_partitioning(spark, paired):
     df, base_edges, edges = paired
     a = paired_pr_auc_bootstrap(with_bins(df, base_edges, edges), replicates=50, seed=5)
     again = paired_pr_auc_bootstrap(with_bins(df, base_edges, edges), replicates=50, seed=5)
-    shuffled = paired_scores(spark, partitions=7).repartition(5, LABEL).orderBy(F.rand(1))
+    # persisted: its edges (two passes) and its bootstrap read one shuffle, not three
+    shuffled = paired_scores(spark, partitions=7).repartition(5, LABEL).orderBy(F.rand(1)).persist()
     # the edges come from exact percentiles of a row-hash sample: the same under any partitioning
     assert edges_of(shuffled, SCORE) == edges and edges_of(shuffled, "__p_1") == base_edges
     b = paired_pr_auc_bootstrap(with_bins(shuffled, base_edges, edges), replicates=50, seed=5)
     assert a == again == b
     assert a["stderr"] > 0 and a["valid_replicates"] == 50
+    shuffled.unpersist()
     other = paired_pr_auc_bootstrap(with_bins(df, base_edges, edges), replicates=50, seed=6)
     assert other["stderr"] != a["stderr"]
     # the two estimates of the standard error agree as bootstrap estimates do (50 replicates: ~10% each)

@@ -244,7 +244,11 @@ def test_the_flag_is_refused_over_connect_with_a_date_or_without_a_block(tmp_pat
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_a_rerun_leaves_no_duplicate_and_nothing_missing(spark, tmp_path):
-    files = 6  # one micro-batch each
+    # three appends, one micro-batch each: two are written before the kill, one after it. The kill lands
+    # mid-run: the poll (every 50 ms) sees version 3, the second batch's commit, while the process, a fresh
+    # JVM, still has the third batch to read, sample, write and record (seconds; `proc.poll() is None`
+    # below checks it), so the rerun must both skip what the killed run wrote and add what it did not.
+    files = 3
     data = config_data(tmp_path, "killed", max_files_per_batch=1)
     data["spark"] = {"conf": SMALL_JOB_CONF, "quick_start": True}
     path = write_yaml(tmp_path / "killed.yaml", data)
