@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from imbalance_spark.flows.file_order import _file_name
+import pytest
+from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+from imbalance_spark.flows.file_order import _file_name, label_schema
 from imbalance_spark.report.build import output_files_section, random_batches_without_minority
 from imbalance_spark.report.models import FileCounts
-from imbalance_spark.tables.files import data_file_path
+from imbalance_spark.tables.files import AddedFile, data_file_path, parse_added_files
 
 
 def test_random_order_share_is_binomial_per_batch():
@@ -46,3 +49,25 @@ def test_paths_of_add_actions_and_read_back_files_match_by_name():
     assert data_file_path("/t/out", "s3://b/x.parquet") == "s3://b/x.parquet"
     uri = "file:///t/out/event_date=2026-05-01%2001%3A00/part-00000-abc.c000.snappy.parquet"
     assert _file_name(uri) == _file_name(data_file_path("/t/out", rel)) == "part-00000-abc.c000.snappy.parquet"
+
+
+def test_log_entry_add_actions_in_order_with_their_rows():
+    # a commit's JSON lines: commitInfo, a metaData, two adds (one without stats), a remove
+    entry = "\n".join(json.dumps(a) for a in (
+        {"commitInfo": {"operation": "WRITE"}},
+        {"metaData": {"id": "x"}},
+        {"add": {"path": "event_date=2026-05-01/a%20b.parquet", "size": 120, "stats": json.dumps({"numRecords": 7})}},
+        {"add": {"path": "s3://b/c.parquet", "size": 0, "stats": None}},
+        {"remove": {"path": "old.parquet"}},
+    )) + "\n"
+    assert parse_added_files("/t/out/", entry) == [
+        AddedFile(path="/t/out/event_date=2026-05-01/a b.parquet", size=120, rows=7),
+        AddedFile(path="s3://b/c.parquet", size=0, rows=None),
+    ]
+    assert parse_added_files("/t/out", "") == []
+
+
+def test_label_type_from_the_written_schema():
+    schema = StructType([StructField("id", LongType()), StructField("Label", DoubleType())])
+    assert label_schema("label", schema) == StructType([StructField("Label", DoubleType())])
+    assert label_schema("missing", schema) is None and label_schema("label", None) is None

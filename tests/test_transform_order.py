@@ -14,11 +14,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import ConfigError
+from imbalance_spark.flows.file_order import _typed_counts, count_files
 from imbalance_spark.flows.run import run_job
 from imbalance_spark.report.render import render_report
+from imbalance_spark.tables.files import files_added
 
 deltalake = pytest.importorskip("deltalake")
 
@@ -119,6 +122,21 @@ def test_report_per_file_numbers_match_a_direct_count(runs):
     line = next(x for x in render_report(reports["input"]).splitlines() if x.startswith("files: "))
     empty = reports["input"].output_files.batches_without_minority
     assert f"without a minority row: {empty:,} of {reports['input'].output_files.batches:,}" in line
+
+
+def test_files_holding_another_label_type_are_read_with_their_own(spark, runs):
+    # the written label type spares reading a footer; files that hold another type are read again as they are
+    reports, _ = runs
+    out, keys = reports["input"].output, list(reports["input"].minority_classes)
+    cfg = job("unused", out.target, row_order="input", max_records_per_file=LIMIT)
+    added = files_added(spark, out.target, out.version)
+    as_written = count_files(spark, cfg, keys, added, StructType([StructField("label", DoubleType())]))
+    other = count_files(spark, cfg, keys, added, StructType([StructField("label", StringType())]))
+    assert other == as_written == count_files(spark, cfg, keys, added)
+    assert sum(f.rows for f in as_written) == out.rows and sum(f.minority_rows for f in as_written) > 0
+    # files that do not hold the label under its name (column mapping) read as nulls: not trusted
+    renamed = job("unused", out.target).model_copy(update={"label_column": "is_fraud"})
+    assert _typed_counts(spark, renamed, keys, added, StructType([StructField("is_fraud", DoubleType())])) is None
 
 
 def test_same_seed_same_files_in_the_same_order(runs):

@@ -9,12 +9,13 @@ from pathlib import Path
 DPI = 100
 
 
-def _new_figure(size: tuple[float, float]):
+def _new_figure(size: tuple[float, float], layout: str | None = "constrained"):
     # Figure + its Agg canvas directly, not pyplot: no display, no global state between calls.
+    # layout=None: the caller places the axes itself (constrained layout measures every text twice).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=size, dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

@@ -11,8 +11,11 @@ import logging
 import os
 from urllib.parse import unquote, urlparse
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
+from imbalance_spark.common.names import backtick
 from imbalance_spark.common.text import one_line
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.report.build import output_files_section
@@ -43,14 +46,27 @@ def output_location(spark: SparkSession, cfg: JobConfig) -> str:
     return detail.location
 
 
+def label_schema(label_column: str, schema: StructType | None) -> StructType | None:
+    """The label's field of the written schema (matched as Spark matches names), or None if absent."""
+    fields = [f for f in (schema.fields if schema is not None else []) if f.name.lower() == label_column.lower()]
+    return StructType(fields[:1]) if fields else None
+
+
 def count_files(
-    spark: SparkSession, cfg: JobConfig, minority_keys: list[str], added: list[AddedFile]
+    spark: SparkSession, cfg: JobConfig, minority_keys: list[str], added: list[AddedFile],
+    schema: StructType | None = None,
 ) -> list[FileCounts]:
-    """Each added file's rows, minority rows and batches holding a minority row (one aggregation)."""
+    """Each added file's rows, minority rows and batches holding a minority row (one aggregation).
+
+    ``schema``: the written schema, whose label type spares reading a file's footer first (see
+    :func:`_typed_counts`); otherwise the files are read with the types they declare.
+    """
     if not added:
         return []
-    rows_df = read_in_file_order(spark, [f.path for f in added], [cfg.label_column])
-    counted = rows_df.transform(file_batch_counts, cfg.label_column, minority_keys, BATCH_ROWS).collect()
+    counted = _typed_counts(spark, cfg, minority_keys, added, label_schema(cfg.label_column, schema))
+    if counted is None:
+        rows_df = read_in_file_order(spark, [f.path for f in added], [cfg.label_column])
+        counted = _batch_counts(rows_df, cfg.label_column, minority_keys)
     by_name = {_file_name(r.file_path): r for r in counted}
     out = []
     for f in added:
@@ -62,14 +78,41 @@ def count_files(
     return out
 
 
+def _typed_counts(
+    spark: SparkSession, cfg: JobConfig, minority_keys: list[str], added: list[AddedFile], typed: StructType | None
+) -> list | None:
+    """The per-file rows read with the written label type, or None where that read cannot be trusted.
+
+    A written label is never null, so each file's non-null labels must number its rows in the log
+    (numRecords): a file that names its columns otherwise (column mapping) reads as nulls under a
+    given schema, and one holding another type fails; both are then read with their own schema.
+    """
+    if typed is None or any(f.rows is None for f in added):
+        return None
+    rows_df = read_in_file_order(spark, [f.path for f in added], [cfg.label_column], typed)
+    try:
+        counted = _batch_counts(rows_df.where(F.col(backtick(cfg.label_column)).isNotNull()), cfg.label_column,
+                                minority_keys)
+    except Exception:  # noqa: BLE001 (the files hold another type: read them as they are)
+        return None
+    rows = {_file_name(r.file_path): int(r.rows) for r in counted}
+    return counted if all(rows.get(_file_name(f.path), 0) == f.rows for f in added) else None
+
+
+def _batch_counts(rows_df: DataFrame, label_column: str, minority_keys: list[str]) -> list:
+    """The per-file aggregate rows (collected: one per file)."""
+    return rows_df.transform(file_batch_counts, label_column, minority_keys, BATCH_ROWS).collect()
+
+
 def measure_output_files(
-    spark: SparkSession, cfg: JobConfig, minority_keys: list[str], version: int | None
+    spark: SparkSession, cfg: JobConfig, minority_keys: list[str], version: int | None,
+    schema: StructType | None = None,
 ) -> OutputFiles | None:
     """The report's ``output_files``: the files commit ``version`` wrote, read back in file order.
 
     Where they cannot be read back (the label is a partition column, so not in the files; a table
     with column mapping, whose files name columns otherwise), the section says why, with what the
-    log entry gives (files, rows and bytes per file).
+    log entry gives (files, rows and bytes per file). ``schema``: the written DataFrame's, if known.
     """
     if version is None:
         return None
@@ -82,7 +125,7 @@ def measure_output_files(
     if cfg.label_column in cfg.output.partition_by:
         return _unmeasured(added, order, limit, "the label is a partition column: each file holds one class")
     try:
-        counts = count_files(spark, cfg, minority_keys, added)
+        counts = count_files(spark, cfg, minority_keys, added, schema)
     except Exception as exc:  # noqa: BLE001 (column mapping names the files' columns otherwise; a store refuses)
         log.warning("output files not read back: %s", one_line(exc, first_line=True))
         return _unmeasured(added, order, limit, f"files not read back: {one_line(exc, first_line=True)}")

@@ -343,7 +343,7 @@ def _write(
     with run.timer.stage("version", "looking up the version written"):
         version = latest_version(spark, cfg.output)
     with run.timer.stage("files", "reading the output's files back in file order"):
-        files = measure_output_files(spark, cfg, plan.minority_keys, version)
+        files = measure_output_files(spark, cfg, plan.minority_keys, version, output_df.schema)
     info = WriteInfo(target=target, version=version, partition_by=tuple(cfg.output.partition_by), mode=mode,
                      replace_where=where)
     return _Written(output_df=output_df, observed=observed, info=info, files=files)
