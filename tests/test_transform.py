@@ -116,6 +116,14 @@ def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, writ
         df = spark.read.format("delta").load(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"), "p")
     elif layout == "parquet_small_files":
         df = spark.read.parquet(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"))
+    fractions = _fractions(dtype)
+    ours = downsample(df, "y", fractions, seed=17).select("id")
+    theirs = df.sampleBy("y", fractions, 17).select("id")
+    n = ours.count()
+    assert n == theirs.count() > 0
+    assert ours.exceptAll(theirs).count() == 0 and theirs.exceptAll(ours).count() == 0
+
+
 _SAME_ROWS_SCRIPT = """
 import sys
 from imbalance_spark.session import build_spark_session
