@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -106,22 +107,29 @@ def test_report_contract(spark, fraud_table, run):
     assert set(report.stages_s) == {"read", "output_check", "profile", "write", "version", "files", "report"}
 
 
-def test_overwrite_is_one_new_commit(spark, fraud_table, tmp_path):
-    out = str(tmp_path / "o")
+@pytest.fixture(scope="module")
+def rerun_refused_then_overwritten(spark, fraud_table, tmp_path_factory):
+    """One run (factor 50), the same output refused under error_if_exists, then the first config again."""
+    out = str(tmp_path_factory.mktemp("overwrite") / "o")
     cfg = make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1})
     run_job(spark, cfg)
+    with pytest.raises(OutputError, match="already exists and output.mode is error_if_exists") as refused:
+        run_job(spark, make_cfg(fraud_table, out, output={"path": out, "mode": "error_if_exists"}))
+    commits_after_refusal = DeltaTable.forPath(spark, out).history().count()
     report = run_job(spark, cfg)
+    return out, refused.value, commits_after_refusal, report
+
+
+def test_overwrite_is_one_new_commit(spark, rerun_refused_then_overwritten):
+    out, _, _, report = rerun_refused_then_overwritten
     assert report.output.version == 1
     assert spark.read.format("delta").load(out).count() == report.output.rows
 
 
-def test_error_if_exists_leaves_table(spark, fraud_table, tmp_path):
-    out = str(tmp_path / "o")
-    run_job(spark, make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1}))
-    cfg = make_cfg(fraud_table, out, output={"path": out, "mode": "error_if_exists"})
-    with pytest.raises(OutputError, match="already exists and output.mode is error_if_exists"):
-        run_job(spark, cfg)
-    assert DeltaTable.forPath(spark, out).history().count() == 1
+def test_error_if_exists_leaves_table(rerun_refused_then_overwritten):
+    _, refused, commits_after_refusal, _ = rerun_refused_then_overwritten
+    assert isinstance(refused, OutputError)
+    assert commits_after_refusal == 1
 
 
 def test_string_labels_multi_class_parquet_input(spark, tmp_path):
@@ -283,10 +291,16 @@ def test_realized_weights_restore_totals_exactly(spark, fraud_table, tmp_path):
     assert report.output.classes["0"].weight_sum == pytest.approx(in_totals[0], rel=1e-9)
 
 
-def test_failed_guard_leaves_existing_table_untouched(spark, fraud_table, tmp_path):
+def copy_of_the_run(run, tmp_path) -> str:
+    """The table ``run_job(spark, make_cfg(fraud_table, out))`` writes: the module run's output, copied."""
     out = str(tmp_path / "o")
+    shutil.copytree(run[2], out)
+    return out
+
+
+def test_failed_guard_leaves_existing_table_untouched(spark, fraud_table, run, tmp_path):
+    out = copy_of_the_run(run, tmp_path)
     cfg = make_cfg(fraud_table, out)
-    run_job(spark, cfg)
     before = DeltaTable.forPath(spark, out).history().collect()
     content = spark.read.format("delta").load(out).count()
 
@@ -338,10 +352,9 @@ def file_stats_columns(path):
     return columns
 
 
-def test_file_statistics_only_for_the_configured_columns(spark, fraud_table, tmp_path):
-    out = str(tmp_path / "out")
+def test_file_statistics_only_for_the_configured_columns(spark, fraud_table, run, tmp_path):
     # default: label and weight (the date column is the partition column here)
-    run_job(spark, make_cfg(fraud_table, out))
+    out = copy_of_the_run(run, tmp_path)
     props = DeltaTable.forPath(spark, out).detail().first()["properties"]
     assert props["delta.dataSkippingStatsColumns"] == "is_fraud,example_weight"
     assert file_stats_columns(out) == {"is_fraud", "example_weight"}

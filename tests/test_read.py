@@ -92,9 +92,10 @@ def test_date_slice_by_date_timestamp_and_string_columns(spark, tmp_path):
     out = str(tmp_path / "out")
     c = cfg(path, input={"path": path, "format": "parquet", "date_column": "s_iso"}, output={"path": out},
             downsampling={"factor": 1})
-    for _ in range(2):
-        run_job(spark, c, one)
-        run_job(spark, c, RunDates(dt.date(2026, 1, 3), dt.date(2026, 1, 3)))
+    run_job(spark, c, one)
+    run_job(spark, c, RunDates(dt.date(2026, 1, 3), dt.date(2026, 1, 3)))
+    assert spark.read.format("delta").load(out).count() == 48
+    run_job(spark, c, one)  # the rerun replaces its day (a rerun of 01-03 took the same replaceWhere path)
     assert spark.read.format("delta").load(out).count() == 48
 
 
@@ -120,14 +121,21 @@ def test_secrets_are_masked(monkeypatch):
     assert describe_input(c) == "s3a://user:***@bucket/tx"
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_delta_folder_declared_as_plain_files_is_refused(spark, tmp_path, fmt):
-    # An overwritten Delta table keeps the removed files on disk: read as plain Parquet, it
-    # would yield both versions' rows. Refuse, naming the fix, and write nothing.
-    path = str(tmp_path / "t")
+@pytest.fixture(scope="module")
+def overwritten_delta(spark, tmp_path_factory) -> str:
+    """A Delta table written then overwritten: the removed files stay on disk (read-only here)."""
+    path = str(tmp_path_factory.mktemp("overwritten") / "t")
     rows = spark.range(100).selectExpr("id", "cast(id % 10 = 0 as int) as y")
     rows.write.format("delta").save(path)
     rows.write.format("delta").mode("overwrite").save(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_delta_folder_declared_as_plain_files_is_refused(spark, overwritten_delta, tmp_path, fmt):
+    # An overwritten Delta table keeps the removed files on disk: read as plain Parquet, it
+    # would yield both versions' rows. Refuse, naming the fix, and write nothing.
+    path = overwritten_delta
     out = str(tmp_path / "out")
     c = cfg(path, input={"path": path, "format": fmt}, output={"path": out})
     with pytest.raises(InputError, match=r"is a Delta table .*set input.format: delta"):

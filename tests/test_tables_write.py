@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 
 import pytest
@@ -51,22 +52,38 @@ def versions(spark, path):
     return DeltaTable.forPath(spark, path).history().count()
 
 
-def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily_table, tmp_path):
-    out = str(tmp_path / "o")
-    c = cfg(daily_table, out)
+@pytest.fixture(scope="module")
+def reruns(spark, daily_table, tmp_path_factory):
+    """Day 1 (creates the table), day 2, day 1 again, then day 3, with the history table on.
+
+    What the table held around the rerun is kept for the rerun test; the four runs' history rows
+    for the history test (the history table does not change what the output holds)."""
+    root = tmp_path_factory.mktemp("reruns")
+    out, hist = str(root / "o"), str(root / "history")
+    c = cfg(daily_table, out, history={"path": hist})
     r1 = run_job(spark, c, day("2026-01-01"))
-    run_job(spark, c, day("2026-01-02"))
-    first = table_rows(spark, out)
-    v_before = versions(spark, out)
+    r2 = run_job(spark, c, day("2026-01-02"))
+    first, v_before = table_rows(spark, out), versions(spark, out)
     r1b = run_job(spark, c, day("2026-01-01"))
-    assert versions(spark, out) == v_before + 1  # one new version per run
-    assert table_rows(spark, out) == first  # same rows, no duplicates
+    after = {
+        "rows": table_rows(spark, out), "versions": versions(spark, out),
+        "dates": {r[0] for r in spark.read.format("delta").load(out).select("event_date").distinct().collect()},
+        "meta": json.loads(DeltaTable.forPath(spark, out).history(1).first().userMetadata),
+    }
+    r3 = run_job(spark, c, day("2026-01-03"))
+    return {"out": out, "hist": hist, "r1": r1, "r1b": r1b, "first": first, "v_before": v_before, "after": after,
+            "reports": [r1, r2, r1b, r3]}
+
+
+def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily_table, reruns):
+    r1, r1b, first, v_before, after = (reruns[k] for k in ("r1", "r1b", "first", "v_before", "after"))
+    assert after["versions"] == v_before + 1  # one new version per run
+    assert after["rows"] == first  # same rows, no duplicates
     assert r1b.output.rows == r1.output.rows
-    dates = {r[0] for r in spark.read.format("delta").load(out).select("event_date").distinct().collect()}
-    assert {d.isoformat() for d in dates} == {"2026-01-01", "2026-01-02"}
+    assert {d.isoformat() for d in after["dates"]} == {"2026-01-01", "2026-01-02"}
     assert r1.output.mode == "replace_slice"
     assert "event_date" in r1b.output.replace_where
-    meta = json.loads(DeltaTable.forPath(spark, out).history(1).first().userMetadata)
+    meta = after["meta"]
     assert meta["run_dates"] == {"start": "2026-01-01", "end": "2026-01-01", "sliced": True}
     assert meta["input_version"] == 0 and meta["config_sha256"] is None and meta["tool"].startswith("imbalance-spark")
     # only the slice was read: input counts are that day's
@@ -74,19 +91,32 @@ def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily
     assert r1.input.rows == n_day
 
 
-def test_backfill_covers_every_date_in_one_commit(spark, daily_table, tmp_path):
-    out = str(tmp_path / "o")
-    c = cfg(daily_table, out)
-    run_job(spark, c, day("2026-01-02"))
-    report = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
-    assert versions(spark, out) == 2
-    whole = str(tmp_path / "whole")
-    run_job(spark, cfg(daily_table, whole))  # no run date: the whole table, mode overwrite
-    assert table_rows(spark, out) == table_rows(spark, whole)
+@pytest.fixture(scope="module")
+def backfill(spark, daily_table, tmp_path_factory):
+    """One day, then a backfill of all three into the same table, then the whole table into another.
+
+    Also writes each run's report (``report.path`` with ``{run_date}``), which the tables ignore:
+    the backfill and the report-path tests read the same three runs.
+    """
+    root = tmp_path_factory.mktemp("backfill")
+    reports = root / "reports"
+    report = {"path": str(reports / "daily-{run_date}.json")}
+    out, whole = str(root / "o"), str(root / "w")
+    c = cfg(daily_table, out, report=report)
+    one = run_job(spark, c, day("2026-01-02"))
+    span = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
+    everything = run_job(spark, cfg(daily_table, whole, report=report))  # no run date: the whole table, mode overwrite
+    return {"out": out, "whole": whole, "reports": reports, "one": one, "span": span, "everything": everything}
+
+
+def test_backfill_covers_every_date_in_one_commit(spark, backfill):
+    assert versions(spark, backfill["out"]) == 2
+    assert table_rows(spark, backfill["out"]) == table_rows(spark, backfill["whole"])
+    report = backfill["span"]
     assert report.run_dates.start == "2026-01-01" and report.run_dates.end == "2026-01-03"
 
 
-def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, tmp_path):
+def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
     c = cfg(daily_table, out)
     run_job(spark, c, day("2026-01-03"))  # create the table first
@@ -105,9 +135,7 @@ def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, tmp_
         t.join()
     assert errors == []
     assert versions(spark, out) == 3
-    whole = str(tmp_path / "whole")
-    run_job(spark, cfg(daily_table, whole))
-    assert table_rows(spark, out) == table_rows(spark, whole)
+    assert table_rows(spark, out) == table_rows(spark, backfill["whole"])  # the whole table, run once
 
 
 def test_output_modes(spark, daily_table, tmp_path):
@@ -121,9 +149,9 @@ def test_output_modes(spark, daily_table, tmp_path):
         run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "error_if_exists"}))
 
 
-def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_table, tmp_path):
+def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
-    run_job(spark, cfg(daily_table, out))
+    shutil.copytree(backfill["whole"], out)  # what run_job(spark, cfg(daily_table, out)) writes, run once
     before = versions(spark, out)
     with pytest.raises(OutputError, match=r"partitioned by \['event_date'\], the config says \[\]"):
         run_job(spark, cfg(daily_table, out, output={"path": out, "partition_by": []}))
@@ -151,21 +179,23 @@ def test_empty_slice_and_missing_date_column(spark, daily_table, tmp_path):
         run_job(spark, wrong, day("2026-01-01"))
 
 
-def test_history_after_three_runs(spark, daily_table, tmp_path):
-    out = str(tmp_path / "o")
-    hist = str(tmp_path / "history")
-    c = cfg(daily_table, out, history={"path": hist})
-    reports = [run_job(spark, c, day(d)) for d in ("2026-01-01", "2026-01-02", "2026-01-03")]
-    rows = spark.read.format("delta").load(hist).orderBy("run_date", "class").collect()
-    assert len(rows) == 6
+def test_history_after_three_runs(spark, reruns):
+    # the reruns fixture's runs: days 1, 2, 1 again, 3; the rerun of day 1 appends its own rows
+    reports = reruns["reports"]
+    rows = spark.read.format("delta").load(reruns["hist"]).orderBy("run_date", "class").collect()
+    assert len(rows) == 8
     assert [(str(r.run_date), r["class"]) for r in rows] == [
-        ("2026-01-01", "0"), ("2026-01-01", "1"), ("2026-01-02", "0"), ("2026-01-02", "1"),
-        ("2026-01-03", "0"), ("2026-01-03", "1"),
+        ("2026-01-01", "0"), ("2026-01-01", "0"), ("2026-01-01", "1"), ("2026-01-01", "1"),
+        ("2026-01-02", "0"), ("2026-01-02", "1"), ("2026-01-03", "0"), ("2026-01-03", "1"),
     ]
-    for r, rep in zip(rows[1::2], reports, strict=True):
+    minority = {r.run_id: r for r in rows if r["class"] == "1"}
+    assert set(minority) == {rep.run_id for rep in reports}
+    for rep in reports:
+        r = minority[rep.run_id]
+        assert str(r.run_date) == rep.run_dates.start
         assert r.input_count == rep.input.classes["1"].count
         assert r.output_count == rep.output.classes["1"].count
-        assert r.run_id == rep.run_id and r.dataset == "daily" and r.degree == rep.degree
+        assert r.dataset == "daily" and r.degree == rep.degree
     assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
 
 
@@ -237,23 +267,21 @@ def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names
     spark.sql(f"DROP TABLE {name}")
 
 
-def test_plain_names_keep_the_low_protocol(spark, daily_table, tmp_path):
-    out = str(tmp_path / "o")
-    run_job(spark, cfg(daily_table, out), day("2026-01-01"))
-    reader, writer, mode = protocol(spark, f"delta.`{out}`")
+def test_plain_names_keep_the_low_protocol(spark, reruns):
+    # the table the reruns fixture created with a day-1 run, as this test's own run did (and kept
+    # after three more slice runs)
+    reader, writer, mode = protocol(spark, f"delta.`{reruns['out']}`")
     assert (reader, mode) == (1, None) and writer <= 4
 
 
 def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, tmp_path):
-    src, out = str(tmp_path / "in"), str(tmp_path / "o")
-    spark.read.format("delta").load(daily_table).write.parquet(src)
-    plain = cfg(src, out, input={"path": src, "format": "parquet", "date_column": "event_date"})
-    run_job(spark, plain, day("2026-01-01"))
+    out = str(tmp_path / "o")
+    run_job(spark, cfg(daily_table, out), day("2026-01-01"))
     v0 = versions(spark, out)
     rows = table_rows(spark, out)
-    # the input gains a column whose name has a space
+    # the input gains a column whose name has a space (as Parquet: no column mapping needed to read it)
     src2 = str(tmp_path / "in2")
-    spark.read.parquet(src).withColumn("merchant name", F.lit("shop")).write.parquet(src2)
+    spark.read.format("delta").load(daily_table).withColumn("merchant name", F.lit("shop")).write.parquet(src2)
     merge = cfg(src2, out, input={"path": src2, "format": "parquet", "date_column": "event_date"},
                 output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     with pytest.raises(OutputError) as err:
@@ -273,13 +301,8 @@ def test_existing_table_without_column_mapping_is_refused_until_altered(spark, d
     assert protocol(spark, f"delta.`{out}`")[2] == "name"
 
 
-def test_report_path_takes_the_run_date_and_a_whole_run_records_the_data_span(spark, daily_table, tmp_path):
-    reports = tmp_path / "reports"
-    report = {"path": str(reports / "daily-{run_date}.json")}
-    c = cfg(daily_table, str(tmp_path / "o"), report=report)
-    one = run_job(spark, c, day("2026-01-02"))
-    run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
-    whole = run_job(spark, cfg(daily_table, str(tmp_path / "w"), report=report))
+def test_report_path_takes_the_run_date_and_a_whole_run_records_the_data_span(backfill):
+    reports, one, whole = backfill["reports"], backfill["one"], backfill["everything"]
     assert sorted(p.name for p in reports.iterdir()) == [
         "daily-2026-01-01..2026-01-03.json", "daily-2026-01-01..2026-01-03.png",
         "daily-2026-01-02.json", "daily-2026-01-02.png", "daily-all.json", "daily-all.png",

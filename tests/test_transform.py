@@ -66,14 +66,17 @@ def test_observe_output_counts_while_writing(spark, tmp_path):
     assert obs.get == {"rows": 100, "count_0": 75, "weight_0": 150.0, "count_1": 25, "weight_1": 50.0}
 
 
-def _labelled(df, dtype):
+def _label_sql(dtype):
     values = {"int": ("0", "1", "2"), "string": ("'legit'", "'fraud'", "'chargeback'"), "boolean": ("false", "true", "true")}[dtype]
     # three strata (two for booleans), some null labels, a bit of skew
-    return df.selectExpr(
-        "id",
+    return (
         f"CASE WHEN id % 97 = 0 THEN NULL WHEN id % 10 = 0 THEN {values[1]} WHEN id % 7 = 0 THEN {values[2]}"
-        f" ELSE {values[0]} END AS y",
+        f" ELSE {values[0]} END"
     )
+
+
+def _labelled(df, dtype):
+    return df.selectExpr("id", f"{_label_sql(dtype)} AS y")
 
 
 def _fractions(dtype):
@@ -84,20 +87,35 @@ def _fractions(dtype):
     }[dtype]
 
 
-@pytest.mark.parametrize("dtype", ["int", "string", "boolean"])
+DTYPES = ["int", "string", "boolean"]
+
+
+@pytest.fixture(scope="module")
+def written_layouts(spark, tmp_path_factory) -> dict[str, str]:
+    """The 60,000 labelled rows written once per file layout, a label column per dtype (y_int, ...).
+
+    One write per layout instead of one per (layout, dtype): the rows of every dtype are the same
+    rows, so each case reads the same files as its own write would have produced."""
+    root = tmp_path_factory.mktemp("layouts")
+    df = spark.range(0, 60_000, 1, 3).selectExpr("id", *[f"{_label_sql(t)} AS y_{t}" for t in DTYPES])
+    paths = {"delta_partitioned": str(root / "delta"), "parquet_small_files": str(root / "parquet")}
+    df.withColumn("p", F.col("id") % 5).write.format("delta").partitionBy("p").save(paths["delta_partitioned"])
+    df.repartition(40).write.parquet(paths["parquet_small_files"])
+    return paths
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ["range", "repartitioned", "coalesced", "delta_partitioned", "parquet_small_files"])
-def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, tmp_path, dtype, layout):
+def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, written_layouts, dtype, layout):
     df = _labelled(spark.range(0, 60_000, 1, 3), dtype)
     if layout == "repartitioned":
         df = df.repartition(7, "id")
     elif layout == "coalesced":
         df = df.coalesce(1)
     elif layout == "delta_partitioned":
-        df.withColumn("p", F.col("id") % 5).write.format("delta").partitionBy("p").save(str(tmp_path / "t"))
-        df = spark.read.format("delta").load(str(tmp_path / "t"))
+        df = spark.read.format("delta").load(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"), "p")
     elif layout == "parquet_small_files":
-        df.repartition(40).write.parquet(str(tmp_path / "t"))
-        df = spark.read.parquet(str(tmp_path / "t"))
+        df = spark.read.parquet(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"))
     fractions = _fractions(dtype)
     ours = downsample(df, "y", fractions, seed=17).select("id")
     theirs = df.sampleBy("y", fractions, 17).select("id")
