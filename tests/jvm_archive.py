@@ -6,9 +6,10 @@ verified; a later JVM started with ``-XX:SharedArchiveFile`` maps them instead. 
 project's 2-core machine: a CLI ``run`` of 5k rows with ``spark.quick_start`` took 21.5-24.5 s
 without and 16-17 s with it (docs/development.md).
 
-The archive is made once per machine by one training run (a session with Delta, a tiny table, one
-job), whose JVM writes it at exit, and is kept beside the cached Delta jars under a key of the Java
-version, pyspark and its jars: another Java or pyspark gets its own. A JVM that cannot use an
+The archive is made once per virtualenv by one training run (a session with Delta, a tiny table, one
+job), whose JVM writes it at exit, and is kept in that virtualenv (``share/imbalance-spark/cds``)
+under a key of the Java build, pyspark and its jars' paths: another Java, pyspark or clone gets its
+own. A JVM that cannot use an
 archive starts without it (``-Xshare:auto``), silently (``-Xlog:cds*=off``): the archive only ever
 changes how fast a test JVM starts, never what it does. Set ``IMBALANCE_SPARK_TEST_CDS=0`` to start
 every JVM without one.
@@ -45,15 +46,22 @@ _QUIET = "-Xshare:auto -Xlog:cds*=off"
 
 
 def _key() -> str:
-    """What the archive depends on: the Java build, pyspark's version and its jars."""
+    """What the archive depends on: the Java build, pyspark's version and its jars, by their paths.
+
+    The paths matter: a JVM maps the archive only if its class path is the one the archive was
+    made with, so another virtualenv (another clone) needs its own.
+    """
     import pyspark
 
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
-    jars = sorted(p.name for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar"))
+    jars = sorted(str(p) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar"))
     return hashlib.sha256("\n".join([java, pyspark.__version__, *jars]).encode()).hexdigest()[:16]
 
 
 def _archive_dir() -> Path:
+    """Inside the virtualenv whose jars it holds (it goes with it), else beside the cached Delta jars."""
+    if sys.prefix != sys.base_prefix:
+        return Path(sys.prefix) / "share" / "imbalance-spark" / "cds"
     from imbalance_spark.packages import jars_dir
 
     return jars_dir().parent.parent / "cds"
