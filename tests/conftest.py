@@ -103,18 +103,32 @@ def _python_env() -> dict[str, str]:
     return env
 
 
+# The JVM options of every JVM the tests start, measured side by side on 2 cores (docs/development.md):
+# the serial collector (G1's concurrent threads take CPU from the work on 2 cores: in-process tests
+# -10%), and in the short-lived JVMs of subprocess tests the quick JIT only (C1: the spark-submit
+# tests -17%; the test session's own JVM runs for the whole session and is faster with C2). They
+# change how fast a JVM runs, never what it does.
+SESSION_JVM_OPTIONS = "-XX:+UseSerialGC"
+SUBPROCESS_JVM_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+
+
 @functools.cache
-def driver_java_options() -> str:
-    """JVM options for every driver JVM a test starts: the class-data-sharing archive (tests/jvm_archive.py)."""
+def _archive_options() -> str:
+    """The class-data-sharing archive's options (tests/jvm_archive.py), or ''."""
     from tests.jvm_archive import java_options
 
     return java_options(_python_env())
 
 
+def driver_java_options() -> str:
+    """JVM options of the test session's own driver JVM: the archive and the serial collector."""
+    return " ".join(o for o in (_archive_options(), SESSION_JVM_OPTIONS) if o)
+
+
 def with_driver_java_options(env: dict[str, str]) -> dict[str, str]:
-    """``env`` whose spark-submit JVMs start from the test archive (SPARK_SUBMIT_OPTS, kept if set)."""
-    options = " ".join(o for o in (env.get("SPARK_SUBMIT_OPTS"), driver_java_options()) if o)
-    return {**env, "SPARK_SUBMIT_OPTS": options} if options else env
+    """``env`` whose spark-submit JVMs start with the archive and the subprocess options (SPARK_SUBMIT_OPTS, kept)."""
+    options = " ".join(o for o in (env.get("SPARK_SUBMIT_OPTS"), _archive_options(), SUBPROCESS_JVM_OPTIONS) if o)
+    return {**env, "SPARK_SUBMIT_OPTS": options}
 
 
 def cli_env() -> dict[str, str]:
@@ -238,6 +252,7 @@ def standalone_cluster(tmp_path_factory, request) -> Cluster:
         "LOCAL_CLUSTER_WORKERS": "2",
         "LOCAL_CLUSTER_WORKER_CORES": "1",
         "LOCAL_CLUSTER_WORKER_MEMORY": "1500m",
+        "SPARK_DAEMON_JAVA_OPTS": SUBPROCESS_JVM_OPTIONS,
     }
     started: set[int] = set()
 

@@ -18,7 +18,14 @@ from pyspark.testing import assertDataFrameEqual
 
 from imbalance_spark.cli import main
 from imbalance_spark.session import QUICK_START_JAVA_OPTION
-from tests.conftest import REPO_ROOT, SMALL_JOB_CONF, cluster_script, delta_jars_args
+from tests.conftest import (
+    REPO_ROOT,
+    SMALL_JOB_CONF,
+    SUBPROCESS_JVM_OPTIONS,
+    cluster_script,
+    delta_jars_args,
+    with_driver_java_options,
+)
 
 SPARK_SUBMIT = Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
 RUN_DATE = "2026-11-01"
@@ -86,7 +93,7 @@ def spark_submit(master: str, config: Path, py_files: Path, extra_conf: dict[str
         cmd += ["--conf", f"{key}={value}"]
     cmd += [str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(config),
             "--run-date", RUN_DATE]
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = with_driver_java_options({**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"})
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
@@ -124,6 +131,7 @@ def test_hash_method_keeps_the_same_rows_on_the_cluster_as_local(
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.executor.memory": "1g",
             "spark.executor.cores": "1",
+            "spark.executor.extraJavaOptions": SUBPROCESS_JVM_OPTIONS,
         },
     )
 
