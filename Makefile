@@ -32,8 +32,12 @@ $(CORE_STAMP): pyproject.toml
 	$(call venv_and_jars,.)
 	@touch $@
 
+# The test JVMs' class-data-sharing archive is made here, once per virtualenv (tests/jvm_archive.py,
+# under a minute), like the jars: no test session pays for it.
 $(FULL_STAMP): pyproject.toml
 	$(call venv_and_jars,.[$(EXTRAS)])
+	@echo "making the test JVMs' class-data-sharing archive (once per virtualenv, under a minute)"
+	@$(BIN)/python -m tests.jvm_archive
 	@touch $@ $(CORE_STAMP)
 
 demo: $(CORE_STAMP)

@@ -105,3 +105,21 @@ def java_options(env: dict[str, str]) -> str:
             if not target.exists():
                 failed.touch()
     return f"-XX:SharedArchiveFile={target} {_QUIET}" if target.exists() else ""
+
+
+def main() -> int:
+    """Make the archive now, once per virtualenv (``make install`` runs this), so no test session pays for it."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    options = java_options(env)
+    archive = next((o.split("=", 1)[1] for o in options.split() if o.startswith("-XX:SharedArchiveFile=")), None)
+    print(f"test JVM archive: {archive}" if archive else "test JVM archive: none (test JVMs start without one)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
