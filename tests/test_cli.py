@@ -46,8 +46,8 @@ def run_main(capsys, *argv):
     return code, out, err
 
 
-def test_validate_ok_and_bad(fraud_table, tmp_path, capsys):
-    good = config(tmp_path, fraud_table)
+def test_validate_ok_and_bad(small_fraud_table, tmp_path, capsys):
+    good = config(tmp_path, small_fraud_table)
     assert run_main(capsys, "validate", "--config", str(good)) == (0, f"{good}: ok (dataset cli_test)\n", "")
     bad = write_config(tmp_path / "bad.yaml", good.read_text().replace("factor: 10", "factor: 0.5"))
     code, _, err = run_main(capsys, "validate", "--config", str(bad))
@@ -58,8 +58,8 @@ def test_validate_ok_and_bad(fraud_table, tmp_path, capsys):
     )
 
 
-def test_run_in_process_prints_table_and_writes_report(spark, fraud_table, tmp_path, capsys):
-    cfg = config(tmp_path, fraud_table)
+def test_run_in_process_prints_table_and_writes_report(spark, small_fraud_table, tmp_path, capsys):
+    cfg = config(tmp_path, small_fraud_table)
     code, out, _ = run_main(capsys, "run", "--config", str(cfg))
     assert code == 0
     assert "moderate imbalance" in out and "majority" in out and "weight sum" in out
@@ -68,12 +68,22 @@ def test_run_in_process_prints_table_and_writes_report(spark, fraud_table, tmp_p
     assert spark.active() is spark  # the CLI did not stop a session it did not create
 
 
-def test_profile_writes_nothing(spark, fraud_table, tmp_path, capsys):
-    cfg = config(tmp_path, fraud_table)
+def test_profile_writes_nothing(spark, small_fraud_table, tmp_path, capsys):
+    cfg = config(tmp_path, small_fraud_table)
     code, out, _ = run_main(capsys, "profile", "--config", str(cfg))
     assert code == 0
     assert "moderate imbalance" in out and "about 10%" in out
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(spark, tmp_path_factory) -> Path:
+    """An existing output every bad-input case must leave as it is, and the inputs the cases read."""
+    base = tmp_path_factory.mktemp("bad_inputs")
+    spark.range(5).write.format("delta").save(str(base / "existing"))
+    spark.range(5).write.parquet(str(base / "pq"))
+    spark.range(50).selectExpr("id", "cast(id % 2 as int) as is_fraud").write.parquet(str(base / "pq2"))
+    return base
 
 
 @pytest.mark.parametrize(
@@ -86,30 +96,26 @@ def test_profile_writes_nothing(spark, fraud_table, tmp_path, capsys):
         ("bad_label_type", "label_column: 'amount' has more than 10,000 distinct values: an id or a continuous target"),
     ],
 )
-def test_bad_input_one_line_nonzero_table_untouched(spark, fraud_table, tmp_path, capsys, case, message):
-    out = str(tmp_path / "existing")
-    spark.range(5).write.format("delta").save(out)
+def test_bad_input_one_line_nonzero_table_untouched(spark, small_fraud_table, bad_inputs, tmp_path, capsys, case,
+                                                    message):
+    out = str(bad_inputs / "existing")
     before = DeltaTable.forPath(spark, out).history().count()
     if case == "missing_input":
         cfg = config(tmp_path, str(tmp_path / "nowhere"), out)
     elif case == "not_delta":
-        pq = str(tmp_path / "pq")
-        spark.range(5).write.parquet(pq)
-        cfg = config(tmp_path, pq, out)
+        cfg = config(tmp_path, str(bad_inputs / "pq"), out)
     elif case == "missing_label":
-        cfg = config(tmp_path, fraud_table, out, label="label_x")
+        cfg = config(tmp_path, small_fraud_table, out, label="label_x")
     elif case == "missing_partition":
-        pq = str(tmp_path / "pq2")
-        spark.range(50).selectExpr("id", "cast(id % 2 as int) as is_fraud").write.parquet(pq)
-        cfg = config(tmp_path, pq, out, fmt="parquet")
+        cfg = config(tmp_path, str(bad_inputs / "pq2"), out, fmt="parquet")
     else:
-        cfg = config(tmp_path, fraud_table, out, label="amount")
+        cfg = config(tmp_path, small_fraud_table, out, label="amount")  # 12,270 distinct amounts in 30k rows
     code, stdout, err = run_main(capsys, "run", "--config", str(cfg))
     assert code == 3
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("imbalance-spark: error: ")
     assert message.format(tmp=tmp_path) in lines[0]
-    assert DeltaTable.forPath(spark, out).history().count() == before
+    assert DeltaTable.forPath(spark, out).history().count() == before == 1
     assert spark.read.format("delta").load(out).count() == 5
 
 
@@ -223,20 +229,21 @@ history: {{path: {history}}}
 """
 
 
-@pytest.fixture()
-def prod(spark, fraud_table, tmp_path):
-    """A config over the shared fraud table whose output already exists (one run done)."""
-    out = str(tmp_path / "out")
-    path = write_config(tmp_path / "prod.yaml", PROD.format(input=fraud_table, output=out, label="is_fraud",
-                                                            history=tmp_path / "hist"))
+@pytest.fixture(scope="module")
+def prod(spark, small_fraud_table, tmp_path_factory):
+    """A config over the shared fraud table whose output already exists (one run done), and its folder."""
+    base = tmp_path_factory.mktemp("prod")
+    out = str(base / "out")
+    path = write_config(base / "prod.yaml", PROD.format(input=small_fraud_table, output=out, label="is_fraud",
+                                                        history=base / "hist"))
     assert main(["run", "--config", str(path), "--run-date", "2026-01-02", "-q"]) == 0
     return path, out
 
 
-def _bad_cases(tmp_path, spark, fraud_table, out):
+def _bad_cases(tmp_path, spark, small_fraud_table, out, history):
     """(argv suffix, config text, expected exit code, message) for each bad input."""
     def conf(**kw):
-        values = {"input": fraud_table, "output": out, "label": "is_fraud", "history": tmp_path / "hist"} | kw
+        values = {"input": small_fraud_table, "output": out, "label": "is_fraud", "history": history} | kw
         return PROD.format(**values)
 
     one_class = str(tmp_path / "one_class")
@@ -251,10 +258,10 @@ def _bad_cases(tmp_path, spark, fraud_table, out):
         (["--start-date", "2026-01-03", "--end-date", "2026-01-01"], conf(), 2, "--end-date: 2026-01-01 is before"),
         (["--run-date", "2031-01-01"], conf(), 3,
          "input has no rows for run date(s) 2031-01-01 with a 'is_fraud' label;"
-         " input.date_column 'event_date' has 2026-01-01 to 2026-01-05"),
+         " input.date_column 'event_date' has 2026-01-01 to 2026-01-03"),
         ([], conf(input=one_class), 3, "only one class (0) in 'is_fraud'; nothing to rebalance"),
         ([], conf(input=nulls), 3, "every one of the 10 rows has a null 'is_fraud'"),
-        ([], conf(output=fraud_table + "/sub"), 2, "is equal to or inside input.path"),
+        ([], conf(output=small_fraud_table + "/sub"), 2, "is equal to or inside input.path"),
         ([], conf().replace("factor: 4", "factor: four"), 2, "downsampling.factor: factor must be a number >= 1"),
         ([], conf().replace("dataset: prod", "dataset: [prod"), 2, "not valid YAML at line"),
         ([], conf() + "surprise: 1\n", 2, "surprise: unknown key"),
@@ -266,12 +273,13 @@ def _bad_cases(tmp_path, spark, fraud_table, out):
     ]
 
 
-def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, fraud_table, tmp_path, capsys, prod):
-    _, out = prod
+def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, small_fraud_table, tmp_path, capsys, prod):
+    path, out = prod
     capsys.readouterr()
     history = DeltaTable.forPath(spark, out).history().collect()
     content = spark.read.format("delta").load(out).count()
-    for i, (extra, text, code, message) in enumerate(_bad_cases(tmp_path, spark, fraud_table, out)):
+    cases = _bad_cases(tmp_path, spark, small_fraud_table, out, path.parent / "hist")
+    for i, (extra, text, code, message) in enumerate(cases):
         path = write_config(tmp_path / f"bad{i}.yaml", text)
         got, _, err = run_main(capsys, "run", "--config", str(path), "-q", *extra)
         lines = err.strip().splitlines()

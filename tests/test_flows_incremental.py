@@ -244,11 +244,12 @@ def test_the_flag_is_refused_over_connect_with_a_date_or_without_a_block(tmp_pat
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_a_rerun_leaves_no_duplicate_and_nothing_missing(spark, tmp_path):
-    # three appends, one micro-batch each: two are written before the kill, one after it. The kill lands
-    # mid-run: the poll (every 50 ms) sees version 3, the second batch's commit, while the process, a fresh
-    # JVM, still has the third batch to read, sample, write and record (seconds; `proc.poll() is None`
-    # below checks it), so the rerun must both skip what the killed run wrote and add what it did not.
-    files = 3
+    # two appends, one micro-batch each: the first is written before the kill, the second after it. The
+    # kill lands mid-run: the poll (every 50 ms) sees version 1, the first batch's append, while the
+    # process, a fresh JVM, still has that batch's properties, history and checkpoint commit, and the
+    # second batch, to do (seconds; `proc.poll() is None` below checks it), so the rerun must both skip
+    # what the killed run wrote and add what it did not.
+    files = 2
     data = config_data(tmp_path, "killed", max_files_per_batch=1)
     data["spark"] = {"conf": SMALL_JOB_CONF, "quick_start": True}
     path = write_yaml(tmp_path / "killed.yaml", data)
@@ -261,8 +262,8 @@ def test_sigkill_mid_run_then_a_rerun_leaves_no_duplicate_and_nothing_missing(sp
     )
     try:
         deadline = time.monotonic() + 120
-        # killed once it has appended two batches (create, append, properties, append): mid-run
-        while (listed_version(out) or 0) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        # killed once it has appended the first batch (create, append): mid-run
+        while (listed_version(out) or 0) < 1 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
         os.killpg(proc.pid, signal.SIGKILL)

@@ -1,9 +1,16 @@
-"""The whole job on generated Delta tables: sampling statistics and the Delta round trip."""
+"""The whole job on generated Delta tables: sampling statistics and the Delta round trip.
+
+The generated table is the shared 30k-row one (3% fraud, 3 days: ~900 positives, ~29,100
+negatives). At F = 10 the kept majority count's 5-sigma bound is +-256 of ~2,910 (+-8.8%): a
+fraction off by a tenth (1/9 for 1/10: +323 rows) is still caught, and so is a factor applied the
+wrong way round. Runs of one config share a module fixture; each test asserts on what it left.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +19,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from imbalance_spark.config.load import parse_config
-from imbalance_spark.errors import InputError, OutputError
+from imbalance_spark.errors import GuardError, InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
 from imbalance_spark.flows.run import RunSeams, run_job
 
@@ -31,19 +38,27 @@ def make_cfg(input_path, output_path, **over):
 
 
 @pytest.fixture(scope="module")
-def run(spark, fraud_table, tmp_path_factory):
+def input_counts(spark, small_fraud_table) -> dict[int, int]:
+    """Rows per class of the input."""
+    return dict(spark.read.format("delta").load(small_fraud_table).groupBy("is_fraud").count().collect())
+
+
+@pytest.fixture(scope="module")
+def run(spark, small_fraud_table, tmp_path_factory):
+    """The default job (sampleBy, F = 10), with a report and a history table: the run most tests read."""
     out = str(tmp_path_factory.mktemp("out") / "sample")
-    report_path = str(tmp_path_factory.mktemp("reports") / "r.json")
-    cfg = make_cfg(fraud_table, out, report={"path": report_path})
+    reports = tmp_path_factory.mktemp("reports")
+    report_path = str(reports / "r.json")
+    cfg = make_cfg(small_fraud_table, out, report={"path": report_path}, history={"path": str(reports / "hist")})
     report = run_job(spark, cfg)
     return cfg, report, out, report_path
 
 
-def test_every_minority_row_kept_and_majority_binomial(spark, fraud_table, run):
+def test_every_minority_row_kept_and_majority_binomial(spark, small_fraud_table, input_counts, run):
     cfg, report, out, _ = run
-    input_df = spark.read.format("delta").load(fraud_table)
+    input_df = spark.read.format("delta").load(small_fraud_table)
     output_df = spark.read.format("delta").load(out)
-    n_in = dict(input_df.groupBy("is_fraud").count().collect())
+    n_in = input_counts
     n_out = dict(output_df.groupBy("is_fraud").count().collect())
     # every minority row kept: same transaction ids
     fraud_in = input_df.filter("is_fraud = 1").select("transaction_id")
@@ -56,12 +71,12 @@ def test_every_minority_row_kept_and_majority_binomial(spark, fraud_table, run):
     assert output_df.select(*cols).exceptAll(input_df).count() == 0
 
 
-def test_weights_exact_and_totals_back_near_input(spark, fraud_table, run):
+def test_weights_exact_and_totals_back_near_input(spark, input_counts, run):
     _, report, out, _ = run
     output_df = spark.read.format("delta").load(out)
     weights = {(r.is_fraud, r.example_weight) for r in output_df.select("is_fraud", "example_weight").distinct().collect()}
     assert weights == {(0, 10.0), (1, 1.0)}
-    n_in = dict(spark.read.format("delta").load(fraud_table).groupBy("is_fraud").count().collect())
+    n_in = input_counts
     totals = dict(output_df.groupBy("is_fraud").agg(F.sum("example_weight")).collect())
     assert totals[1] == n_in[1]
     sigma_total = 10 * math.sqrt(n_in[0] * 0.1 * 0.9)
@@ -69,9 +84,9 @@ def test_weights_exact_and_totals_back_near_input(spark, fraud_table, run):
     assert report.output.classes["0"].weight_sum == pytest.approx(totals[0])
 
 
-def test_delta_round_trip(spark, fraud_table, run):
+def test_delta_round_trip(spark, small_fraud_table, run):
     cfg, report, out, _ = run
-    input_df = spark.read.format("delta").load(fraud_table)
+    input_df = spark.read.format("delta").load(small_fraud_table)
     output_df = spark.read.format("delta").load(out)
     assert output_df.columns == input_df.columns + ["example_weight"]
     for field in input_df.schema.fields:
@@ -88,13 +103,13 @@ def test_delta_round_trip(spark, fraud_table, run):
     assert meta["rows_out"] == output_df.count() == report.output.rows
 
 
-def test_report_contract(spark, fraud_table, run):
+def test_report_contract(input_counts, run):
     _, report, out, report_path = run
     on_disk = json.loads(open(report_path).read())
     assert on_disk["run_id"] == report.run_id
-    n_in = dict(spark.read.format("delta").load(fraud_table).groupBy("is_fraud").count().collect())
+    n_in = input_counts
     assert report.dataset == "fraud_test"
-    assert report.degree == "moderate"  # ~2% fraud
+    assert report.degree == "moderate"  # ~3% fraud
     assert report.minority_classes == ["1"] and report.majority_classes == ["0"]
     assert report.input.rows == sum(n_in.values())
     assert report.input.classes["1"].count == n_in[1]
@@ -104,32 +119,15 @@ def test_report_contract(spark, fraud_table, run):
     assert report.output.classes["1"].count == n_in[1]
     assert report.output.version == 0
     assert report.notes == []
-    assert set(report.stages_s) == {"read", "output_check", "profile", "write", "version", "files", "report"}
+    stages = {"read", "output_check", "profile", "write", "version", "files", "history", "report"}
+    assert set(report.stages_s) == stages
 
 
-@pytest.fixture(scope="module")
-def rerun_refused_then_overwritten(spark, fraud_table, tmp_path_factory):
-    """One run (factor 50), the same output refused under error_if_exists, then the first config again."""
-    out = str(tmp_path_factory.mktemp("overwrite") / "o")
-    cfg = make_cfg(fraud_table, out, downsampling={"factor": 50, "seed": 1})
-    run_job(spark, cfg)
-    with pytest.raises(OutputError, match="already exists and output.mode is error_if_exists") as refused:
-        run_job(spark, make_cfg(fraud_table, out, output={"path": out, "mode": "error_if_exists"}))
-    commits_after_refusal = DeltaTable.forPath(spark, out).history().count()
-    report = run_job(spark, cfg)
-    return out, refused.value, commits_after_refusal, report
-
-
-def test_overwrite_is_one_new_commit(spark, rerun_refused_then_overwritten):
-    out, _, _, report = rerun_refused_then_overwritten
-    assert report.output.version == 1
-    assert spark.read.format("delta").load(out).count() == report.output.rows
-
-
-def test_error_if_exists_leaves_table(rerun_refused_then_overwritten):
-    _, refused, commits_after_refusal, _ = rerun_refused_then_overwritten
-    assert isinstance(refused, OutputError)
-    assert commits_after_refusal == 1
+def test_report_times_include_the_history_stage(run):
+    _, report, _, report_path = run
+    assert "history" in report.stages_s and report.stages_s["history"] > 0
+    assert report.duration_s >= sum(report.stages_s.values())
+    assert json.loads(Path(report_path).read_text())["stages_s"] == report.stages_s
 
 
 def test_string_labels_multi_class_parquet_input(spark, tmp_path):
@@ -162,23 +160,14 @@ def test_string_labels_multi_class_parquet_input(spark, tmp_path):
     assert report.input.classes["ok"].weight_sum == in_w["ok"]
 
 
-def test_report_times_include_the_history_stage(spark, fraud_table, tmp_path):
-    cfg = make_cfg(fraud_table, str(tmp_path / "out"), history={"path": str(tmp_path / "hist")},
-                   report={"path": str(tmp_path / "r.json")})
-    report = run_job(spark, cfg)
-    assert "history" in report.stages_s and report.stages_s["history"] > 0
-    assert report.duration_s >= sum(report.stages_s.values())
-    assert json.loads(Path(tmp_path / "r.json").read_text())["stages_s"] == report.stages_s
-
-
-def test_profile_job_hint(spark, fraud_table):
-    _, plan, summary = profile_job(spark, make_cfg(fraud_table, "/tmp/unused-out"))
+def test_profile_job_hint(spark, small_fraud_table):
+    _, plan, summary = profile_job(spark, make_cfg(small_fraud_table, "/tmp/unused-out"))
     assert summary.degree == "moderate"
     assert "brings the minority to about 10%" in summary.hint
 
 
-def test_missing_label_column_is_typed_error(spark, fraud_table, tmp_path):
-    cfg = make_cfg(fraud_table, str(tmp_path / "o"), label_column="nope")
+def test_missing_label_column_is_typed_error(spark, small_fraud_table, tmp_path):
+    cfg = make_cfg(small_fraud_table, str(tmp_path / "o"), label_column="nope")
     with pytest.raises(InputError, match="label_column: column 'nope' is not in input"):
         run_job(spark, cfg)
 
@@ -202,47 +191,46 @@ def kept_ids(spark, path):
     return {r[0] for r in spark.read.format("delta").load(path).select("transaction_id").collect()}
 
 
-def test_hash_keeps_same_rows_whatever_the_layout(spark, fraud_table, tmp_path):
-    src = spark.read.format("delta").load(fraud_table)
-    one_file = str(tmp_path / "one")
-    many_files = str(tmp_path / "many")
-    src.coalesce(1).write.parquet(one_file)
-    src.repartition(13).write.parquet(many_files)
-    run_job(spark, hash_cfg(one_file, str(tmp_path / "o1"), fmt="parquet"))
+@pytest.fixture(scope="module")
+def hash_runs(spark, small_fraud_table, tmp_path_factory) -> dict[str, tuple[str, object]]:
+    """Hash sampling (seed 7) of the same rows in three layouts, and once more with seed 8: {name: (output, report)}.
+
+    "one" reads one Parquet file, "many" 13 files with 17 shuffle partitions, "delta" the Delta table
+    (partitioned by date) with realized weights from ``amount``: the weight mode must not change
+    which rows are kept, and it is the realized-weights test's run.
+    """
+    base = tmp_path_factory.mktemp("hash")
+    src = spark.read.format("delta").load(small_fraud_table)
+    src.coalesce(1).write.parquet(str(base / "one"))
+    src.repartition(13).write.parquet(str(base / "many"))
+    runs = {}
+    runs["one"] = run_job(spark, hash_cfg(str(base / "one"), str(base / "o1"), fmt="parquet"))
     previous = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "17")
     try:
-        run_job(spark, hash_cfg(many_files, str(tmp_path / "o2"), fmt="parquet"))
+        runs["many"] = run_job(spark, hash_cfg(str(base / "many"), str(base / "o2"), fmt="parquet"))
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", previous)
-    run_job(spark, hash_cfg(fraud_table, str(tmp_path / "o3")))
-    a, b, c = (kept_ids(spark, str(tmp_path / o)) for o in ("o1", "o2", "o3"))
+    runs["delta"] = run_job(spark, hash_cfg(small_fraud_table, str(base / "o3"),
+                                            weight={"source_column": "amount", "mode": "realized"}))
+    runs["other_seed"] = run_job(spark, hash_cfg(small_fraud_table, str(base / "o4"), downsampling={
+        "factor": 10, "seed": 8, "method": "hash", "key_columns": ["transaction_id"]}))
+    outputs = dict(zip(runs, ("o1", "o2", "o3", "o4"), strict=True))
+    return {name: (str(base / outputs[name]), report) for name, report in runs.items()}
+
+
+def test_hash_keeps_same_rows_whatever_the_layout(spark, small_fraud_table, hash_runs):
+    src = spark.read.format("delta").load(small_fraud_table)
+    a, b, c = (kept_ids(spark, hash_runs[name][0]) for name in ("one", "many", "delta"))
     assert a == b == c
     n_major = src.filter("is_fraud = 0").count()
     kept_major = len(a) - src.filter("is_fraud = 1").count()
     assert abs(kept_major - n_major / 10) <= 5 * math.sqrt(n_major * 0.1 * 0.9)
-    other_seed = hash_cfg(fraud_table, str(tmp_path / "o4"), downsampling={
-        "factor": 10, "seed": 8, "method": "hash", "key_columns": ["transaction_id"]})
-    run_job(spark, other_seed)
-    assert kept_ids(spark, str(tmp_path / "o4")) != a
+    assert kept_ids(spark, hash_runs["other_seed"][0]) != a
 
 
-def test_hash_null_keys_are_an_error_unless_allowed(spark, tmp_path):
-    src = str(tmp_path / "in")
-    spark.range(1_000).selectExpr(
-        "case when id % 100 = 5 then null else id end as transaction_id",
-        "cast(id % 50 = 0 as int) as is_fraud",
-        "date'2026-01-01' as event_date",
-    ).write.format("delta").save(src)
-    with pytest.raises(InputError, match=r"downsampling.key_columns: 10 row\(s\) have a null key"):
-        run_job(spark, hash_cfg(src, str(tmp_path / "o")))
-    allowed = hash_cfg(src, str(tmp_path / "o"), downsampling={
-        "factor": 2, "seed": 1, "method": "hash", "key_columns": ["transaction_id"], "null_keys": "allow"})
-    assert run_job(spark, allowed).output.rows > 0
-
-
-def test_target_share_hits_target_within_binomial_bound(spark, fraud_table, tmp_path):
-    cfg = make_cfg(fraud_table, str(tmp_path / "o"), downsampling={"target_minority_share": 0.25, "seed": 3})
+def test_target_share_hits_target_within_binomial_bound(spark, small_fraud_table, tmp_path):
+    cfg = make_cfg(small_fraud_table, str(tmp_path / "o"), downsampling={"target_minority_share": 0.25, "seed": 3})
     report = run_job(spark, cfg)
     out = spark.read.format("delta").load(str(tmp_path / "o"))
     n_min = out.filter("is_fraud = 1").count()
@@ -274,60 +262,52 @@ def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):
     assert out.filter("example_weight != w").count() == 0
 
 
-def test_realized_weights_restore_totals_exactly(spark, fraud_table, tmp_path):
-    src = str(tmp_path / "in")
-    spark.read.format("delta").load(fraud_table).withColumn(
-        "w", (F.col("amount") % 7 + 0.5).cast("double")).write.format("delta").save(src)
-    cfg = make_cfg(src, str(tmp_path / "o"), downsampling={"factor": 20, "seed": 5},
-                   weight={"source_column": "w", "mode": "realized"})
-    report = run_job(spark, cfg)
-    in_totals = dict(spark.read.format("delta").load(src).groupBy("is_fraud").agg(F.sum("w")).collect())
-    out_totals = dict(spark.read.format("delta").load(str(tmp_path / "o")).groupBy("is_fraud").agg(
+def test_realized_weights_restore_totals_exactly(spark, small_fraud_table, hash_runs):
+    out, report = hash_runs["delta"]
+    in_totals = dict(spark.read.format("delta").load(small_fraud_table).groupBy("is_fraud").agg(
+        F.sum("amount")).collect())
+    out_totals = dict(spark.read.format("delta").load(out).groupBy("is_fraud").agg(
         F.sum("example_weight")).collect())
     for cls in (0, 1):
         assert out_totals[cls] == pytest.approx(in_totals[cls], rel=1e-9)
-    assert report.factors["0"] == 20.0
-    assert report.realized_factors["0"] != 20.0 and report.realized_factors["0"] == pytest.approx(20.0, rel=0.1)
+    # F = 10 on ~29,100 negatives: the realized factor is within 5.7 binomial sigmas of 10 at rel=0.1
+    assert report.factors["0"] == 10.0
+    assert report.realized_factors["0"] != 10.0 and report.realized_factors["0"] == pytest.approx(10.0, rel=0.1)
     assert report.output.classes["0"].weight_sum == pytest.approx(in_totals[0], rel=1e-9)
 
 
-def copy_of_the_run(run, tmp_path) -> str:
-    """The table ``run_job(spark, make_cfg(fraud_table, out))`` writes: the module run's output, copied."""
-    out = str(tmp_path / "o")
-    shutil.copytree(run[2], out)
-    return out
+@pytest.fixture(scope="module")
+def boolean_labels(spark, tmp_path_factory):
+    """10,000 rows with a boolean label (every 40th true) and 10 null keys: refused by hash, then null_keys allow.
 
-
-def test_failed_guard_leaves_existing_table_untouched(spark, fraud_table, run, tmp_path):
-    out = copy_of_the_run(run, tmp_path)
-    cfg = make_cfg(fraud_table, out)
-    before = DeltaTable.forPath(spark, out).history().collect()
-    content = spark.read.format("delta").load(out).count()
-
-    def drop_some_fraud(df):
-        return df.filter("not (is_fraud = 1 and transaction_id % 7 = 0)")
-
-    from imbalance_spark.errors import GuardError
-
-    with pytest.raises(GuardError, match=r"sample guard failed, nothing written .* minority class 1: [\d,]+ of [\d,]+ rows kept"):
-        run_job(spark, cfg, sample_hook=drop_some_fraud)
-    after = DeltaTable.forPath(spark, out).history().collect()
-    assert [h.version for h in after] == [h.version for h in before]
-    assert spark.read.format("delta").load(out).count() == content
-
-
-def test_boolean_labels_and_prior_correction_properties(spark, tmp_path):
-    src = str(tmp_path / "in")
-    spark.range(50_000).selectExpr("id as transaction_id", "id % 40 = 0 as fraud").write.format("delta").save(src)
-    out = str(tmp_path / "o")
-    cfg = parse_config({
+    Returns the refusal, the output and the report of the run that allowed the null keys.
+    """
+    base = tmp_path_factory.mktemp("bools")
+    src, out = str(base / "in"), str(base / "o")
+    spark.range(10_000).selectExpr(
+        "case when id % 1000 = 5 then null else id end as transaction_id", "id % 40 = 0 as fraud",
+    ).write.format("delta").save(src)
+    data = {
         "dataset": "bools",
         "input": {"path": src},
         "label_column": "fraud",
         "downsampling": {"factor": 8, "seed": 2, "method": "hash", "key_columns": ["transaction_id"]},
         "output": {"path": out},
-    })
-    report = run_job(spark, cfg)
+    }
+    with pytest.raises(InputError) as refused:
+        run_job(spark, parse_config(data))
+    allowed = {**data, "downsampling": {**data["downsampling"], "null_keys": "allow"}}
+    return refused.value, out, run_job(spark, parse_config(allowed))
+
+
+def test_hash_null_keys_are_an_error_unless_allowed(boolean_labels):
+    refused, _, allowed = boolean_labels
+    assert re.search(r"downsampling.key_columns: 10 row\(s\) have a null key", str(refused))
+    assert allowed.output.rows > 0
+
+
+def test_boolean_labels_and_prior_correction_properties(spark, boolean_labels):
+    _, out, report = boolean_labels
     assert report.minority_classes == ["true"] and report.majority_classes == ["false"]
     assert report.logit_offsets == {"false": pytest.approx(math.log(1 / 8))}
     props = DeltaTable.forPath(spark, out).detail().first().properties
@@ -338,7 +318,7 @@ def test_boolean_labels_and_prior_correction_properties(spark, tmp_path):
     assert props["delta.dataSkippingStatsColumns"] == "example_weight"  # no statistics for a boolean label
     assert DeltaTable.forPath(spark, out).history().count() == 1  # created with its properties in one commit
     got = spark.read.format("delta").load(out)
-    assert got.filter("fraud").count() == 1_250
+    assert got.filter("fraud").count() == 250
 
 
 def file_stats_columns(path):
@@ -352,39 +332,91 @@ def file_stats_columns(path):
     return columns
 
 
-def test_file_statistics_only_for_the_configured_columns(spark, fraud_table, run, tmp_path):
+def table_state(spark, out) -> tuple[list[int], int]:
+    """The versions of a table's history and its row count."""
+    return [h.version for h in DeltaTable.forPath(spark, out).history().collect()], spark.read.format(
+        "delta").load(out).count()
+
+
+@pytest.fixture(scope="module")
+def reruns(spark, small_fraud_table, run, tmp_path_factory):
+    """Runs into a copy of the module run's output (version 0): a failed guard, error_if_exists refused, an
+    overwrite with the same config, then two that change output.stats_columns (["amount"], then "all"), each
+    looked at as it left the table.
+    """
+    out = str(tmp_path_factory.mktemp("reruns") / "o")
+    shutil.copytree(run[2], out)
+    seen = {"default": (file_stats_columns(out), DeltaTable.forPath(spark, out).detail().first().properties)}
+
+    def drop_some_fraud(df):
+        return df.filter("not (is_fraud = 1 and transaction_id % 7 = 0)")
+
+    before_guard = table_state(spark, out)
+    with pytest.raises(GuardError) as guard:
+        run_job(spark, make_cfg(small_fraud_table, out), sample_hook=drop_some_fraud)
+    after_guard = table_state(spark, out)
+    with pytest.raises(OutputError) as refused:
+        run_job(spark, make_cfg(small_fraud_table, out, output={"path": out, "mode": "error_if_exists"}))
+    commits_after_refusal = DeltaTable.forPath(spark, out).history().count()
+    overwritten = run_job(spark, make_cfg(small_fraud_table, out))  # the same config again
+    seen["overwrite"] = (overwritten, spark.read.format("delta").load(out).count())
+    for stats in (["amount"], "all"):
+        report = run_job(spark, make_cfg(small_fraud_table, out, output={
+            "path": out, "partition_by": ["event_date"], "stats_columns": stats}))
+        seen[str(stats)] = (file_stats_columns(out), DeltaTable.forPath(spark, out).detail().first().properties,
+                            report, spark.read.format("delta").load(out).count())
+    return {"out": out, "guard": guard.value, "before_guard": before_guard, "after_guard": after_guard,
+            "refused": refused.value, "commits_after_refusal": commits_after_refusal, "seen": seen}
+
+
+def test_failed_guard_leaves_existing_table_untouched(reruns):
+    assert re.search(r"sample guard failed, nothing written .* minority class 1: [\d,]+ of [\d,]+ rows kept",
+                     str(reruns["guard"]))
+    assert reruns["after_guard"] == reruns["before_guard"]
+
+
+def test_error_if_exists_leaves_table(reruns):
+    assert isinstance(reruns["refused"], OutputError)
+    assert "already exists and output.mode is error_if_exists" in str(reruns["refused"])
+    assert reruns["commits_after_refusal"] == 1
+
+
+def test_overwrite_is_one_new_commit(reruns):
+    report, rows = reruns["seen"]["overwrite"]
+    assert report.output.version == 1
+    assert rows == report.output.rows
+
+
+def test_file_statistics_only_for_the_configured_columns(spark, reruns):
     # default: label and weight (the date column is the partition column here)
-    out = copy_of_the_run(run, tmp_path)
-    props = DeltaTable.forPath(spark, out).detail().first()["properties"]
+    columns, props = reruns["seen"]["default"]
     assert props["delta.dataSkippingStatsColumns"] == "is_fraud,example_weight"
-    assert file_stats_columns(out) == {"is_fraud", "example_weight"}
+    assert columns == {"is_fraud", "example_weight"}
     # a changed setting applies to the very run that changes it
-    run_job(spark, make_cfg(fraud_table, out, output={"path": out, "partition_by": ["event_date"],
-                                                     "stats_columns": ["amount"]}))
-    assert file_stats_columns(out) == {"amount"}
+    columns, _, _, _ = reruns["seen"]["['amount']"]
+    assert columns == {"amount"}
     # "all": Delta's default, every (non-partition) column
-    run_job(spark, make_cfg(fraud_table, out, output={"path": out, "partition_by": ["event_date"],
-                                                     "stats_columns": "all"}))
-    props = DeltaTable.forPath(spark, out).detail().first()["properties"]
+    columns, props, _, _ = reruns["seen"]["all"]
     assert "delta.dataSkippingStatsColumns" not in props
-    expected = set(spark.read.format("delta").load(out).columns) - {"event_date"}
-    assert file_stats_columns(out) == expected
+    expected = set(spark.read.format("delta").load(reruns["out"]).columns) - {"event_date"}
+    assert columns == expected
 
 
-def test_unknown_stats_column_is_an_input_error(spark, fraud_table, tmp_path):
-    cfg = make_cfg(fraud_table, str(tmp_path / "out"),
+def test_unknown_stats_column_is_an_input_error(spark, small_fraud_table, tmp_path):
+    cfg = make_cfg(small_fraud_table, str(tmp_path / "out"),
                    output={"path": str(tmp_path / "out"), "partition_by": ["event_date"], "stats_columns": ["nope"]})
     with pytest.raises(InputError, match=r"output.stats_columns: column 'nope' is not in input"):
         run_job(spark, cfg)
-    src = str(tmp_path / "in")
-    spark.read.format("delta").load(fraud_table).withColumn("flag", F.lit(True)).write.format("delta").save(src)
+    src = str(tmp_path / "in")  # a few rows of the table's columns and a boolean one
+    spark.read.format("delta").load(small_fraud_table).limit(50).withColumn("flag", F.lit(True)).write.format(
+        "delta").save(src)
     cfg = make_cfg(src, str(tmp_path / "out"), output={"path": str(tmp_path / "out"), "stats_columns": ["flag"]})
     with pytest.raises(InputError, match=r"output.stats_columns: column 'flag' has type boolean, which Delta keeps no"):
         run_job(spark, cfg)
     assert not (tmp_path / "out").exists()
 
 
-def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, fraud_table, tmp_path):
+def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, small_fraud_table, tmp_path):
     from imbalance_spark import transform
     from imbalance_spark.tables.write import create_with_properties
 
@@ -404,10 +436,10 @@ def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform
 
     out = tmp_path / "o"
     seams = RunSeams(downsample=sampler, create_table=create, before_write=before_write)
-    report = run_job(spark, make_cfg(fraud_table, str(out)), seams=seams)
+    report = run_job(spark, make_cfg(small_fraud_table, str(out)), seams=seams)
     assert calls == ["downsample", "before_write", "create"]
     assert spark.read.format("delta").load(str(out)).count() == report.output.rows
     # one task wrote everything: one file per event_date partition
     per_partition = [len(list(d.glob("*.parquet"))) for d in out.iterdir() if d.name.startswith("event_date=")]
-    assert len(per_partition) == 5 and set(per_partition) == {1}
+    assert len(per_partition) == 3 and set(per_partition) == {1}
     assert RunSeams().downsample is transform.downsample and RunSeams().before_write is None
