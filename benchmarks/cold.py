@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import (
@@ -35,6 +37,7 @@ from benchmarks.common import (
     measure,
     parse_rows,
     report_numbers,
+    side_by_side,
 )
 from benchmarks.render_cold import render_cold
 
@@ -345,19 +348,28 @@ def view_commands(view: str, args: argparse.Namespace) -> list[str]:
     return [*[c for c in ("startup", "floor") if c not in commands], *commands]
 
 
-def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
-    commands = view_commands(view, args)
+def view_dir(view: str, args: argparse.Namespace) -> Path:
+    """The view's runs folder (outputs, configs, reports, logs), empty."""
     run_dir = Path(args.data_dir) / "runs" / args.name / view
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    prepared = None
-    if meta.get("run_date") and any(c in JOBS for c in commands):
-        # Airflow's daily run replaces one day of an output that exists (and appends to its history):
-        # one untimed run creates both, so every timed repetition finds the same state.
-        prep = run_command("job_cli", meta, run_dir, args, "prepare")
-        if "error" in prep:
-            raise SystemExit(f"benchmarks.cold: the untimed run that prepares the daily output failed: {prep['error']}")
-        prepared = prep["wall_s"]
+    return run_dir
+
+
+def prepare_view(meta: dict, run_dir: Path, args: argparse.Namespace, commands: list[str]) -> float | None:
+    """The untimed run a daily view's jobs need first; its wall seconds (None: nothing to prepare)."""
+    if not (meta.get("run_date") and any(c in JOBS for c in commands)):
+        return None
+    # Airflow's daily run replaces one day of an output that exists (and appends to its history):
+    # one untimed run creates both, so every timed repetition finds the same state.
+    prep = run_command("job_cli", meta, run_dir, args, "prepare")
+    if "error" in prep:
+        raise SystemExit(f"benchmarks.cold: the untimed run that prepares the daily output failed: {prep['error']}")
+    return prep["wall_s"]
+
+
+def command_runner(view: str, meta: dict, run_dir: Path, args: argparse.Namespace) -> Callable[[str, int], dict]:
+    """``run_one(name, rep)``: one repetition of one of the view's commands, logged."""
 
     def run_one(name: str, rep: int) -> dict:
         r = run_command(name, meta, run_dir, args, f"{name}-r{rep}")
@@ -366,8 +378,13 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
                      r["wall_s"], r["peak_rss_bytes"] / 2**30)
         return r
 
-    runs = interleaved(commands, args.repeat, run_one)
-    summary = {c: summarize(runs[c]) for c in commands}
+    return run_one
+
+
+def view_result(view: str, meta: dict, run_dir: Path, runs: dict[str, list[dict]], prepared: float | None,
+                args: argparse.Namespace) -> dict:
+    """The view's summary of its commands' runs; its runs folder removed (unless --keep-data)."""
+    summary = {c: summarize(r) for c, r in runs.items()}
     compare(summary)
     out = {
         "view": view,
@@ -381,6 +398,44 @@ def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
     if not args.keep_data:
         shutil.rmtree(run_dir, ignore_errors=True)
     return out
+
+
+def run_view(view: str, meta: dict, args: argparse.Namespace) -> dict:
+    """The view's commands, one process at a time, repetitions interleaved."""
+    commands = view_commands(view, args)
+    run_dir = view_dir(view, args)
+    prepared = prepare_view(meta, run_dir, args, commands)
+    runs = interleaved(commands, args.repeat, command_runner(view, meta, run_dir, args))
+    return view_result(view, meta, run_dir, runs, prepared, args)
+
+
+def run_views_side_by_side(tables: dict[str, dict], args: argparse.Namespace) -> list[dict]:
+    """``--parallel N``: every view's commands, up to N processes at a time (a smoke run).
+
+    A view's jobs share its output, so they run in one lane, after the untimed prepare run; each
+    other command (start-up, the floors, a variant with its own output) is a lane of its own. A
+    lane runs its repetitions one after another; the lanes share N workers, the jobs' first.
+    """
+    views, job_lanes, other_lanes = {}, [], []
+    for view in args.views:
+        commands = view_commands(view, args)
+        v = views[view] = {"run_dir": view_dir(view, args), "runs": {c: [] for c in commands}, "prepared": None}
+        run_one = command_runner(view, tables[view], v["run_dir"], args)
+        jobs = [c for c in commands if c in JOBS]
+
+        def job_lane(view=view, v=v, run_one=run_one, jobs=jobs, commands=commands) -> None:
+            v["prepared"] = prepare_view(tables[view], v["run_dir"], args, commands)
+            for rep in range(args.repeat):
+                for name in jobs:
+                    v["runs"][name].append(run_one(name, rep))
+
+        def lane(name: str, v=v, run_one=run_one) -> None:
+            v["runs"][name].extend(run_one(name, rep) for rep in range(args.repeat))
+
+        job_lanes += [job_lane] if jobs else []
+        other_lanes += [functools.partial(lane, c) for c in commands if c not in JOBS]
+    side_by_side([*job_lanes, *other_lanes], args.parallel)
+    return [view_result(view, tables[view], v["run_dir"], v["runs"], v["prepared"], args) for view, v in views.items()]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -412,6 +467,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-data", action="store_true", help="keep the tables (and the runs' outputs and logs)")
     p.add_argument("--generate-only", action="store_true", help="write the tables into --data-dir and stop")
     p.add_argument("--timeout", type=float, default=None, help="seconds per command (default max(600, rows/5e4))")
+    p.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="up to N commands at a time (a smoke run: they share the cores, so their times are not "
+                        "comparable; a view's jobs still run one at a time; default 1)")
     return p
 
 
@@ -453,6 +511,7 @@ def new_results(args: argparse.Namespace, argv: list[str] | None, started: dt.da
         "master": MASTER,
         "settings": {k: v for k, v in args.settings.items() if k != "spark.jars"},
         "history": not args.no_history,
+        "parallel": args.parallel,
         "machine": machine_info(),
         "views": [],
     }
@@ -476,9 +535,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
     args.view_commands = dict(args.view_commands)
-    if args.repeat < 1 or args.wide_columns < 10 or args.daily_days < 1 or args.factor < 1:
-        p.error("--repeat, --daily-days and --factor must be >= 1 and --wide-columns >= 10")
+    if min(args.repeat, args.daily_days, args.factor, args.parallel) < 1 or args.wide_columns < 10:
+        p.error("--repeat, --daily-days, --factor and --parallel must be >= 1 and --wide-columns >= 10")
     return args
+
+
+def write_results(results: dict, out_dir: Path, name: str, started: dt.datetime) -> None:
+    """The result document as it stands (JSON) and its table and chart."""
+    results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    results["machine"]["load_avg_at_end"] = os.getloadavg()
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1, default=str))
+    render_cold(results, out_dir, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -498,13 +565,14 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     results = new_results(args, argv, started)
     try:
-        for view in args.views:
-            results["views"].append(run_view(view, tables[view], args))
-            results["duration_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-            results["machine"]["load_avg_at_end"] = os.getloadavg()
-            # written after every view, so a long run that is stopped keeps what it measured
-            (out_dir / f"{args.name}.json").write_text(json.dumps(results, indent=1, default=str))
-            render_cold(results, out_dir, args.name)
+        if args.parallel > 1:
+            results["views"] = run_views_side_by_side(tables, args)
+            write_results(results, out_dir, args.name, started)
+        else:
+            for view in args.views:
+                results["views"].append(run_view(view, tables[view], args))
+                # written after every view, so a long run that is stopped keeps what it measured
+                write_results(results, out_dir, args.name, started)
     finally:
         clean_up(args)
     print((out_dir / f"{args.name}.md").read_text())

@@ -61,7 +61,8 @@ def report_numbers(report: Any) -> dict[str, Any]:
 # measuring one process tree
 
 
-def _tree_rss(proc) -> int:
+def tree_rss(proc) -> int:
+    """Resident bytes of ``proc`` (a psutil.Process) and all its descendants."""
     import psutil
 
     total = 0
@@ -97,7 +98,7 @@ def measure(
         proc = psutil.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         timed_out = False
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc))
+            peak = max(peak, tree_rss(proc))
             if time.perf_counter() - t0 > timeout:
                 timed_out = True
                 _kill_tree(proc)
@@ -130,6 +131,16 @@ def interleaved(names: list[str], repeat: int, run_one: Callable[[str, int], dic
         for name in order:
             runs[name].append(run_one(name, rep))
     return runs
+
+
+def side_by_side(tasks: list[Callable[[], None]], workers: int) -> None:
+    """Run ``tasks`` up to ``workers`` at a time, started in the order given; re-raise the first failure."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(task) for task in tasks]
+    for future in futures:
+        future.result()
 
 
 # ---------------------------------------------------------------------------------------------

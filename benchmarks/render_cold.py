@@ -150,6 +150,8 @@ def _cold_machine(results: dict) -> str:
         + f". pyspark {vers.get('pyspark')}, delta-spark {vers.get('delta-spark')}, {vers.get('java')}, Python "
         f"{vers.get('python')}, Polars {vers.get('polars')}. Run {results['started_at']}, work tree at "
         f"{m.get('git_commit')}" + (" with uncommitted library changes" if m.get("library_modified") else "") + "."
+        + (f" Commands ran {results['parallel']} at a time (`--parallel`, a smoke run): their times are not"
+           " comparable." if results.get("parallel", 1) > 1 else "")
     )
 
 

@@ -20,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -33,6 +34,7 @@ from benchmarks.common import (
     measure,
     parse_rows,
     scaling,
+    tree_rss,
 )
 from benchmarks.render import LABELS, render
 
@@ -114,6 +116,8 @@ def run_variants(variants: list[str], size_dir: Path, rows: int, args: argparse.
     ]
     if "generate" not in variants:
         cmd += ["--output", str(size_dir / "output" / each)]
+    if args.cached_jars and "job_spark_submit" in variants:
+        cmd += ["--cached-jars"]
     if args.warmup_input and not NOT_WARMED & set(variants):
         cmd += ["--warmup-input", str(args.warmup_input), "--warmup-rows", str(WARMUP_ROWS)]
     timeout = (args.timeout or max(600.0, rows / 100_000)) * len(variants)
@@ -235,6 +239,25 @@ def prepare_input(rows: int, size_dir: Path, args: argparse.Namespace) -> dict:
     return gen
 
 
+def generate_in_session(spark, argv: list[str]) -> None:
+    """Write the input of each of ``argv``'s sizes with ``spark`` (a session the caller already has,
+    e.g. a test's) where ``benchmarks.run ARGV --reuse-data`` finds it: no generating process."""
+    from benchmarks.variants import write_input
+
+    args = parser().parse_args(argv)
+    resolve_paths(args)
+    for rows in args.rows:
+        size_dir = Path(args.data_dir) / f"rows-{rows}"
+        shutil.rmtree(size_dir, ignore_errors=True)
+        size_dir.mkdir(parents=True)
+        t0 = time.perf_counter()
+        gen = write_input(spark, argparse.Namespace(input=str(size_dir / "input"), rows=rows))
+        # the outside view of a generating process, here the caller's: its wall time and process tree
+        gen.update(returncode=0, timed_out=False, wall_s=time.perf_counter() - t0,
+                   peak_rss_bytes=tree_rss(psutil.Process()), in_session=True)
+        (size_dir / "generate-gen.json").write_text(json.dumps(gen))
+
+
 def too_big(variants: list[str], rows: int, args: argparse.Namespace, done: list[dict]) -> dict[str, str]:
     """The in-memory variants whose estimated peak does not fit in free memory, each with why."""
     skipped: dict[str, str] = {}
@@ -328,7 +351,11 @@ def parser() -> argparse.ArgumentParser:
                    help="run the in-process Spark variants of a repetition one after another in ONE process "
                         "(a smoke run: fewer JVM starts; their process time and peak memory are then shared)")
     p.add_argument("--reuse-data", action="store_true",
-                   help="use an input kept by an earlier --keep-data run instead of generating it")
+                   help="use an input kept by an earlier --keep-data run (or written by generate_in_session) "
+                        "instead of generating it")
+    p.add_argument("--cached-jars", action="store_true",
+                   help="spark-submit gets the cached Delta jars (--jars, as benchmarks.cold's job_submit) instead "
+                        "of --packages: no Ivy resolution (a smoke run)")
     p.add_argument("--calibrate-from", default="",
                    help="earlier result JSON files (comma separated) whose in-memory peaks estimate "
                         "whether pandas/Polars fit at a larger size")

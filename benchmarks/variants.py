@@ -123,10 +123,18 @@ def timed(fn: Callable[[], dict]) -> dict:
 
 
 def generate(args: argparse.Namespace) -> dict:
-    """Write the synthetic input (Parquet, partitioned by event_date) with the library's generator."""
+    """Write the synthetic input (Parquet, partitioned by event_date) in a session of its own."""
+    spark = _spark("generate")
+    result = write_input(spark, args)
+    spark.stop()
+    return result
+
+
+def write_input(spark, args: argparse.Namespace) -> dict:
+    """Write the synthetic input at ``args.input`` with the library's generator and ``spark`` (the
+    caller's session, left running); its timing, class counts and files."""
     from imbalance_spark.synthetic import write_demo_table
 
-    spark = _spark("generate")
     result = timed(
         lambda: write_demo_table(
             spark, args.input, rows=args.rows, fraud_rate=0.005, days=30, seed=7, fmt="parquet"
@@ -135,7 +143,6 @@ def generate(args: argparse.Namespace) -> dict:
     )
     df = spark.read.parquet(args.input)
     counts = {str(r[LABEL]): int(r["count"]) for r in df.groupBy(LABEL).count().collect()}
-    spark.stop()
     size = sum(p.stat().st_size for p in Path(args.input).rglob("*.parquet"))
     result.update(rows_in=sum(counts.values()), rows_out=sum(counts.values()), classes=counts,
                   bytes=size, files=count_data_files(args.input))
@@ -329,7 +336,7 @@ def job_spark_submit(args: argparse.Namespace) -> dict:
     import pyspark
     import yaml
 
-    from imbalance_spark.packages import delta_packages_arg
+    from imbalance_spark.packages import cached_jars_arg, delta_packages_arg
 
     cfg = job_config_dict(args)
     cfg_path = Path(args.output).parent / (Path(args.output).name + ".yaml")
@@ -339,8 +346,13 @@ def job_spark_submit(args: argparse.Namespace) -> dict:
     env["PYTHONPATH"] = str(LIBRARY_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    jars = ["--packages", delta_packages_arg()]
+    if getattr(args, "cached_jars", False):  # benchmarks.run --cached-jars: no Ivy resolution (a smoke run)
+        if not cached_jars_arg():
+            raise RuntimeError("--cached-jars: no cached Delta jars; run `imbalance-spark packages --fetch`")
+        jars = ["--jars", cached_jars_arg()]
     cmd = [
-        str(submit), "--master", "local[2]", "--packages", delta_packages_arg(),
+        str(submit), "--master", "local[2]", *jars,
         "--conf", "spark.ui.enabled=false",
         "--driver-java-options", f"-Dlog4j2.configurationFile=file:{LOG4J}",
         str(LIBRARY_ROOT / "jobs" / "downsample.py"), "--config", str(cfg_path),
@@ -535,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup-input", default=None,
                    help="run the variant on this small input (same schema) first, untimed: JIT and codegen warm")
     p.add_argument("--warmup-rows", type=int, default=0)
+    p.add_argument("--cached-jars", action="store_true",
+                   help="job_spark_submit: the cached Delta jars (--jars) instead of --packages")
     args = p.parse_args(argv)
     for variant in args.variant:
         named = {k: getattr(args, k) and getattr(args, k).replace("{variant}", variant) for k in ("result", "output")}

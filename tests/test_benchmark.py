@@ -1,4 +1,4 @@
-"""Smoke run of ``python -m benchmarks.run`` at 20 thousand rows: every variant runs and is measured.
+"""Smoke runs of ``python -m benchmarks.run`` (5k rows) and ``benchmarks.cold``: every variant and command runs and is measured.
 
 Timing targets belong to the benchmark itself; this only checks that it works end to end.
 """
@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -36,24 +37,6 @@ SAMPLERS = [v for v in NEEDS if v != "floor_noop_scan"]
 
 def _available(modules: list[str]) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> dict:
-    pytest.importorskip("psutil")
-    pytest.importorskip("matplotlib")
-    variants = [v for v, mods in NEEDS.items() if _available(mods)]
-    out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run(
-        # --cold: no warm-up input to generate (a JVM of its own) and no warm-up run in each Spark variant;
-        # --one-jvm: the in-process Spark variants (floor, job_library, naive_spark) share one process
-        [sys.executable, "-m", "benchmarks.run", "--rows", str(ROWS), "--repeat", "1", "--cold", "--one-jvm",
-         "--factor", str(FACTOR), "--variants", ",".join(variants), "--out", str(out), "--name", "smoke"],
-        capture_output=True, text=True, env=cli_env(), cwd=REPO_ROOT, timeout=900,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    results = json.loads((out / "smoke.json").read_text())
-    return {"results": results, "out": out, "variants": variants}
 
 
 @pytest.mark.slow
@@ -152,49 +135,92 @@ COLD_DAYS = 3
 WIDE_ROWS, WIDE_COLUMNS = 5_000, 20
 
 
-# One benchmarks.cold process measures both views, one after the other. Every command it starts in
-# the smoke run is its own process once: the daily view the untimed prepare run (job_cli), startup,
-# floor (the day), floor_quick and job_cli_quick (the quick-JIT pair); the wide view only job_cli (its
-# assertions are on the table's shape and the job's counts). The tables are written beforehand in the
-# test session by the benchmark's own generator (no generating JVMs), and found with --reuse-data.
+# One benchmarks.cold process measures both views. Every command it starts in the smoke run is its
+# own process once: the daily view the untimed prepare run (job_cli), startup, floor (the day),
+# floor_quick and job_cli_quick (the quick-JIT pair); the wide view only job_cli (its assertions are
+# on the table's shape and the job's counts). The tables are written beforehand in the test session
+# by the benchmark's own generator (no generating JVMs), and found with --reuse-data. --parallel 2:
+# two commands at a time (a view's jobs still one after another); --no-history: the jobs' configs
+# without a history table (a Delta table of its own, ~2 s per cold run, that no check here reads).
 COLD_COMMANDS = {"daily": ["startup", "floor", "floor_quick", "job_cli_quick"], "wide": ["job_cli"]}
 COLD_TABLES = ["--views", "daily,wide", "--wide-rows", str(WIDE_ROWS), "--wide-columns", str(WIDE_COLUMNS),
                "--daily-days", str(COLD_DAYS), "--daily-rows", str(COLD_DAY_ROWS), "--run-date", "2026-01-02"]
 
 
+def _start(argv: list[str], log_path) -> subprocess.Popen:
+    """A benchmark command in a process group of its own, its output to ``log_path``."""
+    with open(log_path, "w") as log_file:
+        return subprocess.Popen([sys.executable, "-m", *argv], stdout=log_file, stderr=subprocess.STDOUT, text=True,
+                                env=cli_env(), cwd=REPO_ROOT, start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, log_path, deadline: float) -> None:
+    """Wait for ``proc`` until ``deadline`` (time.monotonic()); it must have exited 0."""
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+
+
 @pytest.fixture(scope="module")
-def cold_smoke(spark, tmp_path_factory) -> dict:
+def smokes(spark, tmp_path_factory) -> dict:
+    """Both harnesses end to end, side by side: ``benchmarks.cold`` and ``benchmarks.run`` as processes.
+
+    A cold command's process keeps about one core busy (its JVM's start, class loading, a first query
+    on a few thousand rows): two such processes on 2 cores took 13 s together where one took 9.9 s.
+    """
     pytest.importorskip("psutil")
     pytest.importorskip("matplotlib")
-    from benchmarks.cold import generate_in_session
+    from benchmarks.cold import generate_in_session as write_cold_tables
+    from benchmarks.run import generate_in_session as write_run_input
 
-    out, data = tmp_path_factory.mktemp("cold"), tmp_path_factory.mktemp("cold-data")
+    cold_out, data, out = (tmp_path_factory.mktemp(n) for n in ("cold", "cold-data", "bench"))
     tables = [*COLD_TABLES, "--data-dir", str(data)]
-    generate_in_session(spark, tables)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.cold", *tables, "--reuse-data", "--repeat", "1",
-         "--commands", ",".join(COLD_COMMANDS["daily"]), "--view-commands", "wide=" + ",".join(COLD_COMMANDS["wide"]),
-         "--out", str(out), "--name", "smoke"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=REPO_ROOT,
-        start_new_session=True,
-    )
+    variants = [v for v, mods in NEEDS.items() if _available(mods)]
+    # --cold: no warm-up input and no warm-up run in each Spark variant; --one-jvm: the in-process Spark
+    # variants (floor, job_library, naive_spark) share one process; --cached-jars: spark-submit without Ivy
+    run_argv = ["--rows", str(ROWS), "--repeat", "1", "--cold", "--one-jvm", "--cached-jars", "--factor", str(FACTOR),
+                "--variants", ",".join(variants), "--out", str(out), "--data-dir", str(out / "tmp"), "--name", "smoke"]
+    logs = {"cold": cold_out / "smoke.log", "run": out / "smoke.log"}
+    procs: dict[str, subprocess.Popen] = {}
+    deadline = time.monotonic() + 900
     try:
-        output, _ = proc.communicate(timeout=900)
+        write_cold_tables(spark, tables)
+        procs["cold"] = _start(["benchmarks.cold", *tables, "--reuse-data", "--repeat", "1", "--no-history",
+                                "--parallel", "2", "--commands", ",".join(COLD_COMMANDS["daily"]),
+                                "--view-commands", "wide=" + ",".join(COLD_COMMANDS["wide"]),
+                                "--out", str(cold_out), "--name", "smoke"], logs["cold"])
+        write_run_input(spark, run_argv)
+        procs["run"] = _start(["benchmarks.run", *run_argv, "--reuse-data"], logs["run"])
+        for name, proc in procs.items():
+            _finish(proc, logs[name], deadline)
     finally:
-        # a timeout or a failure stops the Spark processes the benchmark started, not only it
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode == 0, output[-3000:]
-    results = json.loads((out / "smoke.json").read_text())
-    views = {v["view"]: v for v in results["views"]}
-    return {"views": views, "order": [v["view"] for v in results["views"]], "kinds": {results["kind"]},
-            "out": out, "data": data}
+        # a timeout or a failure stops the Spark processes the benchmarks started, not only them
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    cold = json.loads((cold_out / "smoke.json").read_text())
+    return {
+        "run": {"results": json.loads((out / "smoke.json").read_text()), "out": out, "variants": variants},
+        "cold": {"views": {v["view"]: v for v in cold["views"]}, "order": [v["view"] for v in cold["views"]],
+                 "kinds": {cold["kind"]}, "parallel": cold["parallel"], "out": cold_out, "data": data},
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke(smokes) -> dict:
+    """``python -m benchmarks.run`` at 5k rows: its results, output folder and the variants it ran."""
+    return smokes["run"]
+
+
+@pytest.fixture(scope="module")
+def cold_smoke(smokes) -> dict:
+    """``python -m benchmarks.cold`` on both small tables: its views, their order, its folders."""
+    return smokes["cold"]
 
 
 @pytest.mark.slow
 def test_cold_measures_every_command_as_its_own_process(cold_smoke):
-    assert cold_smoke["kinds"] == {"cold"} and cold_smoke["order"] == ["daily", "wide"]
+    assert cold_smoke["kinds"] == {"cold"} and cold_smoke["order"] == ["daily", "wide"] and cold_smoke["parallel"] == 2
     for view_name, view in cold_smoke["views"].items():
         assert view["view"] == view_name
         cmds = view["commands"]
@@ -250,6 +276,7 @@ def test_cold_writes_table_chart_and_cleans_up(cold_smoke):
     out = cold_smoke["out"]
     md = (out / "smoke.md").read_text()
     assert "net of start-up" in md and "Where the seconds go: daily" in md and "Where the seconds go: wide" in md
+    assert "Commands ran 2 at a time" in md
     daily = cold_smoke["views"]["daily"]
     assert all(f"| stage: {k} |" in md for k in daily["commands"]["job_cli_quick"]["stages_s"])
     assert "**daily**: one day (2026-01-02" in md and f"**wide**: {WIDE_ROWS // 1000}k rows" in md
@@ -288,3 +315,40 @@ def test_one_pass_times_every_design_on_a_delta_table(spark, small_fraud_table):
     assert result["rows"] == 30_000 and result["factor"] == 20
     assert set(result["median_s"]) == {"profile_then_write", "persist_memory", "persist_disk", "write_only"}
     assert all(len(v) == 1 and v[0] > 0 for v in result["seconds"].values())
+
+
+def test_cold_parallel_keeps_a_views_jobs_in_one_lane_after_its_prepare(monkeypatch, tmp_path):
+    """--parallel: other commands side by side, a view's jobs one at a time after its untimed prepare run."""
+    import threading
+
+    from benchmarks import cold
+
+    events, running, lock = [], [], threading.Lock()
+
+    def fake_run(name, meta, run_dir, args, tag):  # a command's process: recorded, not started
+        with lock:
+            running.append(tag)
+            events.append(("start", meta["kind"], tag, len(running)))
+        time.sleep(0.02)
+        with lock:
+            running.remove(tag)
+            events.append(("end", meta["kind"], tag, len(running)))
+        return {"wall_s": 1.0, "peak_rss_bytes": 2**20, "command": name}
+
+    monkeypatch.setattr(cold, "run_command", fake_run)
+    args = cold.parse_args(["--views", "daily,wide", "--data-dir", str(tmp_path), "--repeat", "2", "--parallel", "3",
+                            "--commands", "startup,floor,job_cli,job_cli_quick"])
+    args.jars = "delta.jar"
+    tables = {"daily": {"kind": "daily", "rows": 30, "slice_rows": 10, "run_date": "2026-01-02"},
+              "wide": {"kind": "wide", "rows": 30}}
+    views = cold.run_views_side_by_side(tables, args)
+    assert [v["view"] for v in views] == ["daily", "wide"]
+    assert views[0]["prepare_wall_s"] == 1.0 and views[1]["prepare_wall_s"] is None
+    for v in views:
+        assert {c: s["repeats"] for c, s in v["commands"].items()} == dict.fromkeys(
+            ["startup", "floor", "job_cli", "job_cli_quick"], 2)
+    daily_jobs = [(e[0], e[2]) for e in events if e[1] == "daily" and e[2].startswith(("job_", "prepare"))]
+    # one lane: each job starts after the one before it ended, the prepare run first
+    assert daily_jobs[:2] == [("start", "prepare"), ("end", "prepare")]
+    assert all(a[0] == "start" and b == ("end", a[1]) for a, b in zip(daily_jobs[::2], daily_jobs[1::2], strict=True))
+    assert 1 < max(e[3] for e in events if e[0] == "start") <= 3  # side by side, at most --parallel at once
