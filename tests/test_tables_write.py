@@ -119,7 +119,8 @@ def test_backfill_covers_every_date_in_one_commit(spark, backfill):
 def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
     c = cfg(daily_table, out)
-    run_job(spark, c, day("2026-01-03"))  # create the table first
+    shutil.copytree(backfill["out"], out)  # the table exists, written by this config (days 1-3, 2 commits)
+    before = versions(spark, out)
     errors = []
 
     def go(d):
@@ -134,7 +135,7 @@ def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, back
     for t in threads:
         t.join()
     assert errors == []
-    assert versions(spark, out) == 3
+    assert versions(spark, out) == before + 2
     assert table_rows(spark, out) == table_rows(spark, backfill["whole"])  # the whole table, run once
 
 
@@ -158,9 +159,9 @@ def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_t
     with pytest.raises(OutputError, match=r"new column\(s\) \['w2'\]; column\(s\) \['example_weight'\] no longer produced; set"):
         run_job(spark, cfg(daily_table, out, weight={"column": "w2"}), day("2026-01-01"))
     assert versions(spark, out) == before
-    src2 = str(tmp_path / "in2")
-    spark.read.format("delta").load(daily_table).withColumn("extra", F.lit("x")).write.format("delta").partitionBy(
-        "event_date").save(src2)
+    src2 = str(tmp_path / "in2")  # the day the merge run reads
+    spark.read.format("delta").load(daily_table).filter("event_date = date'2026-01-01'").withColumn(
+        "extra", F.lit("x")).write.format("delta").partitionBy("event_date").save(src2)
     merged = cfg(src2, out, output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     run_job(spark, merged, day("2026-01-01"))
     cols = spark.read.format("delta").load(out).columns
@@ -274,14 +275,17 @@ def test_plain_names_keep_the_low_protocol(spark, reruns):
     assert (reader, mode) == (1, None) and writer <= 4
 
 
-def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, tmp_path):
+def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
-    run_job(spark, cfg(daily_table, out), day("2026-01-01"))
+    shutil.copytree(backfill["out"], out)  # what runs of cfg(daily_table, out) wrote: days 1-3, plain names
     v0 = versions(spark, out)
     rows = table_rows(spark, out)
-    # the input gains a column whose name has a space (as Parquet: no column mapping needed to read it)
+    others = spark.read.format("delta").load(out).filter("event_date <> date'2026-01-02'").count()
+    # the input gains a column whose name has a space (as Parquet: no column mapping needed to read it);
+    # the day the run reads
     src2 = str(tmp_path / "in2")
-    spark.read.format("delta").load(daily_table).withColumn("merchant name", F.lit("shop")).write.parquet(src2)
+    spark.read.format("delta").load(daily_table).filter("event_date = date'2026-01-02'").withColumn(
+        "merchant name", F.lit("shop")).write.parquet(src2)
     merge = cfg(src2, out, input={"path": src2, "format": "parquet", "date_column": "event_date"},
                 output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     with pytest.raises(OutputError) as err:
@@ -297,7 +301,7 @@ def test_existing_table_without_column_mapping_is_refused_until_altered(spark, d
     report = run_job(spark, merge, day("2026-01-02"))
     out_df = spark.read.format("delta").load(out)
     assert out_df.filter("`merchant name` = 'shop'").count() == report.output.rows
-    assert out_df.filter("event_date = date'2026-01-01' AND `merchant name` IS NULL").count() == len(rows)
+    assert out_df.filter("event_date <> date'2026-01-02' AND `merchant name` IS NULL").count() == others
     assert protocol(spark, f"delta.`{out}`")[2] == "name"
 
 
