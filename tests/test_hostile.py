@@ -12,22 +12,25 @@ import math
 import os
 import shutil
 import threading
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from imbalance_spark.cli import main
 from imbalance_spark.common.dates import RunDates
 from imbalance_spark.config.load import parse_config
+from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
 from imbalance_spark.flows.run import run_job
-from imbalance_spark.report.models import RunReport
+from imbalance_spark.report.models import ProfileSummary, RunReport
 from imbalance_spark.tables.history import read_history
 from imbalance_spark.transform import column
 
@@ -46,10 +49,15 @@ def vacuum_all(spark, path: str) -> None:
                 os.remove(os.path.join(folder, name))
 
 
-def delta_version(spark, path: str) -> int | None:
-    if not DeltaTable.isDeltaTable(spark, path):
+def delta_version(path: str) -> int | None:
+    """The latest version of the Delta table at ``path`` (its newest commit file), or None if it is none.
+
+    Read from the log's file names, as Delta lists them: no Spark job, so the matrix can check
+    before and after each refusal for free."""
+    log = os.path.join(path, "_delta_log")
+    if not os.path.isdir(log):
         return None
-    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    return max((int(n[:-5]) for n in os.listdir(log) if n.endswith(".json") and n[:-5].isdigit()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,12 +89,12 @@ NAME_SETS = {"quoted": QUOTED, "spaced": SPACED}
 
 
 def write_named_table(spark, path: str, q: dict) -> None:
-    """20,000 rows over three days, a 5% minority, partitioned by the date: every role named by ``q``.
+    """6,000 rows over three days, a 5% minority, partitioned by the date: every role named by ``q``.
 
     Created in SQL, with column mapping when a name needs it (as the job creates its output)."""
     from imbalance_spark.tables.inspect import names_needing_mapping
 
-    df = spark.range(20_000).select(
+    df = spark.range(6_000).select(
         F.col("id").alias(q["key"]),
         (F.col("id") % 20 == 0).cast("int").alias(q["label"]),
         F.expr("date_add(date'2026-03-01', cast(id % 3 as int))").alias(q["date"]),
@@ -116,17 +124,12 @@ def quoted_table(named_tables) -> str:
     return named_tables["quoted"]
 
 
-@pytest.mark.parametrize("names", list(NAME_SETS))
-@pytest.mark.parametrize("method", ["sampleBy", "hash"])
-def test_quoted_names_work_in_every_role(spark, named_tables, tmp_path, method, names):
-    q = NAME_SETS[names]
-    table = named_tables[names]
-    out = str(tmp_path / "out")
-    history = str(tmp_path / "history")
+def named_config(q: dict, table: str, out: str, history: str, method: str) -> JobConfig:
+    """The config naming every role by ``q``: the date, label, key, weights, partitions, stats columns."""
     ds = {"factor": 4, "seed": 5, "method": method}
     if method == "hash":
         ds["key_columns"] = [q["key"]]
-    cfg = parse_config({
+    return parse_config({
         "dataset": "quoted",
         "input": {"path": table, "date_column": q["date"]},
         "label_column": q["label"],
@@ -136,48 +139,95 @@ def test_quoted_names_work_in_every_role(spark, named_tables, tmp_path, method, 
         "output": {"path": out, "partition_by": [q["date"]], "stats_columns": [q["label"], q["stats"]]},
         "history": {"path": history},
     })
+
+
+@dataclass(frozen=True)
+class NamedRuns:
+    """Three runs into one output with every role named by ``q``, and what the tests read of it."""
+
+    names: str
+    q: dict
+    cfg: JobConfig
+    summary: ProfileSummary
+    first: RunReport
+    second: RunReport
+    again: RunReport
+    in_df: DataFrame
+    out_df: DataFrame
+    out: str
+
+
+# Each name set's output is written by three runs, each of them doing what the matrix of one
+# output per (method, name set) did with three runs each: day 1 with sampleBy creates the table
+# (properties, stats columns; the label in sampleBy's fractions), day 2 with hash (the key in the
+# hash) replaces its slice on the existing table (replaceWhere on the date, observed metrics, the
+# changed method's properties), and the same day again is the idempotent rerun. Every method
+# meets every name set, and each write path every name set, in a third of the runs.
+@pytest.fixture(scope="module", params=list(NAME_SETS))
+def named_runs(request, spark, named_tables, tmp_path_factory) -> NamedRuns:
+    names = request.param
+    q, table = NAME_SETS[names], named_tables[names]
+    root = tmp_path_factory.mktemp(f"named_out_{names}")
+    out, history = str(root / "out"), str(root / "history")
+    by_sample, by_hash = (named_config(q, table, out, history, m) for m in ("sampleBy", "hash"))
     day1, day2 = RunDates(dt.date(2026, 3, 1), dt.date(2026, 3, 1)), RunDates(dt.date(2026, 3, 2), dt.date(2026, 3, 2))
-    _, plan, summary = profile_job(spark, cfg, day1)
-    assert summary.minority_classes == ["1"]
-    first = run_job(spark, cfg, day1)  # creates the table (properties, stats columns)
-    second = run_job(spark, cfg, day2)  # replaceWhere on an existing table, observed metrics
-    again = run_job(spark, cfg, day2)  # idempotent rerun of the same slice
-    out_df = spark.read.format("delta").load(out)
-    in_df = spark.read.format("delta").load(table)
-    assert out_df.columns == in_df.columns + [q["weight"]]
-    assert out_df.count() == first.output.rows + again.output.rows  # day 2 replaced, not duplicated
+    _, _, summary = profile_job(spark, by_sample, day1)
+    first = run_job(spark, by_sample, day1)  # creates the table (properties, stats columns)
+    second = run_job(spark, by_hash, day2)  # replaceWhere on an existing table, observed metrics
+    again = run_job(spark, by_hash, day2)  # idempotent rerun of the same slice
+    in_df, out_df = spark.read.format("delta").load(table), spark.read.format("delta").load(out)
+    return NamedRuns(names, q, by_hash, summary, first, second, again, in_df, out_df, out)
+
+
+def test_quoted_names_keep_every_minority_row_and_downsample_the_rest(named_runs):
+    r, q = named_runs, named_runs.q
+    assert r.summary.minority_classes == ["1"]
+    assert r.out_df.columns == r.in_df.columns + [q["weight"]]
+    assert r.out_df.count() == r.first.output.rows + r.again.output.rows  # day 2 replaced, not duplicated
     in_counts, out_counts = (
-        {(str(r.d), r.y): r["count"] for r in df.groupBy(column(q["date"]).alias("d"), column(q["label"]).alias("y")).count().collect()}
-        for df in (in_df, out_df)
+        {(str(row.d), row.y): row["count"] for row in df.groupBy(column(q["date"]).alias("d"), column(q["label"]).alias("y")).count().collect()}
+        for df in (r.in_df, r.out_df)
     )
-    for report, day in ((first, "2026-03-01"), (again, "2026-03-02")):
+    for report, day in ((r.first, "2026-03-01"), (r.again, "2026-03-02")):
         n_minor = in_counts[(day, 1)]
         assert out_counts[(day, 1)] == n_minor  # every minority row kept
         n_major = in_counts[(day, 0)]
         kept = out_counts[(day, 0)]
         assert abs(kept - n_major / 4) <= 5 * math.sqrt(n_major * 0.25 * 0.75)
         assert report.output.classes["0"].count == kept
-    assert second.output.classes == again.output.classes
+    assert r.second.output.classes == r.again.output.classes
+
+
+def test_quoted_names_weight_the_rows_and_carry_the_nested_struct(named_runs):
+    r, q = named_runs, named_runs.q
     # the weight is the source weight x F for the majority, the source weight for the minority
-    w = out_df.select(
+    w = r.out_df.select(
         (column(q['weight']) / column(q['weight_src'])).alias("m"), column(q['label']).alias("y")
     ).distinct().collect()
-    assert {(r.y, r.m) for r in w} == {(0, 4.0), (1, 1.0)}
+    assert {(row.y, row.m) for row in w} == {(0, 4.0), (1, 1.0)}
     # the nested struct (a field name with a space) is carried as it was
-    assert out_df.schema[q["nested"]].dataType == in_df.schema[q["nested"]].dataType
-    detail = DeltaTable.forPath(spark, out).detail().first()
+    assert r.out_df.schema[q["nested"]].dataType == r.in_df.schema[q["nested"]].dataType
+
+
+def test_quoted_names_in_the_table_properties_and_partitions(spark, named_runs):
+    r, q = named_runs, named_runs.q
+    detail = DeltaTable.forPath(spark, r.out).detail().first()
     assert list(detail.partitionColumns) == [q["date"]]
     quoted_stats = ",".join("`" + q[k].replace("`", "``") + "`" for k in ("label", "stats"))
     assert detail.properties["delta.dataSkippingStatsColumns"] == quoted_stats
     assert detail.properties["imbalance_spark.factor.0"] == "4.0"
+    assert detail.properties["imbalance_spark.method"] == "hash"  # the last run's method, altered after its data
     # column mapping (reader 2 / writer 5) only where a name needs it: dots and backticks do not
-    mapped = names == "spaced"
+    mapped = r.names == "spaced"
     assert detail.properties.get("delta.columnMapping.mode") == ("name" if mapped else None)
     assert (detail.minReaderVersion >= 2) == mapped and (detail.minWriterVersion >= 5) == mapped
     # each data file holds one date: the table is partitioned by it, whatever the folders are called
-    per_file = out_df.groupBy(F.col("_metadata.file_path")).agg(F.countDistinct(column(q["date"])).alias("n"))
-    assert {r.n for r in per_file.collect()} == {1}
-    hist = read_history(spark, cfg.history)
+    per_file = r.out_df.groupBy(F.col("_metadata.file_path")).agg(F.countDistinct(column(q["date"])).alias("n"))
+    assert {row.n for row in per_file.collect()} == {1}
+
+
+def test_quoted_names_in_the_history_table(spark, named_runs):
+    hist = read_history(spark, named_runs.cfg.history)
     assert hist.filter("class = '1'").count() == 3
 
 
@@ -204,10 +254,10 @@ def _label_of(dtype: str) -> str:
 
 @pytest.fixture(scope="module")
 def numeric_labels_table(spark, tmp_path_factory) -> str:
-    """One Delta commit for every dtype case: 20,000 rows, a label column of each type (4% minority)."""
+    """One Delta commit for every dtype case: 5,000 rows, a label column of each type (4% minority)."""
     path = str(tmp_path_factory.mktemp("numeric") / "in")
     minority = (F.col("id") % 25 == 0).cast("int")
-    spark.range(20_000).select("id", *[minority.cast(t).alias(_label_of(t)) for t in NUMERIC_LABELS]).write.format(
+    spark.range(5_000).select("id", *[minority.cast(t).alias(_label_of(t)) for t in NUMERIC_LABELS]).write.format(
         "delta").save(path)
     return path
 
@@ -225,8 +275,8 @@ def test_integral_numeric_labels_are_classes_keyed_like_integers(spark, numeric_
     out_df = spark.read.format("delta").load(out).withColumnRenamed(label, "label")
     assert out_df.schema["label"].dataType.simpleString() == T._parse_datatype_string(dtype).simpleString()
     counts = {int(r.label): r["count"] for r in out_df.groupBy("label").count().collect()}
-    assert counts[1] == 800  # every minority row
-    assert abs(counts[0] - 19_200 / 5) <= 5 * math.sqrt(19_200 * 0.2 * 0.8)
+    assert counts[1] == 200  # every minority row
+    assert abs(counts[0] - 4_800 / 5) <= 5 * math.sqrt(4_800 * 0.2 * 0.8)
     assert report.output.classes["0"].count == counts[0]
     weights = {(int(r.label), r.example_weight) for r in out_df.select("label", "example_weight").distinct().collect()}
     assert weights == {(0, 5.0), (1, 1.0)}
@@ -287,7 +337,9 @@ def test_partition_explosion_is_refused_naming_column_and_estimate(spark, tmp_pa
 # The matrix: each hostile input or config is refused in one line, nothing written
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: the slow tests below run after every fast test of the session (conftest), when a
+# module fixture would be built a second time for them.
+@pytest.fixture(scope="session")
 def lake(spark, tmp_path_factory):
     """Small hostile inputs, built once, and an existing output table to keep untouched."""
     root = tmp_path_factory.mktemp("lake")
@@ -433,12 +485,12 @@ def test_hostile_input_is_refused_in_one_line(spark, lake, tmp_path, capsys, cas
     if data.get("minority_classes") is None:
         data.pop("minority_classes", None)
     target = data["output"]["path"]
-    before = delta_version(spark, target)
+    before = delta_version(target)
     listing = sorted(os.listdir(target)) if os.path.isdir(target) else None
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert_refused(capsys, ["run", "--config", str(config), "-q", *args], needles)
-    assert delta_version(spark, target) == before
+    assert delta_version(target) == before
     assert (sorted(os.listdir(target)) if os.path.isdir(target) else None) == listing
 
 
@@ -520,9 +572,10 @@ def test_label_column_named_like_a_metric_and_hive_folders(spark, lake, tmp_path
 
 def test_deletion_vectors_and_many_small_files(spark, tmp_path):
     path = str(tmp_path / "dv")
-    spark.range(4_000).select("id", (F.col("id") % 10 == 0).cast("int").alias("y")).repartition(60).write.format(
+    # 50 files from 50 partitions of the range (no shuffle); the option sets the table property on creation
+    spark.range(0, 4_000, 1, 50).select("id", (F.col("id") % 10 == 0).cast("int").alias("y")).write.format(
         "delta").option("delta.enableDeletionVectors", "true").save(path)
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    assert DeltaTable.forPath(spark, path).detail().first().properties["delta.enableDeletionVectors"] == "true"
     DeltaTable.forPath(spark, path).delete("id % 2 = 1")
     assert len([f for f in os.listdir(path) if f.endswith(".parquet")]) >= 50
     assert any(f.startswith("deletion_vector") for f in os.listdir(path))
@@ -554,12 +607,15 @@ def test_delta_input_overwritten_and_vacuumed_between_runs(spark, tmp_path):
 
 def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_path):
     out = str(tmp_path / "o")
+    # The existing output's settings (factor 2, the default seed), so its copy is a table these runs
+    # write to as they are: no property commit, only each run's data commit.
     cfg = parse_config({
         "dataset": "race", "input": {"path": lake["good"], "date_column": "d"}, "label_column": "y",
-        "minority_classes": [1], "downsampling": {"factor": 2, "seed": 9}, "output": {"path": out, "partition_by": ["d"]},
+        "minority_classes": [1], "downsampling": {"factor": 2}, "output": {"path": out, "partition_by": ["d"]},
     })
     day = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
-    run_job(spark, cfg, RunDates(dt.date(2026, 1, 1), dt.date(2026, 1, 1)))  # the table exists
+    shutil.copytree(lake["existing"], out)  # the table exists (a run of the job wrote it), day 2 in it
+    before = delta_version(out)
     barrier = threading.Barrier(2)
     results: list = []
 
@@ -583,6 +639,7 @@ def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_p
     assert reports, errors
     for exc in errors:
         assert isinstance(exc, OutputError) and "run it again" in str(exc) and "\n" not in str(exc), repr(exc)
+    assert delta_version(out) == before + len(reports)  # one commit per run that did not lose
     written = spark.read.format("delta").load(out).filter("d = date'2026-01-02'")
     assert written.count() == written.select("id").distinct().count() == reports[-1].output.rows
     assert written.count() == reports[0].output.rows  # both samples equal: same seed, same version
@@ -625,7 +682,7 @@ def _kill_at(stage: str, config: Path, tmp_path: Path):
 def _assert_next_run_commits(spark, config: Path, out: str, before: int | None) -> None:
     """The next run commits (a changed seed also commits the table properties after the data)."""
     assert main(["run", "--config", str(config), "-q"]) == 0
-    after = delta_version(spark, out)
+    after = delta_version(out)
     assert after is not None and (before is None or after > before)
     out_df = spark.read.format("delta").load(out)
     assert out_df.count() == out_df.select("id").distinct().count()  # no duplicate from the killed run
@@ -655,10 +712,10 @@ def test_run_killed_at_a_stage_leaves_output_as_it_was(spark, lake, tmp_path, ex
     # The killed process starts its JVM quickly (spark.quick_start); the rerun is in process.
     killed = tmp_path / "killed.yaml"
     killed.write_text(yaml.safe_dump({**data, "spark": {"quick_start": True}}))
-    before = delta_version(spark, out)
+    before = delta_version(out)
     code, log = _kill_at("write", killed, tmp_path)
     assert code == -9, log
-    assert delta_version(spark, out) == before
+    assert delta_version(out) == before
     _assert_next_run_commits(spark, config, out, before)
 
 
@@ -671,7 +728,7 @@ def test_run_stopped_at_read_or_profile_leaves_output_as_it_was(spark, lake, tmp
     from imbalance_spark.flows.timer import StageTimer
 
     out, config, _ = _kill_setup(lake, tmp_path, existing)
-    before = delta_version(spark, out)
+    before = delta_version(out)
     listing = sorted(os.listdir(out)) if existing else None
     real_stage = StageTimer.stage
     for stage in ("read", "profile"):
@@ -684,7 +741,7 @@ def test_run_stopped_at_read_or_profile_leaves_output_as_it_was(spark, lake, tmp
         with pytest.raises(_Killed, match=stage):
             main(["run", "--config", str(config), "-q"])
         monkeypatch.setattr(StageTimer, "stage", real_stage)
-        assert delta_version(spark, out) == before
+        assert delta_version(out) == before
         assert (sorted(os.listdir(out)) if existing else os.path.exists(out) or None) == listing
     _assert_next_run_commits(spark, config, out, before)
 

@@ -92,10 +92,10 @@ def test_date_slice_by_date_timestamp_and_string_columns(spark, tmp_path):
     out = str(tmp_path / "out")
     c = cfg(path, input={"path": path, "format": "parquet", "date_column": "s_iso"}, output={"path": out},
             downsampling={"factor": 1})
-    run_job(spark, c, one)
-    run_job(spark, c, RunDates(dt.date(2026, 1, 3), dt.date(2026, 1, 3)))
+    run_job(spark, c, two)  # creates the output with both days
     assert spark.read.format("delta").load(out).count() == 48
-    run_job(spark, c, one)  # the rerun replaces its day (a rerun of 01-03 took the same replaceWhere path)
+    rerun = run_job(spark, c, one)  # replaces its day (replaceWhere on the string column), keeps 01-03
+    assert rerun.output.mode == "replace_slice" and rerun.output.rows == 24
     assert spark.read.format("delta").load(out).count() == 48
 
 

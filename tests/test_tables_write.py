@@ -119,7 +119,8 @@ def test_backfill_covers_every_date_in_one_commit(spark, backfill):
 def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
     c = cfg(daily_table, out)
-    run_job(spark, c, day("2026-01-03"))  # create the table first
+    shutil.copytree(backfill["out"], out)  # the table exists, written by this config (days 1-3, 2 commits)
+    before = versions(spark, out)
     errors = []
 
     def go(d):
@@ -134,7 +135,7 @@ def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, back
     for t in threads:
         t.join()
     assert errors == []
-    assert versions(spark, out) == 3
+    assert versions(spark, out) == before + 2
     assert table_rows(spark, out) == table_rows(spark, backfill["whole"])  # the whole table, run once
 
 
@@ -158,9 +159,9 @@ def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_t
     with pytest.raises(OutputError, match=r"new column\(s\) \['w2'\]; column\(s\) \['example_weight'\] no longer produced; set"):
         run_job(spark, cfg(daily_table, out, weight={"column": "w2"}), day("2026-01-01"))
     assert versions(spark, out) == before
-    src2 = str(tmp_path / "in2")
-    spark.read.format("delta").load(daily_table).withColumn("extra", F.lit("x")).write.format("delta").partitionBy(
-        "event_date").save(src2)
+    src2 = str(tmp_path / "in2")  # the day the merge run reads
+    spark.read.format("delta").load(daily_table).filter("event_date = date'2026-01-01'").withColumn(
+        "extra", F.lit("x")).write.format("delta").partitionBy("event_date").save(src2)
     merged = cfg(src2, out, output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     run_job(spark, merged, day("2026-01-01"))
     cols = spark.read.format("delta").load(out).columns
@@ -239,12 +240,14 @@ def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names
     else:
         label, date, weight = "is fraud", "event date", "example weight"
         c = spaced_cfg(spaced_table, table=name)
-    r1 = run_job(spark, c, day("2026-01-01"))
-    run_job(spark, c, day("2026-01-02"))
+    # Two runs: days 1-2 create the table (CTAS through the catalog), then day 1 again replaces its
+    # slice through the catalog with day 2 in the table (what a day-2 run, then a rerun, did in three).
+    both = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-02"))))
     first = sorted(tuple(r) for r in spark.table(name).collect())
+    first_day1 = spark.table(name).filter(f"`{date}` = date'2026-01-01'").count()
     r1b = run_job(spark, c, day("2026-01-01"))  # replaces its slice: same rows, no duplicates
     assert sorted(tuple(r) for r in spark.table(name).collect()) == first
-    assert r1b.output.rows == r1.output.rows
+    assert r1b.output.rows == first_day1 and both.output.rows == len(first)
     assert f"`{date}` >= DATE'2026-01-01'" in r1b.output.replace_where
     out_df = spark.table(name)
     assert out_df.columns[-1] == weight and label in out_df.columns
@@ -254,10 +257,10 @@ def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names
     weights = {(r[0], r[1]) for r in out_df.select(label, weight).distinct().collect()}
     assert weights == {(0, 4.0), (1, 1.0)}
     history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
-    assert [h.version for h in history] == [0, 1, 2]
+    assert [h.version for h in history] == [0, 1]
     assert history[0].operation == "CREATE TABLE AS SELECT"
     assert json.loads(history[0].userMetadata)["run_dates"]["start"] == "2026-01-01"  # in the creating commit
-    assert json.loads(history[2].userMetadata)["run_id"] == r1b.run_id
+    assert json.loads(history[1].userMetadata)["run_id"] == r1b.run_id
     reader, writer, mode = protocol(spark, name)
     assert (mode == "name" and reader >= 2 and writer >= 5) == (names == "spaced")
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
@@ -274,14 +277,17 @@ def test_plain_names_keep_the_low_protocol(spark, reruns):
     assert (reader, mode) == (1, None) and writer <= 4
 
 
-def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, tmp_path):
+def test_existing_table_without_column_mapping_is_refused_until_altered(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
-    run_job(spark, cfg(daily_table, out), day("2026-01-01"))
+    shutil.copytree(backfill["out"], out)  # what runs of cfg(daily_table, out) wrote: days 1-3, plain names
     v0 = versions(spark, out)
     rows = table_rows(spark, out)
-    # the input gains a column whose name has a space (as Parquet: no column mapping needed to read it)
+    others = spark.read.format("delta").load(out).filter("event_date <> date'2026-01-02'").count()
+    # the input gains a column whose name has a space (as Parquet: no column mapping needed to read it);
+    # the day the run reads
     src2 = str(tmp_path / "in2")
-    spark.read.format("delta").load(daily_table).withColumn("merchant name", F.lit("shop")).write.parquet(src2)
+    spark.read.format("delta").load(daily_table).filter("event_date = date'2026-01-02'").withColumn(
+        "merchant name", F.lit("shop")).write.parquet(src2)
     merge = cfg(src2, out, input={"path": src2, "format": "parquet", "date_column": "event_date"},
                 output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     with pytest.raises(OutputError) as err:
@@ -297,7 +303,7 @@ def test_existing_table_without_column_mapping_is_refused_until_altered(spark, d
     report = run_job(spark, merge, day("2026-01-02"))
     out_df = spark.read.format("delta").load(out)
     assert out_df.filter("`merchant name` = 'shop'").count() == report.output.rows
-    assert out_df.filter("event_date = date'2026-01-01' AND `merchant name` IS NULL").count() == len(rows)
+    assert out_df.filter("event_date <> date'2026-01-02' AND `merchant name` IS NULL").count() == others
     assert protocol(spark, f"delta.`{out}`")[2] == "name"
 
 
