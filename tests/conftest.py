@@ -306,3 +306,103 @@ def airflow_home(tmp_path_factory) -> Path:
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
     return home
 
+
+
+# --- Shared evaluation (issue #21): one small evaluation that several files assert on -------------
+# Appended by the evaluate-family tests. One evaluation with calibration per test day and segment
+# (test_evaluate_calibration.py), logged to an MLflow store when the extra is installed
+# (test_tracking.py reads the run back), instead of one evaluation per file.
+
+SEGMENT_FACTOR = 10.0
+# A wide band, so that a few hundred positives per day and segment are enough to tell: (3 / 0.3)^2 = 100.
+SEGMENT_BAND = 0.3
+# The MLflow experiment the shared evaluation is logged to (with the mlflow extra).
+SEGMENT_EXPERIMENT = "evaluations"
+
+
+def segment_config(input_path: str, out: Path, features: list[str], **evaluate) -> dict:
+    """An evaluate config with calibration per day (date split) and per `segment`, small and quick."""
+    return {
+        "dataset": "segments",
+        "input": {"path": input_path, "format": "delta", "date_column": "event_date"},
+        "label_column": "label",
+        "minority_classes": [1],
+        "downsampling": {"factor": SEGMENT_FACTOR, "seed": 42},
+        "output": {"path": str(out / "output")},
+        "evaluate": {
+            "features": features,
+            "factors": [1, SEGMENT_FACTOR],
+            "segments": ["segment"],
+            "calibration_tolerance": SEGMENT_BAND,
+            "min_test_positives": 100,
+            "bootstrap_replicates": 20,
+            "score_bins": 50,
+            "max_iter": 10,
+            "output_dir": str(out / "evaluate"),
+            "split": {"by": "date", "test_from": "2026-01-04"},
+            **evaluate,
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory) -> tuple[Path, str]:
+    """A SQLite MLflow tracking store: its folder (artifacts land in ./mlruns there) and its URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    return root, f"sqlite:///{root / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def segment_table(spark, tmp_path_factory) -> str:
+    """A 10,000-row logistic table over 5 days, ~14% positives, at Delta version 1 (a property set).
+
+    The two test days hold ~4,000 rows and ~550 positives, segments a and b several hundred each
+    (checked from 100), c fewer, a 1% null segment. Version 1, so that a logged version 0 (the
+    default) cannot pass for the version the evaluation read.
+    """
+    from imbalance_spark.synthetic import generate_logistic
+
+    path = str(tmp_path_factory.mktemp("segments") / "table")
+    generate_logistic(spark, rows=10_000, intercept=-2.5, days=5, seed=5).write.format("delta").save(path)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('evaluate.test' = 'version 1')")
+    return path
+
+
+@dataclass(frozen=True)
+class SegmentEvaluation:
+    """The shared evaluation: its input, config, output folder, printed report and MLflow experiment."""
+
+    table: str
+    config: Path
+    out: Path  # evaluate.json and the figures are in out / "evaluate"
+    report: dict  # the JSON `evaluate --json` printed
+    experiment: str | None  # None: the mlflow extra is not installed, nothing was logged
+
+
+@pytest.fixture(scope="session")
+def segment_evaluation(segment_table, mlflow_store, tmp_path_factory) -> SegmentEvaluation:
+    """One evaluation through the CLI in process (the test session is reused), of a model blind to the
+    segment (so that F = 1 is already miscalibrated on segment b), logged with --mlflow-experiment."""
+    import contextlib
+    import importlib.util
+    import io
+    import json
+
+    import yaml
+
+    from imbalance_spark.cli import main
+
+    out = tmp_path_factory.mktemp("segment_evaluation")
+    data = segment_config(segment_table, out, ["x1", "device.score"])
+    config = write_config(out / "segments.yaml", yaml.safe_dump(data))
+    args = ["evaluate", "--config", str(config), "--json", "-q"]
+    experiment = SEGMENT_EXPERIMENT if importlib.util.find_spec("mlflow") is not None else None
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        if experiment:
+            root, uri = mlflow_store
+            mp.setenv("MLFLOW_TRACKING_URI", uri)
+            mp.chdir(root)  # the store's default artifact root is ./mlruns
+            args += ["--mlflow-experiment", experiment]
+        assert main(args) == 0
+    return SegmentEvaluation(segment_table, config, out, json.loads(stdout.getvalue()), experiment)

@@ -1,16 +1,15 @@
 """Normalized entropy and calibration per test day and per segment (evaluate/calibration.py, metrics,
 recommend, render, figures, MLflow flattening).
 
-One small evaluation (in process) with a date split and `segments: [segment]`, of a model blind to
-the segment (so that F = 1 is already miscalibrated on segment b), is shared by the end-to-end
+One small evaluation (in process, tests/conftest.py's `segment_evaluation`, which test_tracking.py
+reads back from MLflow too) with a date split and `segments: [segment]`, of a model blind to the
+segment (so that F = 1 is already miscalibrated on segment b), is shared by the end-to-end
 assertions; the rule itself is tested in plain Python.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import math
 from pathlib import Path
@@ -37,58 +36,17 @@ from imbalance_spark.evaluate.report import (
     VariantMetrics,
 )
 from imbalance_spark.flows.evaluate import evaluate_job
-from imbalance_spark.synthetic import generate_logistic
 from imbalance_spark.tracking.flatten import evaluation_params_and_metrics
-from tests.conftest import write_config
+from tests.conftest import SEGMENT_FACTOR, segment_config, write_config
 
-FACTOR = 10.0
-# A wide band, so that a few hundred positives per day and segment are enough to tell: (3 / 0.3)^2 = 100.
-BAND = 0.3
-
-
-def config_data(input_path: str, out: Path, features: list[str], **evaluate) -> dict:
-    return {
-        "dataset": "segments",
-        "input": {"path": input_path, "format": "delta", "date_column": "event_date"},
-        "label_column": "label",
-        "minority_classes": [1],
-        "downsampling": {"factor": FACTOR, "seed": 42},
-        "output": {"path": str(out / "output")},
-        "evaluate": {
-            "features": features,
-            "factors": [1, FACTOR],
-            "segments": ["segment"],
-            "calibration_tolerance": BAND,
-            "min_test_positives": 100,
-            "bootstrap_replicates": 20,
-            "score_bins": 50,
-            "max_iter": 10,
-            "output_dir": str(out / "evaluate"),
-            "split": {"by": "date", "test_from": "2026-01-04"},
-            **evaluate,
-        },
-    }
+FACTOR = SEGMENT_FACTOR
+config_data = segment_config
 
 
 @pytest.fixture(scope="module")
-def segment_table(spark, tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("segments") / "table")
-    # 10,000 rows over 5 days, ~14% positives: the two test days hold ~4,000 rows and ~550 positives,
-    # segments a and b several hundred each (checked from 100), c fewer, a 1% null segment.
-    generate_logistic(spark, rows=10_000, intercept=-2.5, days=5, seed=5).write.format("delta").save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def evaluation(segment_table, tmp_path_factory):
-    """One evaluation without the segment as a feature, through the CLI in process."""
-    out = tmp_path_factory.mktemp("evaluation")
-    data = config_data(segment_table, out, ["x1", "device.score"])
-    cfg_path = write_config(out / "segments.yaml", yaml.safe_dump(data))
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        assert main(["evaluate", "--config", str(cfg_path), "--json", "-q"]) == 0
-    return EvaluationReport.from_dict(json.loads(stdout.getvalue())), out
+def evaluation(segment_evaluation):
+    """The shared evaluation (tests/conftest.py): the typed report and its output folder."""
+    return EvaluationReport.from_dict(segment_evaluation.report), segment_evaluation.out
 
 
 def test_group_calibration_matches_a_hand_count(spark):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sys
 
 import pytest
 import yaml
 
 from imbalance_spark.cli import main
+from imbalance_spark.config.load import parse_config
+from imbalance_spark.flows.evaluate import evaluate_job
 from imbalance_spark.synthetic import generate_logistic
 from tests.conftest import write_config
 
@@ -40,18 +39,17 @@ def config_data(input_path: str, out, **evaluate) -> dict:
 
 @pytest.fixture(scope="module")
 def xgb_evaluation(spark, tmp_path_factory):
-    """One small evaluation with model xgboost, through the CLI in process."""
+    """One small evaluation with model xgboost, in process and without figures (test_evaluate.py runs
+    the CLI and draws them; the XGBoost fits are what this adds)."""
     pytest.importorskip("xgboost.spark")
     out = tmp_path_factory.mktemp("xgb")
     table = str(out / "table")
-    # ~30,000 rows, ~6% positives: ~450 test positives (the test base rate known to ~5%)
+    # ~30,000 rows, ~6% positives: ~450 test positives (the test base rate known to ~5%); each XGBoost fit
+    # costs seconds whatever its rows (a barrier stage and a Python worker), so fewer rows would only
+    # widen the bounds below
     generate_logistic(spark, rows=30_000, intercept=-3.5, days=10, seed=6).write.format("delta").save(table)
-    cfg_path = write_config(out / "xgb.yaml", yaml.safe_dump(config_data(table, out)))
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        code = main(["evaluate", "--config", str(cfg_path), "--json", "-q"])
-    assert code == 0
-    return json.loads(stdout.getvalue())
+    report = evaluate_job(spark, parse_config(config_data(table, out)), figures=False)
+    return report.to_dict()
 
 
 @pytest.mark.slow

@@ -32,10 +32,10 @@ output: {{path: {output}, partition_by: [event_date]}}
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A SQLite tracking store; artifacts land in the folder beside it (MLflow's default root is ./mlruns)."""
-    root = tmp_path_factory.mktemp("mlflow")
-    return root, f"sqlite:///{root / 'mlflow.db'}"
+def store(mlflow_store):
+    """The session's SQLite tracking store (tests/conftest.py), which the shared evaluation logs to too;
+    artifacts land in the folder beside it (MLflow's default root is ./mlruns)."""
+    return mlflow_store
 
 
 @pytest.fixture()
@@ -127,31 +127,19 @@ def test_config_experiment_without_report_path_logs_report_and_picture(spark, sm
     assert "run_dates" not in run.data.params, "a whole-table run has no run dates"
 
 
-EVALUATE = """\
-evaluate:
-  features: [amount, country, channel]
-  factors: [1, 10]
-  bootstrap_replicates: 20
-  output_dir: {out}
-"""
+def test_evaluate_logs_the_input_at_the_delta_version_it_read(segment_evaluation, tracking_env, tmp_path):
+    """The real evaluate path into a real store: the input dataset's Delta version is the table's own.
 
-
-def test_evaluate_logs_the_input_at_the_delta_version_it_read(spark, small_fraud_table, tmp_path, tracking_env):
-    """The real evaluate path into a real store: the input dataset's Delta version is the table's own."""
+    The shared evaluation (tests/conftest.py) ran `evaluate --mlflow-experiment` on a table at
+    version 1, into this module's store.
+    """
     from imbalance_spark.evaluate.report import EvaluationReport
     from imbalance_spark.tracking.runs import log_evaluation
 
-    client = tracking_env
-    table = str(tmp_path / "table")
-    spark.read.format("delta").load(small_fraud_table).write.format("delta").save(table)
-    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('evaluate.test' = 'version 1')")
-    version = spark.sql(f"DESCRIBE HISTORY delta.`{table}`").agg({"version": "max"}).first()[0]
-    assert version == 1
-    out = tmp_path / "evaluate"
-    text = CONFIG.format(input=table, output=tmp_path / "o", report="") + EVALUATE.format(out=out)
-    config = write_config(tmp_path / "e.yaml", text)
-    assert main(["evaluate", "--config", str(config), "--mlflow-experiment", "evaluations", "-q"]) == 0
-    report = json.loads((out / "evaluate.json").read_text())
+    client, table, version = tracking_env, segment_evaluation.table, 1
+    assert segment_evaluation.experiment == "evaluations"
+    report = json.loads((segment_evaluation.out / "evaluate" / "evaluate.json").read_text())
+    assert report == segment_evaluation.report, "the JSON printed is the one written"
     assert report["input"]["version"] == version
 
     run = only_run(client, "evaluations")
@@ -160,12 +148,12 @@ def test_evaluate_logs_the_input_at_the_delta_version_it_read(spark, small_fraud
     tags = {t.key: t.value for t in dataset.tags}
     assert tags["mlflow.data.context"] == "evaluation" and tags["imbalance_spark.delta_version"] == str(version)
     assert json.loads(dataset.dataset.source) == {"path": table, "delta_table_version": version}
-    assert dataset.dataset.name == "tracked.input"
+    assert dataset.dataset.name == "segments.input"
 
     assert run.info.status == "FINISHED" and run.data.tags["imbalance_spark.kind"] == "evaluate"
     params, metrics = run.data.params, run.data.metrics
     assert params["model"] == "logistic" and params["recommendation.reason"] == report["recommendation"]["reason"]
-    assert params["config_sha256"] == hashlib.sha256(config.read_bytes()).hexdigest()
+    assert params["config_sha256"] == hashlib.sha256(segment_evaluation.config.read_bytes()).hexdigest()
     weighted = [s["variants"]["weighted"]["pr_auc"] for s in report["sweep"]]
     assert metrics["sweep.F10.variants.weighted.pr_auc"] == weighted[1]
     assert metrics["sweep.F10.stages_s.fit_weighted"] == report["sweep"][1]["stages_s"]["fit_weighted"]
@@ -173,8 +161,8 @@ def test_evaluate_logs_the_input_at_the_delta_version_it_read(spark, small_fraud
     assert sorted((m.step, m.value) for m in history) == [(1, weighted[0]), (10, weighted[1])]
     assert artifact_paths(client, run.info.run_id) == [
         "evaluation/calibration_groups.png", "evaluation/class_counts.png", "evaluation/reliability.png",
-        "evaluation/sweep.png", "evaluation/tracked.json"]
-    local = Path(client.download_artifacts(run.info.run_id, "evaluation/tracked.json", str(tmp_path / "dl")))
+        "evaluation/segments.json", "evaluation/sweep.png"]
+    local = Path(client.download_artifacts(run.info.run_id, "evaluation/segments.json", str(tmp_path / "dl")))
     logged = json.loads(local.read_text())
     assert logged == {k: v for k, v in report.items() if k != "mlflow"}
     assert log_evaluation(EvaluationReport.from_dict(logged), [], None) is None, "no experiment: nothing logged"
