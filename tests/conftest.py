@@ -1,9 +1,7 @@
 """Shared fixtures: what is expensive is started or generated once per test session.
 
-One local Spark session with Delta (``spark``); the generated tables (``fraud_table``,
-``small_fraud_table``); the package zip for ``--py-files``; and the long-lived subprocesses: a
-Spark Connect server (``connect_url``), a standalone cluster (``standalone_cluster``) and an
-Airflow home with a migrated database (``airflow_home``). Each is started on first use, on free
+One local Spark session with Delta (``spark``); the generated table (``small_fraud_table``); the
+package zip for ``--py-files``; and the long-lived subprocesses: a Spark Connect server (``connect_url``), a standalone cluster (``standalone_cluster``) and an Airflow home with a migrated database (``airflow_home``). Each is started on first use, on free
 loopback ports, in its own temporary folder, and stopped at the end of the session.
 """
 
@@ -62,21 +60,6 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def fraud_table(spark, tmp_path_factory) -> str:
-    """A 100k-row synthetic transaction table (Delta, partitioned by event_date), 2% fraud.
-
-    Its size is what its checks need: 2,000 positives and ~98,000 negatives give every binomial
-    bound (5 sigma of n/F) the power to catch a wrong fraction, and the amounts more than 10,000
-    distinct values (the label-type check).
-    """
-    from imbalance_spark.synthetic import write_demo_table
-
-    path = str(tmp_path_factory.mktemp("fraud") / "transactions")
-    write_demo_table(spark, path, rows=100_000, fraud_rate=0.02, days=5, seed=11)
-    return path
 
 
 @pytest.fixture(scope="session")
