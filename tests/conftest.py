@@ -1,8 +1,10 @@
 """Shared fixtures: what is expensive is started or generated once per test session.
 
 One local Spark session with Delta (``spark``); the generated table (``small_fraud_table``); the
-package zip for ``--py-files``; and the long-lived subprocesses: a Spark Connect server (``connect_url``), a standalone cluster (``standalone_cluster``) and an Airflow home with a migrated database (``airflow_home``). Each is started on first use, on free
-loopback ports, in its own temporary folder, and stopped at the end of the session.
+package zip for ``--py-files``; and the long-lived subprocesses: a Spark Connect server
+(``connect_url``), a standalone cluster (``standalone_cluster``) and an Airflow home with a
+migrated database (``airflow_home``). Each is started on first use, on free loopback ports, in its
+own temporary folder, and stopped at the end of the session.
 """
 
 from __future__ import annotations
