@@ -31,6 +31,7 @@ from imbalance_spark.errors import InputError, OutputError
 from imbalance_spark.flows.profile import profile_job
 from imbalance_spark.flows.run import run_job
 from imbalance_spark.report.models import ProfileSummary, RunReport
+from imbalance_spark.tables.delta_log import listed_version
 from imbalance_spark.tables.history import read_history
 from imbalance_spark.transform import column
 
@@ -47,17 +48,6 @@ def vacuum_all(spark, path: str) -> None:
         for name in files:
             if name.endswith(".parquet") and name not in live:
                 os.remove(os.path.join(folder, name))
-
-
-def delta_version(path: str) -> int | None:
-    """The latest version of the Delta table at ``path`` (its newest commit file), or None if it is none.
-
-    Read from the log's file names, as Delta lists them: no Spark job, so the matrix can check
-    before and after each refusal for free."""
-    log = os.path.join(path, "_delta_log")
-    if not os.path.isdir(log):
-        return None
-    return max((int(n[:-5]) for n in os.listdir(log) if n.endswith(".json") and n[:-5].isdigit()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,12 +475,12 @@ def test_hostile_input_is_refused_in_one_line(spark, lake, tmp_path, capsys, cas
     if data.get("minority_classes") is None:
         data.pop("minority_classes", None)
     target = data["output"]["path"]
-    before = delta_version(target)
+    before = listed_version(target)
     listing = sorted(os.listdir(target)) if os.path.isdir(target) else None
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert_refused(capsys, ["run", "--config", str(config), "-q", *args], needles)
-    assert delta_version(target) == before
+    assert listed_version(target) == before
     assert (sorted(os.listdir(target)) if os.path.isdir(target) else None) == listing
 
 
@@ -615,7 +605,7 @@ def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_p
     })
     day = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
     shutil.copytree(lake["existing"], out)  # the table exists (a run of the job wrote it), day 2 in it
-    before = delta_version(out)
+    before = listed_version(out)
     barrier = threading.Barrier(2)
     results: list = []
 
@@ -639,7 +629,7 @@ def test_two_concurrent_runs_of_the_same_date_never_duplicate(spark, lake, tmp_p
     assert reports, errors
     for exc in errors:
         assert isinstance(exc, OutputError) and "run it again" in str(exc) and "\n" not in str(exc), repr(exc)
-    assert delta_version(out) == before + len(reports)  # one commit per run that did not lose
+    assert listed_version(out) == before + len(reports)  # one commit per run that did not lose
     written = spark.read.format("delta").load(out).filter("d = date'2026-01-02'")
     assert written.count() == written.select("id").distinct().count() == reports[-1].output.rows
     assert written.count() == reports[0].output.rows  # both samples equal: same seed, same version
@@ -682,7 +672,7 @@ def _kill_at(stage: str, config: Path, tmp_path: Path):
 def _assert_next_run_commits(spark, config: Path, out: str, before: int | None) -> None:
     """The next run commits (a changed seed also commits the table properties after the data)."""
     assert main(["run", "--config", str(config), "-q"]) == 0
-    after = delta_version(out)
+    after = listed_version(out)
     assert after is not None and (before is None or after > before)
     out_df = spark.read.format("delta").load(out)
     assert out_df.count() == out_df.select("id").distinct().count()  # no duplicate from the killed run
@@ -712,10 +702,10 @@ def test_run_killed_at_a_stage_leaves_output_as_it_was(spark, lake, tmp_path, ex
     # The killed process starts its JVM quickly (spark.quick_start); the rerun is in process.
     killed = tmp_path / "killed.yaml"
     killed.write_text(yaml.safe_dump({**data, "spark": {"quick_start": True}}))
-    before = delta_version(out)
+    before = listed_version(out)
     code, log = _kill_at("write", killed, tmp_path)
     assert code == -9, log
-    assert delta_version(out) == before
+    assert listed_version(out) == before
     _assert_next_run_commits(spark, config, out, before)
 
 
@@ -728,7 +718,7 @@ def test_run_stopped_at_read_or_profile_leaves_output_as_it_was(spark, lake, tmp
     from imbalance_spark.flows.timer import StageTimer
 
     out, config, _ = _kill_setup(lake, tmp_path, existing)
-    before = delta_version(out)
+    before = listed_version(out)
     listing = sorted(os.listdir(out)) if existing else None
     real_stage = StageTimer.stage
     for stage in ("read", "profile"):
@@ -741,7 +731,7 @@ def test_run_stopped_at_read_or_profile_leaves_output_as_it_was(spark, lake, tmp
         with pytest.raises(_Killed, match=stage):
             main(["run", "--config", str(config), "-q"])
         monkeypatch.setattr(StageTimer, "stage", real_stage)
-        assert delta_version(out) == before
+        assert listed_version(out) == before
         assert (sorted(os.listdir(out)) if existing else os.path.exists(out) or None) == listing
     _assert_next_run_commits(spark, config, out, before)
 
