@@ -22,7 +22,14 @@ from imbalance_spark.common.text import one_line
 from imbalance_spark.config.models import JobConfig
 from imbalance_spark.errors import GuardError, ImbalanceSparkError, InputError, OutputError
 from imbalance_spark.flows.batches import BatchResult, batch_guard_problems, date_span, input_versions, sum_plans
-from imbalance_spark.flows.run import _finish, _plan, _Run, _weighted_output, commit_metadata, table_properties
+from imbalance_spark.flows.steps import (
+    RunContext,
+    commit_metadata,
+    finish_report,
+    plan_run,
+    table_properties,
+    weighted_output,
+)
 from imbalance_spark.flows.timer import StageTimer
 from imbalance_spark.plan import SamplingPlan
 from imbalance_spark.profile import profile_classes
@@ -61,7 +68,7 @@ class IncrementalRun:
 class _Stream:
     """What the micro-batches of one run share: the run, the checks' findings, and the batches so far."""
 
-    run: _Run
+    run: RunContext
     source: InputTable
     checkpoint: str
     write_options: dict[str, str]
@@ -79,7 +86,7 @@ def txn_app_id(cfg: JobConfig, checkpoint: str, stream_id: str) -> str:
 
 def run_incremental(spark: SparkSession, cfg: JobConfig) -> IncrementalRun:
     """Process what is new in the input since the last run: every new commit, once; then stop."""
-    run = _Run(cfg, None, uuid.uuid4().hex[:12], dt.datetime.now(dt.timezone.utc), "append", StageTimer())
+    run = RunContext(cfg, None, uuid.uuid4().hex[:12], dt.datetime.now(dt.timezone.utc), "append", StageTimer())
     inc = cfg.incremental
     with run.timer.stage("read", f"opening {describe_input(cfg)} as a stream, checkpoint {inc.checkpoint}"):
         source = read_input(spark, cfg)
@@ -103,7 +110,7 @@ def run_incremental(spark: SparkSession, cfg: JobConfig) -> IncrementalRun:
     return IncrementalRun(report, f"{len(written)} micro-batch(es), {report.output.rows:,} rows added")
 
 
-def _check_output(spark: SparkSession, run: _Run, source: InputTable, state: CheckpointState) -> OutputTable:
+def _check_output(spark: SparkSession, run: RunContext, source: InputTable, state: CheckpointState) -> OutputTable:
     """Refuse, before the stream starts, an output this checkpoint cannot append to without counting rows twice."""
     cfg, inc = run.cfg, run.cfg.incremental
     with run.timer.stage("output_check", f"looking up the output {describe_output(cfg.output)}"):
@@ -169,10 +176,10 @@ def _rewrite_error(cfg: JobConfig, version: int | str, operation: str) -> InputE
     )
 
 
-def _prepare_output(spark: SparkSession, run: _Run, source: InputTable, found: OutputTable) -> _Stream:
+def _prepare_output(spark: SparkSession, run: RunContext, source: InputTable, found: OutputTable) -> _Stream:
     """Create the output empty (its properties in that commit) so that every batch is an idempotent append."""
     cfg = run.cfg
-    empty_df = _weighted_output(cfg, source.df.limit(0), source.df, _no_classes())
+    empty_df = weighted_output(cfg, source.df.limit(0), source.df, _no_classes())
     check_column_names(empty_df.schema, cfg.output, found)
     options = check_output_schema(cfg.output, empty_df, "append", found)
     properties = table_properties(cfg, _no_classes(), empty_df.schema)
@@ -250,12 +257,12 @@ def _process_batch(spark: SparkSession, stream: _Stream, batch_df: DataFrame, ba
         log.info("micro-batch %s: no labelled rows, nothing to write", batch_id)
         return
     check_partition_count(cfg.output, profile.partitions, profile.partitions_by_column)
-    plan = _plan(cfg, profile)
+    plan = plan_run(cfg, profile)
     if cfg.guards.enabled:
         problems = batch_guard_problems(plan, cfg.guards.sigmas)
         if problems:
             raise GuardError(f"sample guard failed{where}, nothing of it written: " + "; ".join(problems))
-    output_df = _weighted_output(cfg, sample_input(batch_df, cfg, plan), batch_df, plan)
+    output_df = weighted_output(cfg, sample_input(batch_df, cfg, plan), batch_df, plan)
     if cfg.output.row_order == "mixed":  # as a batch run writes its files (transform.mix_rows)
         output_df = output_df.transform(mix_rows, cfg.downsampling.seed, cfg.output.partition_by)
     offset = batch_offset(spark, stream.checkpoint, batch_id)
@@ -275,7 +282,7 @@ def _process_batch(spark: SparkSession, stream: _Stream, batch_df: DataFrame, ba
              " (committed by an earlier run: skipped)" if result.replayed else "")
 
 
-def _batch_lineage(run: _Run, stream: _Stream, batch_id: int, version: int | None, span) -> Lineage:
+def _batch_lineage(run: RunContext, stream: _Stream, batch_id: int, version: int | None, span) -> Lineage:
     """A micro-batch's lineage: the run's, the last input version it read, its rows' days."""
     cfg = run.cfg
     return Lineage(
@@ -334,11 +341,11 @@ def _report(spark, stream: _Stream, written: list[BatchResult], progress: list, 
         input_version_from=first, input_version_to=last, output_version_before=before, changes=inc.changes,
         max_files_per_batch=inc.max_files_per_batch, max_bytes_per_batch=inc.max_bytes_per_batch,
     )
-    return _finish(run, dataclasses.replace(report, incremental=section), None)
+    return finish_report(run, dataclasses.replace(report, incremental=section), None)
 
 
 def _nothing_new(
-    spark: SparkSession, run: _Run, source: InputTable, replayed: list[int] | None = None
+    spark: SparkSession, run: RunContext, source: InputTable, replayed: list[int] | None = None
 ) -> IncrementalRun:
     """The one line of a run that found no new commit: nothing written."""
     cfg = run.cfg
