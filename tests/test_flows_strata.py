@@ -14,7 +14,6 @@ from imbalance_spark.cli.printing import _print_history
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError
 from imbalance_spark.flows.run import run_job
-from imbalance_spark.profile import kept_by_stratum
 from imbalance_spark.report.render import render_report
 from imbalance_spark.tables.history import HISTORY_SCHEMA, append_history, class_history, read_history
 
@@ -157,27 +156,22 @@ def test_history_rows_per_stratum_in_an_existing_history_table(spark, stratified
 
 @pytest.fixture(scope="module")
 def hashed(spark, small_fraud_table, tmp_path_factory):
-    """Hash sampling per stratum with realized weights: the whole job on the table (partitioned by date), and
-    the job's own sample-and-weight steps on the same rows in 3 shuffled partitions (the plan the profile gives)."""
-    from imbalance_spark.flows.profile import profile_job
-    from imbalance_spark.flows.run import _weighted_output
-    from imbalance_spark.transform import sample_input
-
+    """The same rows on two partitionings (by date vs 3 shuffled files), each sampled by key hash per stratum."""
     base = tmp_path_factory.mktemp("strata_hash")
-    cfg = make_cfg(small_fraud_table, str(base / "a"), downsampling={"method": "hash", "key_columns": ["transaction_id"]},
-                   weight={"mode": "realized"})
-    report = run_job(spark, cfg)
-    reshuffled = spark.read.format("delta").load(small_fraud_table).repartition(3)
-    _, plan, _ = profile_job(spark, cfg)
-    sample_df = sample_input(reshuffled, cfg, plan)
-    plan = plan.with_kept_strata(kept_by_stratum(sample_df, cfg))  # realized: the sample counted, as the job does
-    return (cfg, report), _weighted_output(cfg, sample_df, reshuffled, plan)
+    copy = str(base / "reshuffled")
+    spark.read.format("delta").load(small_fraud_table).repartition(3).write.format("delta").save(copy)
+    reports = []
+    for name, source in (("a", small_fraud_table), ("b", copy)):
+        cfg = make_cfg(source, str(base / name), downsampling={"method": "hash", "key_columns": ["transaction_id"]},
+                       weight={"mode": "realized"})
+        reports.append((cfg, run_job(spark, cfg)))
+    return reports
 
 
 def test_hash_sampling_per_stratum_keeps_the_same_rows_on_another_partitioning(spark, hashed):
-    (cfg_a, report_a), other_df = hashed
+    (cfg_a, report_a), (cfg_b, _) = hashed
     a = spark.read.format("delta").load(cfg_a.output.path).select("transaction_id", "example_weight")
-    b = other_df.select("transaction_id", "example_weight")
+    b = spark.read.format("delta").load(cfg_b.output.path).select("transaction_id", "example_weight")
     assert a.count() == report_a.output.rows > 0
     assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0
 
