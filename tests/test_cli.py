@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,16 +59,6 @@ def test_validate_ok_and_bad(small_fraud_table, tmp_path, capsys):
         f"imbalance-spark: error: {bad}: downsampling.factor: factor must be a finite number >= 1"
         " (1 keeps every row), got 0.5"
     )
-
-
-def test_run_in_process_prints_table_and_writes_report(spark, small_fraud_table, tmp_path, capsys):
-    cfg = config(tmp_path, small_fraud_table)
-    code, out, _ = run_main(capsys, "run", "--config", str(cfg))
-    assert code == 0
-    assert "moderate imbalance" in out and "majority" in out and "weight sum" in out
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert report["dataset"] == "cli_test" and report["output"]["version"] == 0
-    assert spark.active() is spark  # the CLI did not stop a session it did not create
 
 
 def test_profile_writes_nothing(spark, small_fraud_table, tmp_path, capsys):
@@ -229,15 +222,37 @@ history: {{path: {history}}}
 """
 
 
+@dataclass(frozen=True)
+class Prod:
+    """The production config's first run (2026-01-02) through the CLI in process: what it printed and left."""
+
+    path: Path
+    out: str
+    code: int
+    printed: str
+    report: Path
+
+
 @pytest.fixture(scope="module")
-def prod(spark, small_fraud_table, tmp_path_factory):
-    """A config over the shared fraud table whose output already exists (one run done), and its folder."""
+def prod(spark, small_fraud_table, tmp_path_factory) -> Prod:
+    """A config over the shared fraud table (with a report per run date) whose output exists: one run done."""
     base = tmp_path_factory.mktemp("prod")
     out = str(base / "out")
-    path = write_config(base / "prod.yaml", PROD.format(input=small_fraud_table, output=out, label="is_fraud",
-                                                        history=base / "hist"))
-    assert main(["run", "--config", str(path), "--run-date", "2026-01-02", "-q"]) == 0
-    return path, out
+    text = PROD.format(input=small_fraud_table, output=out, label="is_fraud", history=base / "hist")
+    path = write_config(base / "prod.yaml", text + f'report:\n  path: "{base}/report-{{run_date}}.json"\n')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["run", "--config", str(path), "--run-date", "2026-01-02"])
+    return Prod(path, out, code, printed.getvalue(), base / "report-2026-01-02.json")
+
+
+def test_run_in_process_prints_table_and_writes_report(spark, prod):
+    assert prod.code == 0
+    assert "moderate imbalance" in prod.printed and "majority" in prod.printed and "weight sum" in prod.printed
+    report = json.loads(prod.report.read_text())
+    assert report["dataset"] == "prod" and report["output"]["version"] == 0
+    assert report["run_dates"]["start"] == "2026-01-02"
+    assert spark.active() is spark  # the CLI did not stop a session it did not create
 
 
 def _bad_cases(tmp_path, spark, small_fraud_table, out, history):
@@ -274,7 +289,7 @@ def _bad_cases(tmp_path, spark, small_fraud_table, out, history):
 
 
 def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, small_fraud_table, tmp_path, capsys, prod):
-    path, out = prod
+    path, out = prod.path, prod.out
     capsys.readouterr()
     history = DeltaTable.forPath(spark, out).history().collect()
     content = spark.read.format("delta").load(out).count()
@@ -293,7 +308,7 @@ def test_production_bad_inputs_exit_nonzero_one_line_table_unchanged(spark, smal
 
 
 def test_history_command_prints_recent_rows(prod, capsys):
-    path, _ = prod
+    path = prod.path
     assert main(["run", "--config", str(path), "--run-date", "2026-01-03", "-q"]) == 0
     capsys.readouterr()
     code, out, _ = run_main(capsys, "history", "--config", str(path), "--json")

@@ -4,8 +4,10 @@ batch run row for row, nothing new, rewritten inputs refused, an existing batch 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -24,11 +26,12 @@ from imbalance_spark.errors import ConfigError, InputError, OutputError
 from imbalance_spark.flows.incremental import run_incremental
 from imbalance_spark.flows.run import run_job
 from imbalance_spark.tables.delta_log import listed_version
+from imbalance_spark.transform import downsample, with_example_weight
 from tests.conftest import REPO_ROOT, SMALL_JOB_CONF, cli_env
 
 deltalake = pytest.importorskip("deltalake")
 
-ROWS = 2_000  # per append; every 20th id is the minority class 1
+ROWS = 500  # per append; every 20th id is the minority class 1
 FACTOR = 4
 
 
@@ -75,12 +78,12 @@ def output_df(spark, path: str):
     return spark.read.format("delta").load(path)
 
 
-@pytest.fixture(scope="module")
-def appended(spark, tmp_path_factory):
-    """Three appends (delta-rs, Spark, delta-rs) over two incremental runs, an OPTIMIZE, then one batch run."""
-    base = tmp_path_factory.mktemp("incremental")
+def incremental_runs(spark, base: Path) -> dict:
+    """Three appends (delta-rs, Spark, delta-rs) over two incremental runs, an OPTIMIZE, then a run that finds
+    nothing new (the CLI, in process)."""
     data = config_data(base, "incr", max_files_per_batch=2)
-    cfg = load_config(write_yaml(base / "incr.yaml", data))
+    path = write_yaml(base / "incr.yaml", data)
+    cfg = load_config(path)
     inp = str(base / "in")
     deltalake.write_deltalake(inp, rows_frame(0))  # version 0: one file
     append_with_spark(spark, inp, ROWS)  # version 1: two files
@@ -89,17 +92,69 @@ def appended(spark, tmp_path_factory):
     out_before_second = listed_version(str(base / "out"))
     second = run_incremental(spark, cfg)
     spark.sql(f"OPTIMIZE delta.`{inp}`")  # version 3: files compacted, dataChange false
-    batch_cfg = parse_config({**data, "output": {"path": str(base / "batch_out"), "change_data_feed": True},
+    out_before_nothing = listed_version(str(base / "out"))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        nothing_code = main(["run", "--config", path, "--incremental"])
+    return {"data": data, "cfg": cfg, "first": first.report, "second": second.report,
+            "out_before_second": out_before_second, "yaml": path,
+            "nothing": (nothing_code, printed.getvalue(), out_before_nothing, listed_version(str(base / "out")))}
+
+
+def rewrite_then_batch_run(spark, base: Path, runs: dict) -> dict:
+    """Version 4: delta-rs rewrites the input (the same rows, one file), which the next incremental run refuses;
+    then one batch run of the rewritten input (the hash decides by key: the rows the incremental runs kept)."""
+    inp, out = str(base / "in"), str(base / "out")
+    deltalake.write_deltalake(inp, rows_frame(0, 3 * ROWS), mode="overwrite")
+    version = listed_version(out)
+    with pytest.raises(InputError) as refused:
+        run_incremental(spark, runs["cfg"])
+    untouched = listed_version(out) == version
+    batch_cfg = parse_config({**runs["data"], "output": {"path": str(base / "batch_out"), "change_data_feed": True},
                               "history": {}})
-    batch = run_job(spark, batch_cfg)
-    return {"base": base, "cfg": cfg, "first": first.report, "second": second.report, "batch": batch,
-            "out_before_second": out_before_second, "yaml": str(base / "incr.yaml")}
+    return {"refused": refused.value, "untouched": untouched, "batch": run_job(spark, batch_cfg)}
+
+
+def onto_the_batch_output(spark, base: Path, batch) -> dict:
+    """The way on after a rewrite: incremental runs into the batch run's output (refused, then from its
+    input_version + 1: nothing new, then an append), until a DELETE of input rows is refused as well."""
+    inp, out = str(base / "in"), str(base / "batch_out")
+    data = config_data(base, "onto_batch")
+    data["output"] = {"path": out}
+    data["incremental"] = {"checkpoint": str(base / "checkpoint_batch")}
+    data["history"] = {}
+    found = {"version": listed_version(out)}
+    with pytest.raises(OutputError) as refused:
+        run_incremental(spark, parse_config(data))
+    data["incremental"]["starting_version"] = batch.input_version + 1
+    found.update(refused=refused.value, nothing=run_incremental(spark, parse_config(data)),
+                 after_nothing=listed_version(out))
+    deltalake.write_deltalake(inp, rows_frame(10 * ROWS, 200), mode="append")  # version 5
+    found["after"] = run_incremental(spark, parse_config(data)).report
+    found["rows_after"] = output_df(spark, out).count()
+    spark.sql(f"DELETE FROM delta.`{inp}` WHERE id < 10")  # version 6, by Spark
+    deltalake.write_deltalake(inp, rows_frame(20 * ROWS, 200), mode="append")  # version 7: not written either
+    version = listed_version(out)
+    with pytest.raises(InputError) as deleted:
+        run_incremental(spark, parse_config(data))
+    found.update(deleted=deleted.value, deleted_untouched=listed_version(out) == version)
+    return found
+
+
+@pytest.fixture(scope="module")
+def appended(spark, tmp_path_factory):
+    """One input's life: two incremental runs, nothing new, a rewrite refused, a batch run, then incremental
+    runs into the batch output until a DELETE is refused. Each test asserts on what one step left."""
+    base = tmp_path_factory.mktemp("incremental")
+    runs = incremental_runs(spark, base)
+    rewritten = rewrite_then_batch_run(spark, base, runs)
+    return {"base": base, **runs, **rewritten, "onto_batch": onto_the_batch_output(spark, base, rewritten["batch"])}
 
 
 def test_two_incremental_runs_equal_one_batch_run_row_for_row_and_weight_for_weight(spark, appended):
     base = appended["base"]
     incr_df = output_df(spark, str(base / "out"))
-    batch_df = output_df(spark, str(base / "batch_out"))
+    batch_df = spark.read.format("delta").option("versionAsOf", 0).load(str(base / "batch_out"))
     assert appended["batch"].input.rows == 3 * ROWS
     assert incr_df.count() == batch_df.count() == appended["batch"].output.rows
     assert incr_df.select("id").distinct().count() == incr_df.count()  # no row twice
@@ -143,60 +198,37 @@ def test_history_has_each_batch_once_and_the_output_feeds_cdf(spark, appended):
     assert batch_props["delta.enableChangeDataFeed"] == "true"  # a batch run's new table too
 
 
-def test_nothing_new_exits_0_with_one_line_and_no_commit(appended, capsys):
+def test_nothing_new_exits_0_with_one_line_and_no_commit(appended):
     """After the second run only an OPTIMIZE was committed: not a rewrite, and nothing new."""
-    out = str(appended["base"] / "out")
-    version = listed_version(out)
-    assert main(["run", "--config", appended["yaml"], "--incremental"]) == 0
-    printed = capsys.readouterr().out.strip().splitlines()
+    code, printed, version, after = appended["nothing"]
+    assert code == 0
+    printed = printed.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("nothing new in ") and f"version {version}" in printed[0]
     assert "(input version 3," in printed[0]
-    assert listed_version(out) == version
+    assert after == version
 
 
-def test_a_first_incremental_run_into_a_batch_output_is_refused_unless_a_starting_version_is_given(spark, appended):
-    base = appended["base"]
-    data = config_data(base, "onto_batch")
-    data["output"] = {"path": str(base / "batch_out")}
-    data["incremental"] = {"checkpoint": str(base / "checkpoint_batch")}
-    data["history"] = {}
-    version = listed_version(str(base / "batch_out"))
-    with pytest.raises(OutputError, match=r"already exists .* set incremental.starting_version"):
-        run_incremental(spark, parse_config(data))
+def test_a_first_incremental_run_into_a_batch_output_is_refused_unless_a_starting_version_is_given(appended):
+    onto = appended["onto_batch"]
+    assert isinstance(onto["refused"], OutputError)
+    assert re.search(r"already exists .* set incremental.starting_version", str(onto["refused"]))
     # from the version after the one the batch run read: nothing new yet, nothing written
-    data["incremental"]["starting_version"] = appended["batch"].input_version + 1
-    result = run_incremental(spark, parse_config(data))
-    assert result.report is None and result.message.startswith("nothing new")
-    assert listed_version(str(base / "batch_out")) == version
+    assert onto["nothing"].report is None and onto["nothing"].message.startswith("nothing new")
+    assert onto["after_nothing"] == onto["version"]
 
 
-def test_a_rewritten_input_is_refused_with_the_ways_on(spark, tmp_path):
-    data = config_data(tmp_path, "rewrites")
-    data["history"] = {}
-    cfg = parse_config(data)
-    inp, out = str(tmp_path / "in"), str(tmp_path / "out")
-    deltalake.write_deltalake(inp, rows_frame(0, 400))
-    run_incremental(spark, cfg)
-    deltalake.write_deltalake(inp, rows_frame(0, 300), mode="overwrite")  # version 1, by delta-rs
-    version = listed_version(out)
-    with pytest.raises(InputError, match=r"version 1 \(\w+\) changed or deleted rows.*full `imbalance-spark run`.*"
-                       r"starting_version to that run's input_version \+ 1.*or reset: delete the checkpoint"):
-        run_incremental(spark, cfg)
-    assert listed_version(out) == version  # output untouched
+def test_a_rewritten_input_is_refused_with_the_ways_on(appended):
+    assert appended["untouched"]  # output untouched
+    assert re.search(r"version 4 \(\w+\) changed or deleted rows.*full `imbalance-spark run`.*"
+                     r"starting_version to that run's input_version \+ 1.*or reset: delete the checkpoint",
+                     str(appended["refused"]))
     # one way on: a full run, then a new checkpoint from the version after the one it read
-    full = run_job(spark, cfg)
-    shutil.rmtree(tmp_path / "checkpoint")
-    data["incremental"]["starting_version"] = full.input_version + 1
-    deltalake.write_deltalake(inp, rows_frame(1_000, 200), mode="append")  # version 2
-    after = run_incremental(spark, parse_config(data))
-    assert after.report.input.rows == 200 and after.report.incremental.input_version_from == 2
-    assert output_df(spark, out).count() == full.output.rows + after.report.output.rows
-    spark.sql(f"DELETE FROM delta.`{inp}` WHERE id < 10")  # version 3, by Spark
-    deltalake.write_deltalake(inp, rows_frame(2_000, 200), mode="append")  # version 4: not written either
-    version = listed_version(out)
-    with pytest.raises(InputError, match=r"version 3 \(DELETE\) changed or deleted rows"):
-        run_incremental(spark, parse_config(data))
-    assert listed_version(out) == version
+    onto, full = appended["onto_batch"], appended["batch"]
+    after = onto["after"]
+    assert after.input.rows == 200 and after.incremental.input_version_from == 5 == full.input_version + 1
+    assert onto["rows_after"] == full.output.rows + after.output.rows
+    assert re.search(r"version 6 \(DELETE\) changed or deleted rows", str(onto["deleted"]))
+    assert onto["deleted_untouched"]
 
 
 @pytest.mark.parametrize(
@@ -275,10 +307,13 @@ def test_sigkill_mid_run_then_a_rerun_leaves_no_duplicate_and_nothing_missing(sp
     killed_at = output_df(spark, out).count()
     rerun = run_incremental(spark, load_config(path))
     incr_df = output_df(spark, out)
-    batch = run_job(spark, parse_config({**data, "output": {"path": str(tmp_path / "batch")}, "history": {}}))
-    assert 0 < killed_at < incr_df.count() == batch.output.rows
+    # what one batch run writes (test_two_incremental_runs_equal_one_batch_run...): the input's hash sample at
+    # the config's factor and seed, weighted by it, from the sampler and weight steps the job runs
+    kept_df = downsample(output_df(spark, inp), "label", {0: 1 / FACTOR, 1: 1.0}, 3, "hash", ["id"])
+    expected_df = with_example_weight(kept_df, "label", {0: float(FACTOR), 1: 1.0}, "example_weight")
+    assert 0 < killed_at < incr_df.count() == expected_df.count()
     assert incr_df.select("id").distinct().count() == incr_df.count()
-    assertDataFrameEqual(incr_df, output_df(spark, str(tmp_path / "batch")), checkRowOrder=False)
+    assertDataFrameEqual(incr_df, expected_df, checkRowOrder=False)
     history = spark.read.format("delta").load(str(tmp_path / "history"))
     assert history.select("run_id").distinct().count() == files  # each batch's rows once
     assert rerun.report.output.rows == incr_df.count() - killed_at

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def test_report_times_include_the_history_stage(run):
 
 def test_string_labels_multi_class_parquet_input(spark, tmp_path):
     src = str(tmp_path / "in")
-    df = spark.range(60_000).select(
+    df = spark.range(6_000).select(
         "id",
         F.when(F.col("id") % 100 == 0, "fraud").when(F.col("id") % 3 == 0, "refund").otherwise("ok").alias("kind"),
         (F.col("id") % 4).cast("double").alias("w"),
@@ -152,7 +153,7 @@ def test_string_labels_multi_class_parquet_input(spark, tmp_path):
     got = spark.read.format("delta").load(out)
     assert report.factors == {"ok": 8.0, "refund": 2.0, "fraud": 1.0}
     counts = dict(got.groupBy("kind").count().collect())
-    assert counts["fraud"] == 600
+    assert counts["fraud"] == 60
     ratios = {r.kind: r.ratio for r in got.select("kind", (F.col("ew") / F.col("w")).alias("ratio")).filter("w > 0").distinct().collect()}
     assert ratios == {"ok": 8.0, "refund": 2.0}  # fraud ids are multiples of 100: w == 0
     assert got.filter("kind = 'fraud'").agg(F.sum("ew")).first()[0] == 0.0
@@ -191,42 +192,63 @@ def kept_ids(spark, path):
     return {r[0] for r in spark.read.format("delta").load(path).select("transaction_id").collect()}
 
 
+@dataclass(frozen=True)
+class HashRun:
+    """The hash-sampled job (seed 7, realized weights from ``amount``) run through recording seams."""
+
+    out: str
+    report: object
+    calls: list[str]
+
+
 @pytest.fixture(scope="module")
-def hash_runs(spark, small_fraud_table, tmp_path_factory) -> dict[str, tuple[str, object]]:
-    """Hash sampling (seed 7) of the same rows in three layouts, and once more with seed 8: {name: (output, report)}.
+def hash_run(spark, small_fraud_table, tmp_path_factory) -> HashRun:
+    """One whole job: hash sampling of the Delta table (partitioned by date), realized weights from ``amount``,
+    through seams that record their calls, the last of which writes the output in one task.
 
-    "one" reads one Parquet file, "many" 13 files with 17 shuffle partitions, "delta" the Delta table
-    (partitioned by date) with realized weights from ``amount``: the weight mode must not change
-    which rows are kept, and it is the realized-weights test's run.
+    The realized-weights, the seams and the layout tests read it; the other layouts and seeds are
+    sampled by the same transform the job calls (``transform.downsample`` with the plan's fractions).
     """
-    base = tmp_path_factory.mktemp("hash")
-    src = spark.read.format("delta").load(small_fraud_table)
-    src.coalesce(1).write.parquet(str(base / "one"))
-    src.repartition(13).write.parquet(str(base / "many"))
-    runs = {}
-    runs["one"] = run_job(spark, hash_cfg(str(base / "one"), str(base / "o1"), fmt="parquet"))
-    previous = spark.conf.get("spark.sql.shuffle.partitions")
-    spark.conf.set("spark.sql.shuffle.partitions", "17")
-    try:
-        runs["many"] = run_job(spark, hash_cfg(str(base / "many"), str(base / "o2"), fmt="parquet"))
-    finally:
-        spark.conf.set("spark.sql.shuffle.partitions", previous)
-    runs["delta"] = run_job(spark, hash_cfg(small_fraud_table, str(base / "o3"),
-                                            weight={"source_column": "amount", "mode": "realized"}))
-    runs["other_seed"] = run_job(spark, hash_cfg(small_fraud_table, str(base / "o4"), downsampling={
-        "factor": 10, "seed": 8, "method": "hash", "key_columns": ["transaction_id"]}))
-    outputs = dict(zip(runs, ("o1", "o2", "o3", "o4"), strict=True))
-    return {name: (str(base / outputs[name]), report) for name, report in runs.items()}
+    from imbalance_spark import transform
+    from imbalance_spark.tables.write import create_with_properties
+
+    calls = []
+
+    def sampler(*args, **kwargs):
+        calls.append("downsample")
+        return transform.downsample(*args, **kwargs)
+
+    def create(df, out, user_metadata, properties):
+        calls.append("create")
+        create_with_properties(df, out, user_metadata, properties)
+
+    def before_write(df):
+        calls.append("before_write")
+        return df.repartition(1)
+
+    out = str(tmp_path_factory.mktemp("hash") / "o")
+    seams = RunSeams(downsample=sampler, create_table=create, before_write=before_write)
+    cfg = hash_cfg(small_fraud_table, out, weight={"source_column": "amount", "mode": "realized"})
+    return HashRun(out, run_job(spark, cfg, seams=seams), calls)
 
 
-def test_hash_keeps_same_rows_whatever_the_layout(spark, small_fraud_table, hash_runs):
+def hash_sampled_ids(df, seed: int) -> set:
+    """The ids the job's sampler keeps of ``df`` at F = 10 (fractions 1/10 and 1, as the job's plan has them)."""
+    from imbalance_spark.transform import downsample
+
+    kept = downsample(df, "is_fraud", {0: 1 / 10, 1: 1.0}, seed, "hash", ["transaction_id"])
+    return {r[0] for r in kept.select("transaction_id").collect()}
+
+
+def test_hash_keeps_same_rows_whatever_the_layout(spark, small_fraud_table, hash_run):
     src = spark.read.format("delta").load(small_fraud_table)
-    a, b, c = (kept_ids(spark, hash_runs[name][0]) for name in ("one", "many", "delta"))
-    assert a == b == c
+    job = kept_ids(spark, hash_run.out)  # read by date partition, written by one task
+    one, many = hash_sampled_ids(src.coalesce(1), 7), hash_sampled_ids(src.repartition(13), 7)
+    assert job == one == many
     n_major = src.filter("is_fraud = 0").count()
-    kept_major = len(a) - src.filter("is_fraud = 1").count()
+    kept_major = len(job) - src.filter("is_fraud = 1").count()
     assert abs(kept_major - n_major / 10) <= 5 * math.sqrt(n_major * 0.1 * 0.9)
-    assert kept_ids(spark, hash_runs["other_seed"][0]) != a
+    assert hash_sampled_ids(src, 8) != job
 
 
 def test_target_share_hits_target_within_binomial_bound(spark, small_fraud_table, tmp_path):
@@ -262,8 +284,8 @@ def test_skip_if_degree_writes_unsampled_with_source_weights(spark, tmp_path):
     assert out.filter("example_weight != w").count() == 0
 
 
-def test_realized_weights_restore_totals_exactly(spark, small_fraud_table, hash_runs):
-    out, report = hash_runs["delta"]
+def test_realized_weights_restore_totals_exactly(spark, small_fraud_table, hash_run):
+    out, report = hash_run.out, hash_run.report
     in_totals = dict(spark.read.format("delta").load(small_fraud_table).groupBy("is_fraud").agg(
         F.sum("amount")).collect())
     out_totals = dict(spark.read.format("delta").load(out).groupBy("is_fraud").agg(
@@ -416,29 +438,12 @@ def test_unknown_stats_column_is_an_input_error(spark, small_fraud_table, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, small_fraud_table, tmp_path):
+def test_run_seams_replace_the_sampler_the_table_creation_and_the_last_transform(spark, hash_run):
     from imbalance_spark import transform
-    from imbalance_spark.tables.write import create_with_properties
 
-    calls = []
-
-    def sampler(*args, **kwargs):
-        calls.append("downsample")
-        return transform.downsample(*args, **kwargs)
-
-    def create(df, out, user_metadata, properties):
-        calls.append("create")
-        create_with_properties(df, out, user_metadata, properties)
-
-    def before_write(df):
-        calls.append("before_write")
-        return df.repartition(1)
-
-    out = tmp_path / "o"
-    seams = RunSeams(downsample=sampler, create_table=create, before_write=before_write)
-    report = run_job(spark, make_cfg(small_fraud_table, str(out)), seams=seams)
-    assert calls == ["downsample", "before_write", "create"]
-    assert spark.read.format("delta").load(str(out)).count() == report.output.rows
+    assert hash_run.calls == ["downsample", "before_write", "create"]
+    out = Path(hash_run.out)
+    assert spark.read.format("delta").load(str(out)).count() == hash_run.report.output.rows
     # one task wrote everything: one file per event_date partition
     per_partition = [len(list(d.glob("*.parquet"))) for d in out.iterdir() if d.name.startswith("event_date=")]
     assert len(per_partition) == 3 and set(per_partition) == {1}

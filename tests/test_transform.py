@@ -42,7 +42,8 @@ def test_select_output_keeps_every_input_column_then_weight(spark):
 )
 def test_downsample_keeps_minority_and_binomial_majority(spark, dtype, values):
     majority, minority = values
-    n_major, n_minor, factor = 200_000, 2_000, 10.0
+    # 5 sigma of 20,000 x 1/10 is +-212 (10.6%): a fraction off by a tenth (1/9: +222) shows
+    n_major, n_minor, factor = 20_000, 500, 10.0
     df = spark.range(n_major + n_minor).select(
         F.col("id"),
         F.when(F.col("id") < n_minor, F.lit(minority)).otherwise(F.lit(majority)).cast(dtype).alias("y"),
@@ -104,9 +105,11 @@ def written_layouts(spark, tmp_path_factory) -> dict[str, str]:
     return paths
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", ["range", "repartitioned", "coalesced", "delta_partitioned", "parquet_small_files"])
-def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, written_layouts, dtype, layout):
+LAYOUTS = ["range", "repartitioned", "coalesced", "delta_partitioned", "parquet_small_files"]
+
+
+def layout_frame(spark, written_layouts: dict[str, str], layout: str, dtype: str):
+    """The labelled rows (label ``y`` of ``dtype``) in one of the layouts: partitions, files, a Delta table."""
     df = _labelled(spark.range(0, 60_000, 1, 3), dtype)
     if layout == "repartitioned":
         df = df.repartition(7, "id")
@@ -116,20 +119,51 @@ def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(spark, writ
         df = spark.read.format("delta").load(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"), "p")
     elif layout == "parquet_small_files":
         df = spark.read.parquet(written_layouts[layout]).select("id", F.col(f"y_{dtype}").alias("y"))
-    fractions = _fractions(dtype)
-    ours = downsample(df, "y", fractions, seed=17).select("id")
-    theirs = df.sampleBy("y", fractions, 17).select("id")
-    n, n_theirs, differing = same_rows(ours, theirs)
+    return df
+
+
+@pytest.fixture(scope="module")
+def sampler_comparisons(spark, written_layouts) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Ours and DataFrame.sampleBy on every (layout, dtype), compared in one Spark job: {case: same_rows}.
+
+    Each case's pair is built exactly as a case of its own would build it; only the counting is shared
+    (one job instead of fifteen)."""
+    pairs = {}
+    for layout in LAYOUTS:
+        for dtype in DTYPES:
+            df = layout_frame(spark, written_layouts, layout, dtype)
+            fractions = _fractions(dtype)
+            pairs[layout, dtype] = (downsample(df, "y", fractions, seed=17).select("id"),
+                                    df.sampleBy("y", fractions, 17).select("id"))
+    return same_rows_by_case(pairs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_native_sampler_keeps_exactly_the_rows_of_dataframe_sampleBy(sampler_comparisons, dtype, layout):
+    n, n_theirs, differing = sampler_comparisons[layout, dtype]
     assert n == n_theirs > 0
     assert differing == 0
 
 
+def same_rows_by_case(pairs: dict) -> dict:
+    """Per case: rows of ours, rows of theirs, and the ids whose count differs (``exceptAll`` both ways), in one job."""
+    cases = list(pairs)
+    tagged = None
+    for i, case in enumerate(cases):
+        ours, theirs = pairs[case]
+        for side, df in ((1, ours), (0, theirs)):
+            one = df.select(F.lit(i).alias("case"), "id", F.lit(side).alias("ours"))
+            tagged = one if tagged is None else tagged.unionByName(one)
+    per_id = tagged.groupBy("case", "id").agg(F.sum("ours").alias("a"), F.sum(1 - F.col("ours")).alias("b"))
+    rows = per_id.groupBy("case").agg(F.sum("a"), F.sum("b"), F.count_if(F.col("a") != F.col("b"))).collect()
+    found = {r[0]: (r[1] or 0, r[2] or 0, r[3]) for r in rows}
+    return {case: found.get(i, (0, 0, 0)) for i, case in enumerate(cases)}
+
+
 def same_rows(ours, theirs) -> tuple[int, int, int]:
     """Rows of each, and the ids whose count differs between them: ``exceptAll`` both ways, in one job."""
-    tagged = ours.select("id", F.lit(1).alias("ours")).unionByName(theirs.select("id", F.lit(0).alias("ours")))
-    per_id = tagged.groupBy("id").agg(F.sum("ours").alias("a"), F.sum(1 - F.col("ours")).alias("b"))
-    row = per_id.agg(F.sum("a"), F.sum("b"), F.count_if(F.col("a") != F.col("b"))).first()
-    return row[0] or 0, row[1] or 0, row[2]
+    return same_rows_by_case({"one": (ours, theirs)})["one"]
 
 
 _SAME_ROWS_SCRIPT = """
