@@ -1,16 +1,21 @@
-"""The report's ``output_files`` section from per-file counts (plain Python, no Spark), and its console line."""
+"""The report's ``output_files`` section from per-file counts (plain Python, no Spark), and its console line;
+one whole run on an output that maps column names (its files name the label otherwise)."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
+from imbalance_spark.config.load import parse_config
 from imbalance_spark.flows.file_order import _file_name, label_schema
+from imbalance_spark.flows.run import run_job
 from imbalance_spark.report.build import output_files_section, random_batches_without_minority
 from imbalance_spark.report.models import FileCounts
-from imbalance_spark.tables.files import AddedFile, data_file_path, parse_added_files
+from imbalance_spark.tables.files import AddedFile, column_in_files, data_file_path, parse_added_files
 
 
 def test_random_order_share_is_binomial_per_batch():
@@ -71,3 +76,24 @@ def test_label_type_from_the_written_schema():
     schema = StructType([StructField("id", LongType()), StructField("Label", DoubleType())])
     assert label_schema("label", schema) == StructType([StructField("Label", DoubleType())])
     assert label_schema("missing", schema) is None and label_schema("label", None) is None
+
+
+def test_a_column_mapped_output_is_read_back_through_the_labels_name_in_its_files(spark, tmp_path, caplog):
+    # a label named with a space needs column mapping: the output's files name it col-<uuid>
+    src, out = str(tmp_path / "in"), str(tmp_path / "out")
+    spark.range(2_000).select("id", (F.col("id") % 20 == 0).cast("int").alias("is fraud")).write.parquet(src)
+    cfg = parse_config({"dataset": "mapped", "input": {"path": src, "format": "parquet"}, "label_column": "is fraud",
+                        "minority_classes": [1], "downsampling": {"factor": 4, "seed": 1}, "output": {"path": out}})
+    with caplog.at_level(logging.WARNING):
+        report = run_job(spark, cfg)
+    # measured, not left unread: no failed read of the files by the label's own name, nothing logged
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert column_in_files(spark, out, report.output.version, "is fraud").startswith("col-")
+    assert column_in_files(spark, out, report.output.version, "no such column") is None
+    files = report.output_files
+    assert files.note is None and files.minority_share is not None
+    # the per-file minority shares are the table's own, read through Delta (which maps the names)
+    shares = [r.share for r in spark.read.format("delta").load(out).groupBy(F.input_file_name()).agg(
+        F.avg(F.col("`is fraud`").cast("double")).alias("share")).collect()]
+    assert (files.minority_share.min, files.minority_share.max) == pytest.approx((min(shares), max(shares)))
+    assert files.files == len(shares) and 0 < min(shares) < 1

@@ -70,6 +70,45 @@ def parse_added_files(location: str, log_entry: str) -> list[AddedFile]:
     return added
 
 
+def column_in_files(spark: SparkSession, location: str, version: int, column: str) -> str | None:
+    """The name the data files of ``version`` give top-level ``column``: its column-mapping physical name.
+
+    Read from the metadata of the version's checksum file, else of its log entry (the commit that
+    created or changed the schema holds one); ``column`` itself when the table maps no names; None
+    when neither file holds the metadata (or the column is not in it).
+    """
+    for path in (commit_file(location, version)[: -len(".json")] + ".crc", commit_file(location, version)):
+        try:
+            text = _read_small_text(spark, path)
+        except Exception:  # noqa: BLE001 (no checksum file: try the log entry; neither: unknown)
+            continue
+        metadata = _metadata_of(text)
+        if metadata is not None:
+            fields = json.loads(metadata.get("schemaString") or "{}").get("fields", [])
+            named = [f for f in fields if f.get("name", "").lower() == column.lower()]
+            if not named:
+                return None
+            return (named[0].get("metadata") or {}).get("delta.columnMapping.physicalName", named[0]["name"])
+    return None
+
+
+def _metadata_of(text: str) -> dict | None:
+    """The table metadata in a checksum file (``metadata``) or a log entry (a ``metaData`` action), if any."""
+    for line in text.splitlines():
+        doc = json.loads(line) if line.strip() else {}
+        found = doc.get("metadata") or doc.get("metaData")
+        if isinstance(found, dict):
+            return found
+    return None
+
+
+def _read_small_text(spark: SparkSession, path: str) -> str:
+    """A small file's text: on the driver in a classic session, through Spark (one small job) over Connect."""
+    if is_connect(spark):
+        return "\n".join(r.value for r in spark.read.text(path).collect())
+    return _read_text(spark, path)
+
+
 def _read_text(spark: SparkSession, path: str) -> str:
     """A small file's text, read on the driver with the session's Hadoop configuration (any file system)."""
     jvm = spark._jvm
