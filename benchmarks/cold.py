@@ -206,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=parse_rows, default=[60_000_000], help="narrow table rows (default 60M)")
     p.add_argument("--wide-rows", type=parse_rows, default=[3_000_000], help="wide table rows (default 3M)")
     p.add_argument("--wide-columns", type=int, default=200, help="wide table columns in all (default 200)")
+    p.add_argument("--days", type=int, default=30,
+                   help="days of event_date in the narrow and wide tables, one partition each (default 30; fewer: "
+                        "fewer partitions to read and write, a smoke run)")
     p.add_argument("--daily-days", type=int, default=30, help="days in the daily table (default 30)")
     p.add_argument("--daily-rows", type=parse_rows, default=[200_000], help="rows per day (default 200k)")
     p.add_argument("--run-date", type=parse_date, default=None,
@@ -294,8 +297,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
     args.view_commands = dict(args.view_commands)
-    if min(args.repeat, args.daily_days, args.factor, args.parallel) < 1 or args.wide_columns < 10:
-        p.error("--repeat, --daily-days, --factor and --parallel must be >= 1 and --wide-columns >= 10")
+    if min(args.repeat, args.days, args.daily_days, args.factor, args.parallel) < 1 or args.wide_columns < 10:
+        p.error("--repeat, --days, --daily-days, --factor and --parallel must be >= 1 and --wide-columns >= 10")
     return args
 
 

@@ -20,10 +20,11 @@ log = logging.getLogger("benchmarks.cold")
 
 
 def table_dir(args: argparse.Namespace, view: str) -> Path:
-    """One folder per table and size, so --reuse-data never mistakes one size for another."""
+    """One folder per table and size (and days, unless 30), so --reuse-data never mistakes one for another."""
+    days = "" if args.days == 30 else f"-{args.days}d"
     name = {
-        "narrow": f"narrow-{args.rows}",
-        "wide": f"wide-{args.wide_rows}x{args.wide_columns}",
+        "narrow": f"narrow-{args.rows}{days}",
+        "wide": f"wide-{args.wide_rows}x{args.wide_columns}{days}",
         "daily": f"daily-{args.daily_days}x{args.daily_rows}",
     }[view]
     return Path(args.data_dir) / name
@@ -62,7 +63,7 @@ def ensure_table(args: argparse.Namespace, view: str) -> dict:
 def generate_spec(args: argparse.Namespace, view: str) -> argparse.Namespace:
     """What ``cold_commands generate`` writes for ``view``: kind, rows, days, columns, table, run date."""
     rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
-    return argparse.Namespace(kind=view, rows=rows, days=args.daily_days if view == "daily" else 30,
+    return argparse.Namespace(kind=view, rows=rows, days=args.daily_days if view == "daily" else args.days,
                               columns=args.wide_columns, table=str(table_dir(args, view) / "table"),
                               run_date=args.run_date if view == "daily" else None)
 
