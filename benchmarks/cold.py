@@ -11,7 +11,9 @@ run processes one day with --run-date). Per table: (a) start-up: session with De
 table, exit; (b) the floor: a noop scan of what the job reads (the whole table, or the day);
 (c) ``imbalance-spark run``; (d) ``spark-submit jobs/downsample.py``; the wide table adds naive
 Spark and eager Polars. All Spark commands use the same cached Delta jars and the same local
-tuning. Writes ``<out>/<name>.json``, ``.md`` and ``.png`` (rendered by render_cold.py).
+tuning. Writes ``<out>/<name>.json``, ``.md`` and ``.png`` (rendered by render_cold.py). This module is
+the command line and the views; the tables are ``cold_tables``, each command as a process
+``cold_run``, the medians and comparisons ``cold_summary``.
 """
 
 from __future__ import annotations
@@ -23,33 +25,19 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import (
-    REPO_ROOT,
-    RESULTS_DIR,
-    failure,
-    interleaved,
-    machine_info,
-    measure,
-    parse_rows,
-    report_numbers,
-    side_by_side,
-)
+from benchmarks.cold_run import JOBS, MASTER, VARIANTS, run_command, spark_settings
+from benchmarks.cold_summary import compare, jar_resolution, summarize
+from benchmarks.cold_tables import checked_meta, ensure_table, generate_spec, table_dir
+from benchmarks.common import RESULTS_DIR, interleaved, machine_info, parse_rows, side_by_side
 from benchmarks.render_cold import render_cold
 
 log = logging.getLogger("benchmarks.cold")
 
-MASTER = "local[2]"
-LABEL = "is_fraud"
-DATE_COLUMN = "event_date"
-SEED = 42
 VIEWS = ["narrow", "wide", "daily"]
-JOBS = {"job_cli", "job_submit", "job_submit_packages", "job_cli_quick"}
-VARIANTS = {"naive_spark", "polars_eager", "polars_streaming"}  # benchmarks.variants, on the Delta input
 # *_quick: the driver JVM on its quick JIT only (the job's `spark.quick_start`; the floor gets the
 # same JVM option through session.with_quick_start, so the job is also compared with a floor that has it)
 COMMANDS = ["startup", "floor", "floor_quick", "job_cli", "job_cli_quick", "job_submit", "job_submit_packages",
@@ -91,64 +79,6 @@ def parse_date(text: str) -> str:
 # the tables
 
 
-def table_dir(args: argparse.Namespace, view: str) -> Path:
-    """One folder per table and size, so --reuse-data never mistakes one size for another."""
-    name = {
-        "narrow": f"narrow-{args.rows}",
-        "wide": f"wide-{args.wide_rows}x{args.wide_columns}",
-        "daily": f"daily-{args.daily_days}x{args.daily_rows}",
-    }[view]
-    return Path(args.data_dir) / name
-
-
-def ensure_table(args: argparse.Namespace, view: str) -> dict:
-    """Generate the view's table (a new process) unless --reuse-data finds it; return its description."""
-    folder = table_dir(args, view)
-    meta_path = folder / "table.json"
-    run_date = args.run_date if view == "daily" else None
-    if args.reuse_data and meta_path.exists() and (folder / "table" / "_delta_log").is_dir():
-        meta = json.loads(meta_path.read_text())
-        if run_date is None or meta.get("run_date") == run_date:
-            log.info("%s: reusing %s (%s rows)", view, folder / "table", f"{meta['rows']:,}")
-            return meta
-        log.info("%s: the kept table was described for run date %s, not %s: generating it again", view,
-                 meta.get("run_date"), run_date)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    spec = generate_spec(args, view)
-    cmd = [sys.executable, "-m", "benchmarks.cold_commands", "generate", "--kind", view, "--rows", str(spec.rows),
-           "--days", str(spec.days), "--columns", str(spec.columns), "--table", spec.table, "--meta", str(meta_path)]
-    if run_date:
-        cmd += ["--run-date", run_date]
-    log.info("%s: generating %s rows into %s ...", view, f"{spec.rows:,}", folder / "table")
-    out = measure(cmd, folder / "generate.log", child_env(), timeout=max(1800.0, spec.rows / 20_000))
-    if out["returncode"] != 0 or not meta_path.exists():
-        tail = (folder / "generate.log").read_text(errors="replace").strip().splitlines()[-3:]
-        raise SystemExit(f"benchmarks.cold: generating the {view} table failed: {' | '.join(tail)}")
-    meta = checked_meta(json.loads(meta_path.read_text()), run_date)
-    log.info("%s: %s rows, %.2f GB in %d files, generated in %.0f s", view, f"{meta['rows']:,}",
-             meta["bytes"] / 1e9, meta["files"], out["wall_s"])
-    return meta
-
-
-def generate_spec(args: argparse.Namespace, view: str) -> argparse.Namespace:
-    """What ``cold_commands generate`` writes for ``view``: kind, rows, days, columns, table, run date."""
-    rows = {"narrow": args.rows, "wide": args.wide_rows, "daily": args.daily_days * args.daily_rows}[view]
-    return argparse.Namespace(kind=view, rows=rows, days=args.daily_days if view == "daily" else 30,
-                              columns=args.wide_columns, table=str(table_dir(args, view) / "table"),
-                              run_date=args.run_date if view == "daily" else None)
-
-
-def checked_meta(meta: dict, run_date: str | None) -> dict:
-    """The generated table's description, once the run date is known to be in it."""
-    if run_date and not meta.get("slice_rows"):
-        raise SystemExit(
-            f"benchmarks.cold: --run-date {run_date} is not in the daily table"
-            f" ({meta['first_date']} to {meta['last_date']})"
-        )
-    return meta
-
-
 def generate_in_session(spark, argv: list[str]) -> None:
     """Write the tables of ``argv``'s views with ``spark`` (a session the caller already has, e.g. a
     test's) where ``benchmarks.cold ARGV --reuse-data`` finds them: no generating process."""
@@ -166,178 +96,7 @@ def generate_in_session(spark, argv: list[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# the commands
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYSPARK_PYTHON"] = sys.executable
-    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    return env
-
-
-def spark_settings(jars: str) -> dict[str, str]:
-    """What every Spark command gets: the cached jars, Delta, the local tuning the job's session has."""
-    from imbalance_spark.session import DELTA_CONF, LOG4J2_PROPERTIES, local_defaults
-
-    return {
-        "spark.jars": jars,
-        **DELTA_CONF,
-        # few shuffle and Delta log-replay partitions on a local master, as a competent user sets them
-        **local_defaults(MASTER),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
-    }
-
-
-def job_config(meta: dict, run_dir: Path, args: argparse.Namespace, tag: str, quick_start: bool = False) -> Path:
-    """The dataset YAML of one job run: the table, factor F, output/history in the run folder."""
-    import yaml
-
-    cfg = {
-        "dataset": f"cold_{meta['kind']}",
-        "input": {"path": meta["path"], "format": "delta", "date_column": DATE_COLUMN},
-        "label_column": LABEL,
-        "minority_classes": [1],
-        "downsampling": {"factor": args.factor, "seed": SEED},
-        "weight": {"column": "example_weight"},
-        "output": {"path": str(run_dir / "output"), "partition_by": [DATE_COLUMN]},
-        "report": {"path": str(run_dir / "reports" / f"{tag}.json")},
-    }
-    if quick_start:
-        cfg["spark"] = {"quick_start": True}
-    if not args.no_history:
-        cfg["history"] = {"path": str(run_dir / "history")}
-    path = run_dir / "configs" / f"{tag}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
-def command_line(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> list[str]:
-    """The argv of one command; job commands get a fresh config whose report lands at ``tag``."""
-    run_date = meta.get("run_date")
-    if name in ("startup", "floor", "floor_quick"):
-        cmd = [sys.executable, "-m", "benchmarks.cold_commands", name.removesuffix("_quick"), "--table", meta["path"],
-               "--master", MASTER, "--result", str(run_dir / "results" / f"{tag}.json")]
-        from imbalance_spark.session import with_quick_start
-
-        settings = with_quick_start(args.settings) if name == "floor_quick" else args.settings
-        cmd += [a for k, v in settings.items() for a in ("--conf", f"{k}={v}")]
-        return cmd + (["--run-date", run_date] if run_date and name.startswith("floor") else [])
-    if name in VARIANTS:
-        return [sys.executable, "-m", "benchmarks.variants", name, "--input", meta["path"], "--input-format", "delta",
-                "--rows", str(meta["rows"]), "--factor", str(args.factor), "--output", str(run_dir / f"output-{name}"),
-                "--result", str(run_dir / "results" / f"{tag}.json")]
-    cfg = job_config(meta, run_dir, args, tag, quick_start=name == "job_cli_quick")
-    dates = ["--run-date", run_date] if run_date else []
-    if name in ("job_cli", "job_cli_quick"):
-        return [*args.cli, "run", "--config", str(cfg), "--master", MASTER, *dates]
-    from imbalance_spark.packages import delta_packages_arg
-    from imbalance_spark.session import LOG4J2_PROPERTIES
-
-    jars = ["--packages", delta_packages_arg()] if name == "job_submit_packages" else ["--jars", args.jars]
-    return [args.spark_submit, "--master", MASTER, *jars,
-            "--driver-java-options", f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
-            str(REPO_ROOT / "jobs" / "downsample.py"), "--config", str(cfg), *dates]
-
-
-def run_command(name: str, meta: dict, run_dir: Path, args: argparse.Namespace, tag: str) -> dict:
-    """One command as a new process: outside wall time and peak RSS, plus what it reported itself."""
-    if meta.get("run_date") is None and name in JOBS:
-        # a full run writes a new table (as benchmarks/run.py does), so every repetition starts alike
-        shutil.rmtree(run_dir / "output", ignore_errors=True)
-        shutil.rmtree(run_dir / "history", ignore_errors=True)
-    if name in VARIANTS:
-        shutil.rmtree(run_dir / f"output-{name}", ignore_errors=True)
-    (run_dir / "results").mkdir(parents=True, exist_ok=True)
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / "logs" / f"{tag}.log"
-    cmd = command_line(name, meta, run_dir, args, tag)
-    rows = meta.get("slice_rows") or meta["rows"]
-    out = measure(cmd, log_path, child_env(), args.timeout or max(600.0, rows / 50_000))
-    out["command"] = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))
-    if out["returncode"] != 0:
-        failed = failure(out, log_path)
-        log.warning("%s %s failed: %s", meta["kind"], name, failed["error"])
-        return failed
-    if name in JOBS:
-        report = report_numbers(json.loads((run_dir / "reports" / f"{tag}.json").read_text()))
-        out.update(
-            duration_s=report["duration_s"],
-            stages_s=report["stages_s"],
-            rows_in=report["rows_in"],
-            rows_out=report["rows_out"],
-            # what the report does not see: interpreter, imports, JVM and session start, stop
-            outside_run_s=out["wall_s"] - report["duration_s"],
-        )
-    else:
-        inner = json.loads((run_dir / "results" / f"{tag}.json").read_text())
-        if name in VARIANTS:
-            out.update(seconds=inner["seconds"], rows_in=inner["rows_in"], rows_out=inner["rows_out"])
-        else:
-            out.update(steps_s=inner["steps_s"], python_start_exit_s=out["wall_s"] - inner["measured_s"])
-    return out
-
-
-def summarize(runs: list[dict]) -> dict:
-    """Medians over repetitions (wall, the job's stages, the user scan's steps); peak RSS over all."""
-    ok = [r for r in runs if "error" not in r]
-    if not ok:
-        return {"status": "failed", "error": runs[-1].get("error") if runs else "not run", "runs": runs}
-    out = {
-        "status": "ok",
-        "repeats": len(ok),
-        "wall_s_median": statistics.median(r["wall_s"] for r in ok),
-        "wall_s_min": min(r["wall_s"] for r in ok),
-        "wall_s_max": max(r["wall_s"] for r in ok),
-        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in ok),
-        "command": ok[0]["command"],
-        "runs": runs,
-    }
-    for key in ("duration_s", "outside_run_s", "seconds", "python_start_exit_s"):
-        if key in ok[0]:
-            out[f"{key}_median"] = statistics.median(r[key] for r in ok)
-    for key in ("rows_in", "rows_out"):
-        if key in ok[0]:
-            out[key] = ok[0][key]
-    for key in ("stages_s", "steps_s"):
-        if key in ok[0]:
-            names = list(dict.fromkeys(k for r in ok for k in r[key]))  # generic: whatever the run reported
-            out[key] = {k: statistics.median(float(r[key].get(k, 0.0)) for r in ok) for k in names}
-    return out
-
-
-def compare(summary: dict[str, dict]) -> None:
-    """Each command against the floor: seconds over it, and (cmd - start-up) / (floor - start-up)."""
-    start = summary.get("startup", {}).get("wall_s_median")
-    floor = summary.get("floor", {}).get("wall_s_median")
-    for s in summary.values():
-        if s.get("status") != "ok" or floor is None:
-            continue
-        s["over_floor_s"] = s["wall_s_median"] - floor
-        if start is not None and floor - start > 0:
-            s["net_ratio"] = (s["wall_s_median"] - start) / (floor - start)
-    quick = summary.get("floor_quick", {})
-    job = summary.get("job_cli_quick", {})
-    if quick.get("status") == "ok" and job.get("status") == "ok":
-        # the same JVM option on both sides
-        job["over_floor_quick_s"] = job["wall_s_median"] - quick["wall_s_median"]
-
-
-def jar_resolution(summary: dict[str, dict], args: argparse.Namespace) -> dict:
-    """How the Delta jars reach each run: cached spark.jars (no resolution), and what Ivy would cost."""
-    out = {
-        "cached_jars": len(args.jars.split(",")),
-        "cache_dir": str(Path(args.jars.split(",")[0]).parent),
-        "note": "every command but job_submit_packages gets the cached jars as spark.jars/--jars: no Ivy resolution",
-    }
-    submit, packages = summary.get("job_submit", {}), summary.get("job_submit_packages", {})
-    if submit.get("status") == "ok" and packages.get("status") == "ok":
-        out["ivy_resolution_s"] = packages["wall_s_median"] - submit["wall_s_median"]
-    return out
+# the views
 
 
 def view_commands(view: str, args: argparse.Namespace) -> list[str]:
@@ -447,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=parse_rows, default=[60_000_000], help="narrow table rows (default 60M)")
     p.add_argument("--wide-rows", type=parse_rows, default=[3_000_000], help="wide table rows (default 3M)")
     p.add_argument("--wide-columns", type=int, default=200, help="wide table columns in all (default 200)")
+    p.add_argument("--days", type=int, default=30,
+                   help="days of event_date in the narrow and wide tables, one partition each (default 30; fewer: "
+                        "fewer partitions to read and write, a smoke run)")
     p.add_argument("--daily-days", type=int, default=30, help="days in the daily table (default 30)")
     p.add_argument("--daily-rows", type=parse_rows, default=[200_000], help="rows per day (default 200k)")
     p.add_argument("--run-date", type=parse_date, default=None,
@@ -535,8 +297,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.rows, args.wide_rows, args.daily_rows = args.rows[0], args.wide_rows[0], args.daily_rows[0]
     args.view_commands = dict(args.view_commands)
-    if min(args.repeat, args.daily_days, args.factor, args.parallel) < 1 or args.wide_columns < 10:
-        p.error("--repeat, --daily-days, --factor and --parallel must be >= 1 and --wide-columns >= 10")
+    if min(args.repeat, args.days, args.daily_days, args.factor, args.parallel) < 1 or args.wide_columns < 10:
+        p.error("--repeat, --days, --daily-days, --factor and --parallel must be >= 1 and --wide-columns >= 10")
     return args
 
 

@@ -113,7 +113,8 @@ def merge(results: list[dict]) -> dict:
 def _intro(results: dict) -> str:
     """What was measured and how: the first paragraph."""
     return (
-        f"Factor {results['factor']}, input Parquet partitioned by `event_date` (0.5% positives, 30 days), "
+        f"Factor {results['factor']}, input Parquet partitioned by `event_date` "
+        f"(0.5% positives, {results.get('days', 30)} days), "
         f"output partitioned by `event_date`; median of {results['repeat']} interleaved repetitions "
         f"({'per run, see the JSON for each size; ' if len(results.get('commands', [])) > 1 else ''}"
         "each variant in its own process). "

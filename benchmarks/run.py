@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.run                                  # quick: 2M rows, 3 repetitions
     .venv/bin/python -m benchmarks.run --rows 10M,30M,100M --repeat 2   # scaling
 
-Generates the input once per size (Parquet partitioned by event_date, 0.5% positives, 30 days),
+Generates the input once per size (Parquet partitioned by event_date, 0.5% positives, 30 days by default),
 then runs every variant in its own process, interleaved repetition by repetition so that a noisy
 machine slows them alike. Each process tree's peak RSS (Python, JVM and any children) is polled
 from here. Writes ``<out>/<name>.json``, ``<name>.md`` (README table) and ``<name>.png``.
@@ -116,6 +116,8 @@ def run_variants(variants: list[str], size_dir: Path, rows: int, args: argparse.
     ]
     if "generate" not in variants:
         cmd += ["--output", str(size_dir / "output" / each)]
+    else:
+        cmd += ["--days", str(args.days)]
     if args.cached_jars and "job_spark_submit" in variants:
         cmd += ["--cached-jars"]
     if args.warmup_input and not NOT_WARMED & set(variants):
@@ -223,8 +225,12 @@ def prepare_input(rows: int, size_dir: Path, args: argparse.Namespace) -> dict:
     """The input of one size: generated (a process of its own), or kept by an earlier --keep-data run."""
     generated = size_dir / "generate-gen.json"
     if args.reuse_data and generated.exists() and (size_dir / "input").is_dir():
-        log.info("%s rows: reusing the input in %s", f"{rows:,}", size_dir / "input")
-        return json.loads(generated.read_text())
+        gen = json.loads(generated.read_text())
+        if gen.get("days", 30) == args.days:
+            log.info("%s rows: reusing the input in %s", f"{rows:,}", size_dir / "input")
+            return gen
+        log.info("%s rows: the kept input has %s days, not %d: generating it again", f"{rows:,}", gen.get("days", 30),
+                 args.days)
     shutil.rmtree(size_dir, ignore_errors=True)
     size_dir.mkdir(parents=True)
     need = rows * 40  # ~24 B/row of Parquet input plus outputs, with margin
@@ -251,7 +257,7 @@ def generate_in_session(spark, argv: list[str]) -> None:
         shutil.rmtree(size_dir, ignore_errors=True)
         size_dir.mkdir(parents=True)
         t0 = time.perf_counter()
-        gen = write_input(spark, argparse.Namespace(input=str(size_dir / "input"), rows=rows))
+        gen = write_input(spark, argparse.Namespace(input=str(size_dir / "input"), rows=rows, days=args.days))
         # the outside view of a generating process, here the caller's: its wall time and process tree
         gen.update(returncode=0, timed_out=False, wall_s=time.perf_counter() - t0,
                    peak_rss_bytes=tree_rss(psutil.Process()), in_session=True)
@@ -336,6 +342,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=parse_rows, default=[2_000_000],
                    help="input size(s), comma separated, e.g. 2M or 10M,30M,100M (default 2M)")
     p.add_argument("--factor", type=int, default=20, help="downsampling factor F (default 20)")
+    p.add_argument("--days", type=int, default=30,
+                   help="days of event_date in the generated input, one partition each (default 30; fewer: fewer "
+                        "partitions for every variant to write, a smoke run)")
     p.add_argument("--repeat", type=int, default=3, help="repetitions of each variant (default 3)")
     p.add_argument("--variants", type=parse_variants, default=parse_variants(DEFAULT_GROUPS),
                    help=f"groups ({', '.join(GROUPS)}) and/or variant names (default {DEFAULT_GROUPS})")
@@ -407,6 +416,7 @@ def new_results(args: argparse.Namespace, argv: list[str] | None, started: dt.da
         "started_at": started.isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.run", *(argv or sys.argv[1:])]),
         "factor": args.factor,
+        "days": args.days,
         "repeat": args.repeat,
         "variants": args.variants,
         "library": args.library_name,

@@ -137,7 +137,7 @@ def write_input(spark, args: argparse.Namespace) -> dict:
 
     result = timed(
         lambda: write_demo_table(
-            spark, args.input, rows=args.rows, fraud_rate=0.005, days=30, seed=7, fmt="parquet"
+            spark, args.input, rows=args.rows, fraud_rate=0.005, days=args.days, seed=7, fmt="parquet"
         )
         or {}
     )
@@ -145,7 +145,7 @@ def write_input(spark, args: argparse.Namespace) -> dict:
     counts = {str(r[LABEL]): int(r["count"]) for r in df.groupBy(LABEL).count().collect()}
     size = sum(p.stat().st_size for p in Path(args.input).rglob("*.parquet"))
     result.update(rows_in=sum(counts.values()), rows_out=sum(counts.values()), classes=counts,
-                  bytes=size, files=count_data_files(args.input))
+                  bytes=size, files=count_data_files(args.input), days=args.days)
     return result
 
 
@@ -543,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", default=None, help="output directory (removed first)")
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--factor", type=int, default=20)
+    p.add_argument("--days", type=int, default=30, help="generate: days of event_date (default 30)")
     p.add_argument("--result", required=True, help="JSON file for this variant's measurements")
     p.add_argument("--warmup-input", default=None,
                    help="run the variant on this small input (same schema) first, untimed: JIT and codegen warm")
