@@ -84,7 +84,7 @@ def test_the_session_uses_the_cached_jars_when_there_are_some(spark, tmp_path):
 
 
 @pytest.mark.slow
-def test_spark_section_reaches_the_jvm_the_cli_starts(small_fraud_table, tmp_path):
+def test_spark_section_reaches_the_jvm_the_cli_starts(spark, tmp_path):
     """`spark.quick_start` and `spark.conf` from a dataset YAML: the driver JVM the CLI starts has them."""
     import json
     import sys
@@ -92,12 +92,15 @@ def test_spark_section_reaches_the_jvm_the_cli_starts(small_fraud_table, tmp_pat
 
     from tests.conftest import cli_env
 
+    # A few rows of plain parquet: the CLI's JVM only has to start and profile something.
+    tiny = str(tmp_path / "tiny")
+    spark.range(200).selectExpr("id", "cast(id % 10 = 0 as int) as is_fraud").write.parquet(tiny)
     cfg = tmp_path / "quick.yaml"
     cfg.write_text(
         textwrap.dedent(
             f"""
             dataset: quick
-            input: {{path: {small_fraud_table}, format: delta}}
+            input: {{path: {tiny}, format: parquet}}
             label_column: is_fraud
             downsampling: {{factor: 5, seed: 1}}
             output: {{path: {tmp_path / "out"}}}
