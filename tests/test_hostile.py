@@ -95,25 +95,16 @@ def write_named_table(spark, path: str, q: dict) -> None:
         F.struct(F.col("id").alias("a"), F.lit("x").alias(q["field"])).alias(q["nested"]),
     )
     mapping = " TBLPROPERTIES ('delta.columnMapping.mode' = 'name')" if names_needing_mapping(df.schema) else ""
-    df.createOrReplaceTempView("named_input")
+    view = f"named_input_{abs(hash(path))}"  # one per table: the two are written at the same time
+    df.createOrReplaceTempView(view)
     date = "`" + q["date"].replace("`", "``") + "`"
-    spark.sql(f"CREATE TABLE delta.`{path}` USING delta PARTITIONED BY ({date}){mapping} AS SELECT * FROM named_input")
-    spark.catalog.dropTempView("named_input")
+    spark.sql(f"CREATE TABLE delta.`{path}` USING delta PARTITIONED BY ({date}){mapping} AS SELECT * FROM {view}")
+    spark.catalog.dropTempView(view)
 
 
 @pytest.fixture(scope="module")
-def named_tables(spark, tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("named")
-    paths = {}
-    for name, q in NAME_SETS.items():
-        paths[name] = str(root / name)
-        write_named_table(spark, paths[name], q)
-    return paths
-
-
-@pytest.fixture(scope="module")
-def quoted_table(named_tables) -> str:
-    return named_tables["quoted"]
+def quoted_table(named_runs_by_set) -> str:
+    return named_runs_by_set["quoted"].table
 
 
 def named_config(q: dict, table: str, out: str, history: str, method: str) -> JobConfig:
@@ -147,19 +138,13 @@ class NamedRuns:
     in_df: DataFrame
     out_df: DataFrame
     out: str
+    table: str  # the input
 
 
-# Each name set's output is written by three runs, each of them doing what the matrix of one
-# output per (method, name set) did with three runs each: day 1 with sampleBy creates the table
-# (properties, stats columns; the label in sampleBy's fractions), day 2 with hash (the key in the
-# hash) replaces its slice on the existing table (replaceWhere on the date, observed metrics, the
-# changed method's properties), and the same day again is the idempotent rerun. Every method
-# meets every name set, and each write path every name set, in a third of the runs.
-@pytest.fixture(scope="module", params=list(NAME_SETS))
-def named_runs(request, spark, named_tables, tmp_path_factory) -> NamedRuns:
-    names = request.param
-    q, table = NAME_SETS[names], named_tables[names]
-    root = tmp_path_factory.mktemp(f"named_out_{names}")
+def _named_runs(spark, names: str, root: Path) -> NamedRuns:
+    """The name set's input table, its profile and its three runs (see below)."""
+    q, table = NAME_SETS[names], str(root / "in")
+    write_named_table(spark, table, q)
     out, history = str(root / "out"), str(root / "history")
     by_sample, by_hash = (named_config(q, table, out, history, m) for m in ("sampleBy", "hash"))
     day1, day2 = RunDates(dt.date(2026, 3, 1), dt.date(2026, 3, 1)), RunDates(dt.date(2026, 3, 2), dt.date(2026, 3, 2))
@@ -168,7 +153,29 @@ def named_runs(request, spark, named_tables, tmp_path_factory) -> NamedRuns:
     second = run_job(spark, by_hash, day2)  # replaceWhere on an existing table, observed metrics
     again = run_job(spark, by_hash, day2)  # idempotent rerun of the same slice
     in_df, out_df = spark.read.format("delta").load(table), spark.read.format("delta").load(out)
-    return NamedRuns(names, q, by_hash, summary, first, second, again, in_df, out_df, out)
+    return NamedRuns(names, q, by_hash, summary, first, second, again, in_df, out_df, out, table)
+
+
+# Each name set's output is written by three runs, each of them doing what the matrix of one
+# output per (method, name set) did with three runs each: day 1 with sampleBy creates the table
+# (properties, stats columns; the label in sampleBy's fractions), day 2 with hash (the key in the
+# hash) replaces its slice on the existing table (replaceWhere on the date, observed metrics, the
+# changed method's properties), and the same day again is the idempotent rerun. Every method
+# meets every name set, and each write path every name set, in a third of the runs.
+# The two name sets run on two threads of the one session, as two users' jobs would: each job's
+# driver work (planning, the Delta log, Python) leaves the second core idle much of the time.
+@pytest.fixture(scope="module")
+def named_runs_by_set(spark, tmp_path_factory) -> dict[str, NamedRuns]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(NAME_SETS)) as pool:
+        futures = {n: pool.submit(_named_runs, spark, n, tmp_path_factory.mktemp(f"named_{n}")) for n in NAME_SETS}
+        return {n: f.result() for n, f in futures.items()}
+
+
+@pytest.fixture(params=list(NAME_SETS))
+def named_runs(request, named_runs_by_set) -> NamedRuns:
+    return named_runs_by_set[request.param]
 
 
 def test_quoted_names_keep_every_minority_row_and_downsample_the_rest(named_runs):
