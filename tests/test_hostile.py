@@ -375,8 +375,15 @@ def test_partition_explosion_is_refused_naming_column_and_estimate(spark):
 # module fixture would be built a second time for them.
 @pytest.fixture(scope="session")
 def lake(spark, tmp_path_factory):
-    """Small hostile inputs, built once, and an existing output table to keep untouched."""
+    """Small hostile inputs, built once, and an existing output table to keep untouched.
+
+    The small inputs are written on a thread meanwhile (one session, two jobs at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     root = tmp_path_factory.mktemp("lake")
+    pool = ThreadPoolExecutor(max_workers=1)
+    small = pool.submit(_small_inputs, spark, root)
+    pool.shutdown(wait=False)
     good = str(root / "good")
     spark.range(ROWS).select(
         "id",
@@ -397,10 +404,15 @@ def lake(spark, tmp_path_factory):
         "dataset": "existing", "input": {"path": good}, "label_column": "y", "downsampling": {"factor": 2},
         "output": {"path": existing, "partition_by": ["d"]},
     }))
-    dupcase = str(root / "dupcase")
+    return {"good": good, "existing": existing, **small.result(), "missing": str(root / "no_such_table"), "root": str(root)}
+
+
+def _small_inputs(spark, root: Path) -> dict[str, str]:
+    """The lake's small inputs, none of them read by another: odd files, folders, names and a vacuumed history."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    dupcase = str(root / "dupcase")
     os.makedirs(dupcase)
     pq.write_table(pa.table({"y": [0, 1, 0], "Y": [1, 1, 0]}), os.path.join(dupcase, "part-0.parquet"))
     hive = str(root / "hive")
@@ -419,9 +431,8 @@ def lake(spark, tmp_path_factory):
     os.makedirs(not_delta_out)
     Path(not_delta_out, "notes.txt").write_text("mine")
     return {
-        "good": good, "existing": existing, "dupcase": dupcase, "hive": hive, "hive_part": hive + "/d=2026-01-02",
-        "empty": empty, "csv_file": csv_file, "vacuumed": vacuumed, "spaced": spaced, "not_delta_out": not_delta_out,
-        "missing": str(root / "no_such_table"), "root": str(root),
+        "dupcase": dupcase, "hive": hive, "hive_part": hive + "/d=2026-01-02", "empty": empty, "csv_file": csv_file,
+        "vacuumed": vacuumed, "spaced": spaced, "not_delta_out": not_delta_out,
     }
 
 
