@@ -514,7 +514,7 @@ SPARK_CASES = [
     ("pinned-timestamp-too-early", {"input": {"timestamp": "2000-01-01T00:00:00"}}, [], ("before the table's first version",)),
     # odd outputs
     ("too-many-partitions", {"output": {"partition_by": ["user_id"]}}, [], ("would write about", "column 'user_id'", "raise output.max_partitions")),
-    ("output-not-delta", {"output": {"path": "@not_delta_out"}}, [], ("exists and is not a Delta table", "refusing to overwrite")),
+    ("output-not-delta", {"output": {"path": "@not_delta_out"}}, [], ("exists and is not a Delta table", "refusing to overwrite", "point output.path at a new folder")),
     ("output-other-partitioning", {"output": {"path": "@existing", "partition_by": []}}, [], ("partitioned by ['d']", "schema_evolution: merge")),
     ("output-error-if-exists", {"output": {"path": "@existing", "mode": "error_if_exists"}}, [], ("already exists", "error_if_exists")),
     ("run-date-without-date-column", {}, ["--run-date", "2026-01-01"], ("input.date_column", "needs the input's date column")),

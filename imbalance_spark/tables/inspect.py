@@ -77,6 +77,8 @@ def check_output(spark: SparkSession, out: OutputConfig, mode: str) -> OutputTab
     if out.path and not found.exists and _holds_files(spark, out.path):
         raise OutputError(
             f"output.path: {describe_output(out)} exists and is not a Delta table; refusing to overwrite it"
+            " (point output.path at a new folder, or delete this one if it is what a run stopped before"
+            " its first commit left)"
         )
     return found
 
