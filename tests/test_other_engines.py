@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from imbalance_spark.common.dates import RunDates
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import InputError
 from imbalance_spark.flows.run import run_job
+from imbalance_spark.report.models import RunReport
 
 N = 6_000
 
@@ -63,14 +65,13 @@ def test_delta_rs_table_overwritten_is_read_at_its_latest_version(spark, tmp_pat
         run_job(spark, cfg(path, str(tmp_path / "out2"), fmt="parquet"))
 
 
-def test_delta_rs_slice_by_date_column(spark, tmp_path):
+def test_delta_rs_slice_by_date_column(spark, spaced_runs):
+    # the delta-rs table partitioned by its date column ("event date"), sliced to one day
     deltalake = pytest.importorskip("deltalake")
-    path, out = str(tmp_path / "rs"), str(tmp_path / "out")
-    deltalake.write_deltalake(path, frame(), partition_by=["event_date"])
-    c = cfg(path, out, input={"path": path, "date_column": "event_date"}, output={"path": out, "partition_by": ["event_date"]})
-    report = run_job(spark, c, RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2)))
-    assert report.input.rows == N // 3
-    assert spark.read.format("delta").load(out).select("event_date").distinct().count() == 1
+    run = spaced_runs("delta-rs")
+    assert deltalake.DeltaTable(run.path).metadata().partition_columns == ["event date"]
+    assert run.report.input.rows == N // 3
+    assert spark.read.format("delta").load(run.out).select("`event date`").distinct().count() == 1
 
 
 def test_pandas_parquet_with_time_zone_timestamps_and_dotted_names(spark, tmp_path):
@@ -108,16 +109,28 @@ def spaced_frame() -> pd.DataFrame:
     })
 
 
-@pytest.mark.parametrize("writer", ["pyarrow", "csv", "delta-rs"])
-def test_spaced_names_written_by_other_engines(spark, tmp_path, writer):
-    path, out = str(tmp_path / "in"), str(tmp_path / "out")
+DAY = RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2))
+
+
+@dataclass(frozen=True)
+class SpacedRun:
+    """A daily run on the spaced frame as one engine wrote it (delta-rs: and the same day again)."""
+
+    path: str
+    out: str
+    report: RunReport
+    again: RunReport | None
+
+
+def _spaced_run(spark, root, writer: str) -> SpacedRun:
+    path, out = str(root / "in"), str(root / "out")
     df = spaced_frame()
     fmt = {"pyarrow": "parquet", "csv": "csv", "delta-rs": "delta"}[writer]
     if writer == "delta-rs":
         deltalake = pytest.importorskip("deltalake")
         deltalake.write_deltalake(path, df, partition_by=["event date"])
     else:
-        (tmp_path / "in").mkdir()
+        (root / "in").mkdir()
         if writer == "csv":
             df.to_csv(f"{path}/part-0.csv", index=False)
         else:
@@ -127,28 +140,52 @@ def test_spaced_names_written_by_other_engines(spark, tmp_path, writer):
             downsampling={"factor": 4, "seed": 2, "method": "hash", "key_columns": ["tx id"]},
             weight={"source_column": "amount (eur)", "column": "weight = amount x F"},
             output={"path": out, "partition_by": ["event date"]})
-    day = RunDates(dt.date(2026, 5, 2), dt.date(2026, 5, 2))
-    report = run_job(spark, c, day)
+    report = run_job(spark, c, DAY)
+    # the same date again replaces its slice: once (the output side is the same whoever wrote the input)
+    again = run_job(spark, c, DAY) if writer == "delta-rs" else None
+    return SpacedRun(path, out, report, again)
+
+
+@pytest.fixture(scope="module")
+def spaced_runs(spark, tmp_path_factory):
+    """``spaced_runs(writer)``: that writer's run, made on first use and shared by the tests that read it."""
+    done: dict[str, SpacedRun] = {}
+
+    def get(writer: str) -> SpacedRun:
+        if writer not in done:
+            done[writer] = _spaced_run(spark, tmp_path_factory.mktemp(writer), writer)
+        return done[writer]
+
+    return get
+
+
+@pytest.mark.parametrize("writer", ["pyarrow", "csv", "delta-rs"])
+def test_spaced_names_written_by_other_engines(spark, spaced_runs, writer):
+    run = spaced_runs(writer)
+    df, report = spaced_frame(), run.report
     in_day = df[pd.to_datetime(df["event date"]) == pd.Timestamp("2026-05-02")]
     assert report.input.rows == len(in_day)
     assert report.input.classes["1"].weight_sum == pytest.approx(in_day.loc[in_day["is fraud"] == 1.0, "amount (eur)"].sum())
-    again = run_job(spark, c, day)  # the same date again replaces its slice
-    out_df = spark.read.format("delta").load(out)
+    out_df = spark.read.format("delta").load(run.out)
     assert out_df.columns == [*df.columns, "weight = amount x F"]
-    assert out_df.count() == again.output.rows == report.output.rows
+    assert out_df.count() == report.output.rows
+    if run.again is not None:
+        assert run.again.output.rows == report.output.rows and run.again.output.mode == "replace_slice"
     assert out_df.filter(F.col("`is fraud`") == 1).count() == (in_day["is fraud"] == 1.0).sum()
     ratios = {r.y: r.m for r in out_df.filter(F.col("`amount (eur)`") > 0).select(
         F.col("`is fraud`").alias("y"), F.round(F.col("`weight = amount x F`") / F.col("`amount (eur)`"), 6).alias("m")
     ).distinct().collect()}
     assert ratios == {0.0: 4.0, 1.0: 1.0}
-    detail = spark.sql(f"DESCRIBE DETAIL delta.`{out}`").first()
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{run.out}`").first()
     assert detail.properties["delta.columnMapping.mode"] == "name" and list(detail.partitionColumns) == ["event date"]
+    if writer != "delta-rs":
+        return
     # delta-rs's query engine reads the column-mapped output back under the same names (its
     # to_pandas() in deltalake 1.6 does not: nulls in every mapped column, see docs/configuration.md)
     deltalake = pytest.importorskip("deltalake")
     import pyarrow as pa
 
-    rs = deltalake.QueryBuilder().register("t", deltalake.DeltaTable(out)).execute(
+    rs = deltalake.QueryBuilder().register("t", deltalake.DeltaTable(run.out)).execute(
         'SELECT "tx id", "is fraud", "weight = amount x F" FROM t ORDER BY "tx id"').read_all()
     assert [tuple(r.values()) for r in pa.table(rs).to_pylist()] == [
         tuple(r) for r in out_df.orderBy("`tx id`").select("`tx id`", "`is fraud`", "`weight = amount x F`").collect()

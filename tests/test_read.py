@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from imbalance_spark.common.dates import RunDates
@@ -81,22 +83,30 @@ def test_date_slice_by_date_timestamp_and_string_columns(spark, tmp_path):
     one = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
     two = RunDates(dt.date(2026, 1, 2), dt.date(2026, 1, 3))
     # ISO strings with a time (and an offset) belong to the day they start with, never dropped
-    for column in ("d", "ts", "s", "s_time", "s_iso"):
+    columns = ("d", "ts", "s", "s_time", "s_iso")
+    sliced = []
+    for column in columns:
         c = cfg(path, input={"path": path, "format": "parquet", "date_column": column})
-        assert read_input(spark, c, one).df.count() == 24, column
-        assert read_input(spark, c, two).df.count() == 48, column
+        for name, dates in (("one", one), ("two", two)):
+            sliced.append(read_input(spark, c, dates).df.select(F.lit(f"{column} {name}").alias("case")))
+    # every slice counted in one Spark job (a slice that lost all its rows has no group: a mismatch too)
+    counts = {r[0]: r[1] for r in functools.reduce(DataFrame.unionByName, sliced).groupBy("case").count().collect()}
+    assert counts == {f"{column} {name}": n for column in columns for name, n in (("one", 24), ("two", 48))}
     bad = cfg(path, input={"path": path, "format": "parquet", "date_column": "id"})
     with pytest.raises(InputError, match="input.date_column: column 'id' has type bigint"):
         read_input(spark, bad, one)
-    # a daily run on a string date with times replaces exactly that day, twice over
+    # a daily run on a string date with times replaces exactly that day: the output holds days 2-3
+    # (the input's columns and the weight, as a run of this config on them writes it), the run replaces one
     out = str(tmp_path / "out")
+    spark.read.parquet(path).filter("d BETWEEN date'2026-01-02' AND date'2026-01-03'").withColumn(
+        "example_weight", F.lit(1.0)).write.format("delta").save(out)
     c = cfg(path, input={"path": path, "format": "parquet", "date_column": "s_iso"}, output={"path": out},
             downsampling={"factor": 1})
-    run_job(spark, c, two)  # creates the output with both days
-    assert spark.read.format("delta").load(out).count() == 48
     rerun = run_job(spark, c, one)  # replaces its day (replaceWhere on the string column), keeps 01-03
     assert rerun.output.mode == "replace_slice" and rerun.output.rows == 24
-    assert spark.read.format("delta").load(out).count() == 48
+    written = spark.read.format("delta").load(out)
+    assert written.count() == 48
+    assert written.filter("d = date'2026-01-03'").count() == 24
 
 
 def test_csv_input_with_header_and_inference(spark, tmp_path):

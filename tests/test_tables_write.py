@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import threading
+from dataclasses import dataclass
 
 import pytest
 from delta.tables import DeltaTable
@@ -14,16 +16,19 @@ from imbalance_spark.common.dates import RunDates
 from imbalance_spark.config.load import parse_config
 from imbalance_spark.errors import ConfigError, InputError, OutputError
 from imbalance_spark.flows.run import run_job
-from imbalance_spark.report.models import ReportDates
+from imbalance_spark.report.models import ReportDates, RunReport
 
 
 @pytest.fixture(scope="module")
 def daily_table(spark, tmp_path_factory) -> str:
-    """30k transactions over 3 days (2026-01-01..03), 5% fraud, partitioned by event_date."""
+    """6k transactions over 3 days (2026-01-01..03), 5% fraud (~100 a day), partitioned by event_date.
+
+    The size hardly changes what a run costs (its Spark jobs do); the checks here compare rows
+    and counts, and the hash sampler's guards hold at any size."""
     from imbalance_spark.synthetic import write_demo_table
 
     path = str(tmp_path_factory.mktemp("daily") / "tx")
-    write_demo_table(spark, path, rows=30_000, fraud_rate=0.05, days=3, seed=21)
+    write_demo_table(spark, path, rows=6_000, fraud_rate=0.05, days=3, seed=21)
     return path
 
 
@@ -41,7 +46,11 @@ def cfg(input_path, output_path, **over):
 
 
 def day(d: str) -> RunDates:
-    return RunDates(*(2 * [__import__("datetime").date.fromisoformat(d)]))
+    return RunDates(*(2 * [dt.date.fromisoformat(d)]))
+
+
+def days(start: str, end: str) -> RunDates:
+    return RunDates(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
 
 
 def table_rows(spark, path):
@@ -53,50 +62,12 @@ def versions(spark, path):
 
 
 @pytest.fixture(scope="module")
-def reruns(spark, daily_table, tmp_path_factory):
-    """Day 1 (creates the table), day 2, day 1 again, then day 3, with the history table on.
-
-    What the table held around the rerun is kept for the rerun test; the four runs' history rows
-    for the history test (the history table does not change what the output holds)."""
-    root = tmp_path_factory.mktemp("reruns")
-    out, hist = str(root / "o"), str(root / "history")
-    c = cfg(daily_table, out, history={"path": hist})
-    r1 = run_job(spark, c, day("2026-01-01"))
-    r2 = run_job(spark, c, day("2026-01-02"))
-    first, v_before = table_rows(spark, out), versions(spark, out)
-    r1b = run_job(spark, c, day("2026-01-01"))
-    after = {
-        "rows": table_rows(spark, out), "versions": versions(spark, out),
-        "dates": {r[0] for r in spark.read.format("delta").load(out).select("event_date").distinct().collect()},
-        "meta": json.loads(DeltaTable.forPath(spark, out).history(1).first().userMetadata),
-    }
-    r3 = run_job(spark, c, day("2026-01-03"))
-    return {"out": out, "hist": hist, "r1": r1, "r1b": r1b, "first": first, "v_before": v_before, "after": after,
-            "reports": [r1, r2, r1b, r3]}
-
-
-def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily_table, reruns):
-    r1, r1b, first, v_before, after = (reruns[k] for k in ("r1", "r1b", "first", "v_before", "after"))
-    assert after["versions"] == v_before + 1  # one new version per run
-    assert after["rows"] == first  # same rows, no duplicates
-    assert r1b.output.rows == r1.output.rows
-    assert {d.isoformat() for d in after["dates"]} == {"2026-01-01", "2026-01-02"}
-    assert r1.output.mode == "replace_slice"
-    assert "event_date" in r1b.output.replace_where
-    meta = after["meta"]
-    assert meta["run_dates"] == {"start": "2026-01-01", "end": "2026-01-01", "sliced": True}
-    assert meta["input_version"] == 0 and meta["config_sha256"] is None and meta["tool"].startswith("imbalance-spark")
-    # only the slice was read: input counts are that day's
-    n_day = spark.read.format("delta").load(daily_table).filter("event_date = '2026-01-01'").count()
-    assert r1.input.rows == n_day
-
-
-@pytest.fixture(scope="module")
 def backfill(spark, daily_table, tmp_path_factory):
-    """One day, then a backfill of all three into the same table, then the whole table into another.
+    """Day 2 (creates the table), then a backfill of all three days into it, then the whole table
+    into another one with ``output.mode: error_if_exists`` (a new table: created as any other).
 
     Also writes each run's report (``report.path`` with ``{run_date}``), which the tables ignore:
-    the backfill and the report-path tests read the same three runs.
+    the backfill, slice, mode and report-path tests read the same three runs.
     """
     root = tmp_path_factory.mktemp("backfill")
     reports = root / "reports"
@@ -104,8 +75,10 @@ def backfill(spark, daily_table, tmp_path_factory):
     out, whole = str(root / "o"), str(root / "w")
     c = cfg(daily_table, out, report=report)
     one = run_job(spark, c, day("2026-01-02"))
-    span = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-03"))))
-    everything = run_job(spark, cfg(daily_table, whole, report=report))  # no run date: the whole table, mode overwrite
+    span = run_job(spark, c, days("2026-01-01", "2026-01-03"))
+    # no run date: the whole table
+    everything = run_job(spark, cfg(daily_table, whole, report=report,
+                                    output={"path": whole, "partition_by": ["event_date"], "mode": "error_if_exists"}))
     return {"out": out, "whole": whole, "reports": reports, "one": one, "span": span, "everything": everything}
 
 
@@ -114,6 +87,8 @@ def test_backfill_covers_every_date_in_one_commit(spark, backfill):
     assert table_rows(spark, backfill["out"]) == table_rows(spark, backfill["whole"])
     report = backfill["span"]
     assert report.run_dates.start == "2026-01-01" and report.run_dates.end == "2026-01-03"
+    # the day-2 run created the table with its slice; the backfill replaced day 2 and added days 1 and 3
+    assert backfill["one"].output.mode == "replace_slice" and "event_date" in report.output.replace_where
 
 
 def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, backfill, tmp_path):
@@ -136,33 +111,41 @@ def test_concurrent_runs_on_different_dates_both_commit(spark, daily_table, back
         t.join()
     assert errors == []
     assert versions(spark, out) == before + 2
-    assert table_rows(spark, out) == table_rows(spark, backfill["whole"])  # the whole table, run once
+    # each rerun replaced its day with the same rows: the whole table, run once
+    assert table_rows(spark, out) == table_rows(spark, backfill["whole"])
 
 
-def test_output_modes(spark, daily_table, tmp_path):
+def test_output_modes(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
     with pytest.raises(ConfigError, match="replace_slice needs a run date"):
         run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "replace_slice"}))
     with pytest.raises(ConfigError, match="would replace the whole table with one slice"):
         run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "overwrite"}), day("2026-01-01"))
-    run_job(spark, cfg(daily_table, out, output={"path": out, "partition_by": ["event_date"], "mode": "error_if_exists"}))
+    # the backfill fixture's whole-table run created its new table with mode error_if_exists
+    whole = backfill["whole"]
+    assert backfill["everything"].output.mode == "error_if_exists" and versions(spark, whole) == 1
     with pytest.raises(OutputError, match="already exists"):
-        run_job(spark, cfg(daily_table, out, output={"path": out, "mode": "error_if_exists"}))
+        run_job(spark, cfg(daily_table, whole, output={"path": whole, "mode": "error_if_exists"}))
+    assert versions(spark, whole) == 1
 
 
 def test_schema_or_partitioning_mismatch_is_an_error_unless_merge(spark, daily_table, backfill, tmp_path):
     out = str(tmp_path / "o")
     shutil.copytree(backfill["whole"], out)  # what run_job(spark, cfg(daily_table, out)) writes, run once
     before = versions(spark, out)
-    with pytest.raises(OutputError, match=r"partitioned by \['event_date'\], the config says \[\]"):
-        run_job(spark, cfg(daily_table, out, output={"path": out, "partition_by": []}))
-    with pytest.raises(OutputError, match=r"new column\(s\) \['w2'\]; column\(s\) \['example_weight'\] no longer produced; set"):
-        run_job(spark, cfg(daily_table, out, weight={"column": "w2"}), day("2026-01-01"))
+    # another partitioning and another weight column: one refusal names both, and the way out
+    mismatched = cfg(daily_table, out, weight={"column": "w2"}, output={"path": out, "partition_by": []})
+    with pytest.raises(OutputError) as err:
+        run_job(spark, mismatched, day("2026-01-01"))
+    message = str(err.value)
+    assert r"partitioned by ['event_date'], the config says []" in message
+    assert "new column(s) ['w2']; column(s) ['example_weight'] no longer produced; set" in message
     assert versions(spark, out) == before
     src2 = str(tmp_path / "in2")  # the day the merge run reads
     spark.read.format("delta").load(daily_table).filter("event_date = date'2026-01-01'").withColumn(
-        "extra", F.lit("x")).write.format("delta").partitionBy("event_date").save(src2)
-    merged = cfg(src2, out, output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
+        "extra", F.lit("x")).write.parquet(src2)
+    merged = cfg(src2, out, input={"path": src2, "format": "parquet", "date_column": "event_date"},
+                 output={"path": out, "partition_by": ["event_date"], "schema_evolution": "merge"})
     run_job(spark, merged, day("2026-01-01"))
     cols = spark.read.format("delta").load(out).columns
     assert "extra" in cols
@@ -178,26 +161,6 @@ def test_empty_slice_and_missing_date_column(spark, daily_table, tmp_path):
     wrong = cfg(daily_table, out, input={"path": daily_table, "date_column": "nope"})
     with pytest.raises(InputError, match="input.date_column: column 'nope' is not in input"):
         run_job(spark, wrong, day("2026-01-01"))
-
-
-def test_history_after_three_runs(spark, reruns):
-    # the reruns fixture's runs: days 1, 2, 1 again, 3; the rerun of day 1 appends its own rows
-    reports = reruns["reports"]
-    rows = spark.read.format("delta").load(reruns["hist"]).orderBy("run_date", "class").collect()
-    assert len(rows) == 8
-    assert [(str(r.run_date), r["class"]) for r in rows] == [
-        ("2026-01-01", "0"), ("2026-01-01", "0"), ("2026-01-01", "1"), ("2026-01-01", "1"),
-        ("2026-01-02", "0"), ("2026-01-02", "1"), ("2026-01-03", "0"), ("2026-01-03", "1"),
-    ]
-    minority = {r.run_id: r for r in rows if r["class"] == "1"}
-    assert set(minority) == {rep.run_id for rep in reports}
-    for rep in reports:
-        r = minority[rep.run_id]
-        assert str(r.run_date) == rep.run_dates.start
-        assert r.input_count == rep.input.classes["1"].count
-        assert r.output_count == rep.output.classes["1"].count
-        assert r.dataset == "daily" and r.degree == rep.degree
-    assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,50 +193,127 @@ def protocol(spark, ref: str) -> tuple[int, int, str | None]:
     return row.minReaderVersion, row.minWriterVersion, row.properties.get("delta.columnMapping.mode")
 
 
-@pytest.mark.parametrize("names", ["spaced", "plain"])
-def test_catalog_table_with_daily_reruns(spark, daily_table, spaced_table, names):
+@dataclass(frozen=True)
+class CatalogReruns:
+    """Two runs on a catalog table: days 1-2 create it, then day 1 again replaces its slice."""
+
+    name: str
+    label: str
+    date: str
+    weight: str
+    hist: str | None  # the history table's path (the plain runs only)
+    both: RunReport  # the creating run (days 1-2)
+    rerun: RunReport  # day 1 again
+    first: list[tuple]  # the table's rows after the creating run
+    first_day1: int  # its day-1 rows
+    after: list[tuple]  # the table's rows after the rerun
+
+
+def _catalog_reruns(spark, names: str, daily_table: str, spaced_table: str | None, hist: str | None) -> CatalogReruns:
+    """Days 1-2 (CTAS through the catalog), then day 1 again (its slice replaced through the catalog,
+    day 2 in the table: what a day-1 run, a day-2 run, then a rerun did in three)."""
     name = f"{names}_daily_out"
     spark.sql(f"DROP TABLE IF EXISTS {name}")
     if names == "plain":
         label, date, weight = "is_fraud", "event_date", "example_weight"
-        c = cfg(daily_table, None, output={"table": name, "partition_by": [date]})
+        c = cfg(daily_table, None, output={"table": name, "partition_by": [date]}, history={"path": hist})
     else:
         label, date, weight = "is fraud", "event date", "example weight"
         c = spaced_cfg(spaced_table, table=name)
-    # Two runs: days 1-2 create the table (CTAS through the catalog), then day 1 again replaces its
-    # slice through the catalog with day 2 in the table (what a day-2 run, then a rerun, did in three).
-    both = run_job(spark, c, RunDates(*map(__import__("datetime").date.fromisoformat, ("2026-01-01", "2026-01-02"))))
+    both = run_job(spark, c, days("2026-01-01", "2026-01-02"))
     first = sorted(tuple(r) for r in spark.table(name).collect())
     first_day1 = spark.table(name).filter(f"`{date}` = date'2026-01-01'").count()
-    r1b = run_job(spark, c, day("2026-01-01"))  # replaces its slice: same rows, no duplicates
-    assert sorted(tuple(r) for r in spark.table(name).collect()) == first
-    assert r1b.output.rows == first_day1 and both.output.rows == len(first)
-    assert f"`{date}` >= DATE'2026-01-01'" in r1b.output.replace_where
+    rerun = run_job(spark, c, day("2026-01-01"))
+    after = sorted(tuple(r) for r in spark.table(name).collect())
+    return CatalogReruns(name, label, date, weight, hist, both, rerun, first, first_day1, after)
+
+
+@pytest.fixture(scope="module")
+def catalog_reruns(spark, daily_table, tmp_path_factory, request):
+    """``catalog_reruns(names)``: the two runs of "plain" (history table on) or "spaced" names, run once."""
+    done: dict[str, CatalogReruns] = {}
+
+    def get(names: str) -> CatalogReruns:
+        if names not in done:
+            spaced = request.getfixturevalue("spaced_table") if names == "spaced" else None
+            hist = str(tmp_path_factory.mktemp("history") / "h") if names == "plain" else None
+            done[names] = _catalog_reruns(spark, names, daily_table, spaced, hist)
+        return done[names]
+
+    yield get
+    for runs in done.values():
+        spark.sql(f"DROP TABLE IF EXISTS {runs.name}")
+
+
+def test_run_date_replaces_only_its_slice_and_reruns_are_idempotent(spark, daily_table, catalog_reruns):
+    runs = catalog_reruns("plain")
+    history = spark.sql(f"DESCRIBE HISTORY {runs.name}").orderBy("version").collect()
+    assert [h.version for h in history] == [0, 1]  # one new version per run
+    assert runs.after == runs.first  # same rows, no duplicates
+    assert runs.rerun.output.rows == runs.first_day1
+    dates = {r[0] for r in spark.table(runs.name).select("event_date").distinct().collect()}
+    assert {d.isoformat() for d in dates} == {"2026-01-01", "2026-01-02"}
+    assert runs.both.output.mode == runs.rerun.output.mode == "replace_slice"
+    assert "event_date" in runs.rerun.output.replace_where
+    meta = json.loads(history[1].userMetadata)
+    assert meta["run_dates"] == {"start": "2026-01-01", "end": "2026-01-01", "sliced": True}
+    assert meta["input_version"] == 0 and meta["config_sha256"] is None and meta["tool"].startswith("imbalance-spark")
+    # only the slice was read: input counts are that day's
+    n_day = spark.read.format("delta").load(daily_table).filter("event_date = '2026-01-01'").count()
+    assert runs.rerun.input.rows == n_day
+
+
+def test_history_after_two_runs(spark, catalog_reruns):
+    # the plain catalog runs: days 1-2, then day 1 again; each run appends its own rows, one per class
+    runs = catalog_reruns("plain")
+    reports = [runs.both, runs.rerun]
+    rows = spark.read.format("delta").load(runs.hist).orderBy("run_date", "class", "run_end_date").collect()
+    assert len(rows) == 4
+    assert [(str(r.run_date), str(r.run_end_date), r["class"]) for r in rows] == [
+        ("2026-01-01", "2026-01-01", "0"), ("2026-01-01", "2026-01-02", "0"),
+        ("2026-01-01", "2026-01-01", "1"), ("2026-01-01", "2026-01-02", "1"),
+    ]
+    minority = {r.run_id: r for r in rows if r["class"] == "1"}
+    assert set(minority) == {rep.run_id for rep in reports}
+    for rep in reports:
+        r = minority[rep.run_id]
+        assert str(r.run_date) == rep.run_dates.start and str(r.run_end_date) == rep.run_dates.end
+        assert r.input_count == rep.input.classes["1"].count
+        assert r.output_count == rep.output.classes["1"].count
+        assert r.dataset == "daily" and r.degree == rep.degree
+    assert {r.factor for r in rows if r["class"] == "0"} == {4.0}
+
+
+@pytest.mark.parametrize("names", ["spaced", "plain"])
+def test_catalog_table_with_daily_reruns(spark, catalog_reruns, names):
+    runs = catalog_reruns(names)
+    name, label, date, weight = runs.name, runs.label, runs.date, runs.weight
+    assert runs.after == runs.first  # the rerun replaced its slice: same rows, no duplicates
+    assert runs.rerun.output.rows == runs.first_day1 and runs.both.output.rows == len(runs.first)
+    assert f"`{date}` >= DATE'2026-01-01'" in runs.rerun.output.replace_where
     out_df = spark.table(name)
     assert out_df.columns[-1] == weight and label in out_df.columns
     per_day = {r[0].isoformat(): r[1] for r in out_df.groupBy(date).count().collect()}
     assert set(per_day) == {"2026-01-01", "2026-01-02"}
-    assert per_day["2026-01-01"] == r1b.output.rows
+    assert per_day["2026-01-01"] == runs.rerun.output.rows
     weights = {(r[0], r[1]) for r in out_df.select(label, weight).distinct().collect()}
     assert weights == {(0, 4.0), (1, 1.0)}
     history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
     assert [h.version for h in history] == [0, 1]
     assert history[0].operation == "CREATE TABLE AS SELECT"
     assert json.loads(history[0].userMetadata)["run_dates"]["start"] == "2026-01-01"  # in the creating commit
-    assert json.loads(history[1].userMetadata)["run_id"] == r1b.run_id
+    assert json.loads(history[1].userMetadata)["run_id"] == runs.rerun.run_id
     reader, writer, mode = protocol(spark, name)
     assert (mode == "name" and reader >= 2 and writer >= 5) == (names == "spaced")
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
     assert list(detail.partitionColumns) == [date]
     assert detail.properties["imbalance_spark.factor.0"] == "4.0"
     assert detail.properties["imbalance_spark.weight_column"] == weight
-    spark.sql(f"DROP TABLE {name}")
 
 
-def test_plain_names_keep_the_low_protocol(spark, reruns):
-    # the table the reruns fixture created with a day-1 run, as this test's own run did (and kept
-    # after three more slice runs)
-    reader, writer, mode = protocol(spark, f"delta.`{reruns['out']}`")
+def test_plain_names_keep_the_low_protocol(spark, backfill):
+    # the path table the backfill fixture created with a day-2 run (and kept after the backfill)
+    reader, writer, mode = protocol(spark, f"delta.`{backfill['out']}`")
     assert (reader, mode) == (1, None) and writer <= 4
 
 
