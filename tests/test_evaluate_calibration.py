@@ -22,6 +22,7 @@ from imbalance_spark.config.load import parse_config
 from imbalance_spark.evaluate.calibration import (
     DAY_COLUMN,
     SEGMENT_PREFIX,
+    check_segments,
     group_calibration,
     segment_columns,
 )
@@ -35,7 +36,6 @@ from imbalance_spark.evaluate.report import (
     SweepPoint,
     VariantMetrics,
 )
-from imbalance_spark.flows.evaluate import evaluate_job
 from imbalance_spark.tracking.flatten import evaluation_params_and_metrics
 from tests.conftest import SEGMENT_FACTOR, segment_config, write_config
 
@@ -220,11 +220,14 @@ def test_too_many_segment_values_are_refused_before_any_fit(segment_table, tmp_p
     (["label"], "evaluate.segments: 'label' is the label_column"),
 ])
 def test_bad_segment_columns_are_one_line_errors(spark, segment_table, tmp_path, segments, message):
+    """The flow's check (evaluate_job calls it on the test slice before any fit, as the CLI test above
+    shows); a missing or label column is refused from the schema alone, before any Spark job."""
     from imbalance_spark.errors import InputError
 
     data = config_data(segment_table, tmp_path, ["x1"], segments=segments)
-    with pytest.raises(InputError, match=message):
-        evaluate_job(spark, parse_config(data), figures=False)
+    with pytest.raises(InputError, match=message) as info:
+        check_segments(spark.read.format("delta").load(segment_table), parse_config(data))
+    assert "\n" not in str(info.value)
 
 
 def test_segments_default_to_none_and_repeat_is_a_config_error(tmp_path):

@@ -51,28 +51,6 @@ def pixels(size: tuple[float, float]) -> tuple[int, int]:
     return round(size[0] * DPI), round(size[1] * DPI)
 
 
-def test_run_writes_its_picture_beside_the_report(spark, small_fraud_table, tmp_path, capsys):
-    report_path = tmp_path / "reports" / "fraud.json"
-    cfg = parse_config({
-        "dataset": "fig_test",
-        "input": {"path": small_fraud_table},
-        "label_column": "is_fraud",
-        "minority_classes": [1],
-        "downsampling": {"factor": 10, "seed": 1},
-        "output": {"path": str(tmp_path / "out")},
-        "report": {"path": str(report_path)},
-    })
-    report = run_job(spark, cfg)
-    picture = tmp_path / "reports" / "fraud.png"
-    assert report.figures == {"run": str(picture)}
-    assert json.loads(report_path.read_text())["figures"] == {"run": str(picture)}
-    assert png_size(picture) == pixels(RUN_FIGURE_SIZE)
-    assert picture.stat().st_size > 20_000, "a blank canvas compresses to a few kB"
-    from imbalance_spark.report.render import render_report
-
-    assert f"picture of the run: {picture}" in render_report(report)
-
-
 def _history_rows(dataset: str, days: int, start: dt.date, factor_change_at: int | None) -> list[dict]:
     rows = []
     for i in range(days):
@@ -211,29 +189,52 @@ def test_drift_axes_fit_the_shares_and_name_the_x_axis():
     assert ax.get_xlabel() == X_RECORDED and "recorded day" in ax.get_title()
 
 
-def test_whole_table_runs_record_the_data_span_or_no_date(spark, small_fraud_table, tmp_path, capsys):
-    history = tmp_path / "history"
+@pytest.fixture(scope="module")
+def whole_table_runs(spark, small_fraud_table, tmp_path_factory):
+    """Two whole-table runs into one history table: one with a date column (and a report path, so its
+    picture is drawn beside the report), one without. Returns both reports and the folder."""
+    tmp = tmp_path_factory.mktemp("whole_table_runs")
     base = {
         "dataset": "span", "input": {"path": small_fraud_table, "date_column": "event_date"},
         "label_column": "is_fraud", "minority_classes": [1], "downsampling": {"factor": 5},
-        "output": {"path": str(tmp_path / "o1")}, "history": {"path": str(history)},
+        "output": {"path": str(tmp / "o1")}, "history": {"path": str(tmp / "history")},
     }
-    dated = run_job(spark, parse_config(base))
-    assert dated.run_dates == ReportDates("2026-01-01", "2026-01-03", sliced=False)
+    dated = run_job(spark, parse_config(base | {"report": {"path": str(tmp / "reports" / "fraud.json")}}))
     undated = run_job(spark, parse_config(base | {
-        "dataset": "undated", "input": {"path": small_fraud_table}, "output": {"path": str(tmp_path / "o2")}}))
+        "dataset": "undated", "input": {"path": small_fraud_table}, "output": {"path": str(tmp / "o2")}}))
+    return dated, undated, tmp
+
+
+def test_run_writes_its_picture_beside_the_report(whole_table_runs):
+    report, _, tmp = whole_table_runs
+    report_path = tmp / "reports" / "fraud.json"
+    picture = tmp / "reports" / "fraud.png"
+    assert report.figures == {"run": str(picture)}
+    assert json.loads(report_path.read_text())["figures"] == {"run": str(picture)}
+    assert png_size(picture) == pixels(RUN_FIGURE_SIZE)
+    assert picture.stat().st_size > 20_000, "a blank canvas compresses to a few kB"
+    from imbalance_spark.report.render import render_report
+
+    assert f"picture of the run: {picture}" in render_report(report)
+
+
+def test_whole_table_runs_record_the_data_span_or_no_date(spark, whole_table_runs, capsys):
+    dated, undated, tmp = whole_table_runs
+    history = tmp / "history"
+    assert dated.run_dates == ReportDates("2026-01-01", "2026-01-03", sliced=False)
     assert undated.run_dates == ReportDates(None, None, sliced=False)
     rows = {r.dataset: r for r in spark.read.format("delta").load(str(history)).collect()}
     assert (rows["span"].run_date, rows["span"].run_end_date) == (dt.date(2026, 1, 1), dt.date(2026, 1, 3))
     assert rows["undated"].run_date is None and rows["undated"].run_end_date is None
-    config = write_config(tmp_path / "undated.yaml", HISTORY_CONFIG.format(dataset="undated", history=history))
-    picture = tmp_path / "undated.png"
+    config = write_config(tmp / "undated.yaml", HISTORY_CONFIG.format(dataset="undated", history=history))
+    picture = tmp / "undated.png"
     assert main(["history", "--config", str(config), "--plot", str(picture), "-q"]) == 0
     printed = [line.split() for line in capsys.readouterr().out.splitlines()[1:] if line[:2] == "20"]
     assert len(printed) == 2 and all(fields[2] == "-" for fields in printed), "no run date: printed as -"
     series = json.loads(picture.with_suffix(".json").read_text())
     assert series["x_axis"] == X_RECORDED and [r["dated"] for r in series["runs"]] == [False]
     assert png_size(picture) == pixels(DRIFT_FIGURE_SIZE)
+
 
 def test_sweep_figure_shows_coinciding_lines_and_says_time_is_one_run(tmp_path, monkeypatch):
     """King-Zeng's PR-AUC is the unweighted model's: its line is drawn dashed on top and the legend says so."""
