@@ -162,15 +162,12 @@ def _named_runs(spark, names: str, root: Path) -> NamedRuns:
 # hash) replaces its slice on the existing table (replaceWhere on the date, observed metrics, the
 # changed method's properties), and the same day again is the idempotent rerun. Every method
 # meets every name set, and each write path every name set, in a third of the runs.
-# The two name sets run on two threads of the one session, as two users' jobs would: each job's
-# driver work (planning, the Delta log, Python) leaves the second core idle much of the time.
+# One name set after the other: a new table's CTAS passes its commit metadata through the session's
+# conf (tables/write.create_with_properties), which threads of one session share, so two runs creating
+# tables at once on threads of one session could commit each other's metadata.
 @pytest.fixture(scope="module")
 def named_runs_by_set(spark, tmp_path_factory) -> dict[str, NamedRuns]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(NAME_SETS)) as pool:
-        futures = {n: pool.submit(_named_runs, spark, n, tmp_path_factory.mktemp(f"named_{n}")) for n in NAME_SETS}
-        return {n: f.result() for n, f in futures.items()}
+    return {n: _named_runs(spark, n, tmp_path_factory.mktemp(f"named_{n}")) for n in NAME_SETS}
 
 
 @pytest.fixture(params=list(NAME_SETS))
