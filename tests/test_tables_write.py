@@ -360,3 +360,34 @@ def test_report_path_takes_the_run_date_and_a_whole_run_records_the_data_span(ba
     assert whole.run_dates == ReportDates("2026-01-01", "2026-01-03", sliced=False)
     assert json.loads((reports / "daily-all.json").read_text())["run_dates"] == {
         "start": "2026-01-01", "end": "2026-01-03", "sliced": False}
+
+
+def test_tables_created_at_once_on_threads_of_one_session_keep_their_own_commit_metadata(spark, tmp_path):
+    # CREATE TABLE AS SELECT takes its userMetadata from the session conf, which threads share: each
+    # creation sets it under one lock, so no table commits another's (4 pairs started at a barrier)
+    from imbalance_spark.config.models import OutputConfig
+    from imbalance_spark.tables.write import create_with_properties
+
+    df = spark.range(50).select("id", (F.col("id") % 2).alias("y"))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def create(name: str) -> None:
+        try:
+            barrier.wait(timeout=60)
+            create_with_properties(df, OutputConfig(path=str(tmp_path / name)), json.dumps({"run": name}), {})
+        except Exception as exc:  # noqa: BLE001 (reported below, on the test's thread)
+            errors.append(exc)
+
+    names = [f"t{pair}{side}" for pair in range(4) for side in "ab"]
+    for pair in range(4):
+        threads = [threading.Thread(target=create, args=(n,)) for n in names[2 * pair:2 * pair + 2]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    for name in names:
+        (meta,) = [r.userMetadata for r in DeltaTable.forPath(spark, str(tmp_path / name)).history().collect()]
+        assert json.loads(meta) == {"run": name}
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -230,6 +231,9 @@ def append_delta(
 
 
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+# The session conf is shared by every thread of a session: one table creation at a time sets it, so
+# runs on threads of one session never commit each other's metadata (other writes pass it as an option).
+_USER_METADATA_LOCK = threading.Lock()
 
 
 def _overwrite_catalog_table(
@@ -263,14 +267,17 @@ def create_with_properties(df: DataFrame, out: OutputConfig, user_metadata: str,
     pairs = ", ".join(f"{_quote_text(k)} = {_quote_text(v)}" for k, v in properties.items())
     df.createOrReplaceTempView(view)
     # CTAS has no userMetadata option; Delta reads this conf at commit time.
-    spark.conf.set(_USER_METADATA_CONF, user_metadata)
     try:
-        spark.sql(
-            f"CREATE TABLE {output_ref(out)} USING delta{partitioned}"
-            f"{f' TBLPROPERTIES ({pairs})' if pairs else ''} AS SELECT * FROM {view}"
-        )
+        with _USER_METADATA_LOCK:
+            spark.conf.set(_USER_METADATA_CONF, user_metadata)
+            try:
+                spark.sql(
+                    f"CREATE TABLE {output_ref(out)} USING delta{partitioned}"
+                    f"{f' TBLPROPERTIES ({pairs})' if pairs else ''} AS SELECT * FROM {view}"
+                )
+            finally:
+                spark.conf.unset(_USER_METADATA_CONF)
     finally:
-        spark.conf.unset(_USER_METADATA_CONF)
         spark.catalog.dropTempView(view)
 
 
